@@ -1,0 +1,113 @@
+"""The ``finlake`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from datetime import date
+
+from finlake.settings import ConfigError, load_settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="finlake", description="Personal-finance lakehouse.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="sandbox bank -> lake -> gold for the last D days")
+    demo.add_argument("--users", type=_positive, default=20, help="sandbox users (new bank only)")
+    demo.add_argument("--days", type=_positive, default=7, help="daily partitions ending yesterday")
+
+    nightly = sub.add_parser("nightly", help="run (or re-run) one daily partition")
+    nightly.add_argument("--date", type=_date, required=True, help="partition, YYYY-MM-DD")
+    nightly.add_argument("--replay", action="store_true",
+                         help="re-merge landed raw pages only (no partner calls)")
+
+    sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
+    sub.add_parser("link-sandbox", help="link every sandbox-bank item")
+
+    sql = sub.add_parser("sql", help="query lake tables with DuckDB")
+    sql.add_argument("query", help='e.g. "SELECT count(*) FROM transactions"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    dash = sub.add_parser("dashboard", help="open the Streamlit dashboard on 127.0.0.1")
+    dash.add_argument("--port", type=_port, default=8501)
+
+    ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on 127.0.0.1")
+    ui.add_argument("--port", type=_port, default=3000)
+
+    bank = sub.add_parser("sandbox-bank", help="serve the sandbox bank standalone")
+    bank.add_argument("--port", type=_port, required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"finlake: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from finlake import commands
+
+    if args.command == "demo":
+        return commands.demo(settings, users=args.users, days=args.days)
+    if args.command == "nightly":
+        return commands.nightly(settings, args.date, replay=args.replay)
+    if args.command == "reconcile":
+        return commands.reconcile(settings)
+    if args.command == "link-sandbox":
+        return commands.link(settings)
+    if args.command == "sql":
+        from finlake.sql_cli import run_sql
+        from lake.catalog import Lake
+
+        return run_sql(Lake(settings.lake_root, settings.s3_endpoint), args.query, args.format)
+    if args.command == "dashboard":
+        app = os.path.join(os.path.dirname(os.path.dirname(__file__)), "dashboard", "app.py")
+        return subprocess.call([sys.executable, "-m", "streamlit", "run", app,
+                                "--server.address", "127.0.0.1", "--server.port", str(args.port),
+                                "--server.headless", "true",
+                                "--browser.gatherUsageStats", "false"])
+    if args.command == "ui":
+        from finlake.runner import prepare_instance
+
+        prepare_instance(settings)
+        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-m",
+                                "finlake.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+    if args.command == "sandbox-bank":
+        return subprocess.call([sys.executable, "-m", "connectors.sandbox_bank", "--state-dir",
+                                str(settings.sandbox_dir), "--port", str(args.port)])
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

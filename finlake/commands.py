@@ -1,0 +1,152 @@
+"""What the ``finlake`` subcommands do (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+
+from finlake.settings import Settings
+
+HISTORY_DAYS = 90  # history the sandbox bank holds before the first demo day
+
+
+def _resources(settings: Settings) -> dict:
+    from finlake.resources import resources_for
+
+    return resources_for(settings)
+
+
+def _sandbox_call(url: str, path: str, payload: dict) -> dict:
+    req = urllib.request.Request(f"{url}{path}", data=json.dumps(payload).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def advance_sandbox(url: str, day: date) -> None:
+    """Move the sandbox bank's world to the end of ``day`` (never backwards)."""
+    clock = date.fromisoformat(_sandbox_call(url, "/sandbox/clock/get", {})["clock"])
+    if day > clock:
+        _sandbox_call(url, "/sandbox/clock/advance", {"day": day.isoformat()})
+
+
+def link(settings: Settings) -> int:
+    from connectors.ingest import link_sandbox
+
+    res = _resources(settings)
+    if res["partner"].host is not None:
+        print("finlake: link-sandbox only works with the sandbox bank "
+              "(unset FINLAKE_PARTNER_HOST)", file=sys.stderr)
+        return 2
+    partner, lake = res["partner"], res["lake"].lake()
+    n = link_sandbox(partner.client(), partner.url(), res["vault"].credentials(lake))
+    print(f"linked {n} new sandbox item(s)")
+    return 0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
+    raw = run.metadata.get("raw_transaction_pages", {})
+    silver = run.metadata.get("silver_transactions", {})
+    gold = run.metadata.get("monthly_spend", {})
+    steps = "  ".join(f"{k.split('.')[-1]} {v:.1f}s" for k, v in run.steps.items())
+    parts = []
+    if raw:
+        parts.append(f"raw {raw.get('pages', 0)} pages (+{raw.get('added', 0)} "
+                     f"~{raw.get('modified', 0)} -{raw.get('removed', 0)})")
+    if silver:
+        parts.append(f"silver {silver.get('changes', 0)} changes, "
+                     f"{silver.get('quarantined', 0)} quarantined")
+    if gold:
+        parts.append(f"gold {gold.get('cells_changed', 0)} cells")
+    checks = ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in run.checks.items())
+    return " | ".join(parts + ([checks] if checks else [])) + f"  [{steps}]"
+
+
+def _run_days(settings: Settings, days: list[date], job: str) -> bool:
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, run_partition
+
+    instance = prepare_instance(settings)
+    definitions = defs()
+    url = _resources(settings)["partner"].url() if settings.embedded_partner else None
+    ok = True
+    for i, day in enumerate(days, 1):
+        if url and job == "nightly":
+            advance_sandbox(url, day)
+        run = run_partition(definitions, instance, job, day.isoformat())
+        status = "ok" if run.success else "FAILED"
+        _say(f"[{i}/{len(days)}] {day} {status} in {run.seconds:.1f}s  {_describe(run)}")
+        if not run.success:
+            _say(f"    error: {run.error}")
+            ok = False
+            break
+    return ok
+
+
+def _table_counts(settings: Settings) -> dict[str, int]:
+    from lake.catalog import Lake
+
+    lake = Lake(settings.lake_root, settings.s3_endpoint)
+    return {t.name: lake.delta(t).to_pyarrow_dataset().count_rows()  # type: ignore[union-attr]
+            for t in lake.tables()}
+
+
+def demo(settings: Settings, *, users: int, days: int) -> int:
+    t0 = time.perf_counter()
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    window = [yesterday - timedelta(days=days - 1 - i) for i in range(days)]
+    _say(f"finlake demo: {users} users, partitions {window[0]} .. {window[-1]}, "
+         f"home {settings.home}")
+    if settings.embedded_partner:
+        from connectors.sandbox_bank.bank import SandboxBank
+
+        if not (settings.sandbox_dir / "state.json").exists():
+            SandboxBank.open(settings.sandbox_dir, seed=settings.sandbox_seed, users=users,
+                             history_start=window[0] - timedelta(days=HISTORY_DAYS),
+                             clock=window[0] - timedelta(days=1))
+        else:
+            _say("  (re-using the sandbox bank already in FINLAKE_HOME; delete that folder "
+                 "to start over)")
+        t = time.perf_counter()
+        rc = link(settings)
+        if rc:
+            return rc
+        _say(f"  linked sandbox items in {time.perf_counter() - t:.1f}s")
+    if not _run_days(settings, window, "nightly"):
+        return 1
+    _say("\nrows per table:")
+    for name, n in sorted(_table_counts(settings).items()):
+        _say(f"  {name:<16} {n:>9,}")
+    if settings.embedded_partner:
+        _say("\nreconcile against the sandbox bank's truth:")
+        reconcile(settings)
+    _say(f"\ndone in {time.perf_counter() - t0:.1f}s. Next:\n"
+         "  .venv/bin/finlake dashboard      # Streamlit on http://127.0.0.1:8501\n"
+         "  .venv/bin/finlake sql \"SELECT month, sum(amount) FROM monthly_spend GROUP BY 1\"\n"
+         "  .venv/bin/finlake ui             # Dagster UI on http://127.0.0.1:3000")
+    return 0
+
+
+def nightly(settings: Settings, day: date, *, replay: bool) -> int:
+    return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
+
+
+def reconcile(settings: Settings) -> int:
+    from finlake.reconcile import reconcile as run
+
+    if not settings.embedded_partner:
+        print("finlake: reconcile needs the sandbox bank's truth (unset FINLAKE_PARTNER_HOST)",
+              file=sys.stderr)
+        return 2
+    res = _resources(settings)
+    lake = res["lake"].lake()
+    result = run(lake, res["vault"].credentials(lake), res["partner"].url())
+    print(result.to_json())
+    return 0 if result.exact else 1

@@ -1,0 +1,21 @@
+"""Dagster definitions: merges what each area exports, nothing more."""
+
+import dagster as dg
+
+from assets.spend import monthly_spend
+from assets.transactions import raw_transaction_pages, silver_transactions
+from finlake.resources import resources_for
+from finlake.settings import load_settings
+from jobs.nightly import nightly_job, nightly_schedule, replay_job
+from quality.checks import silver_transactions_suite
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[raw_transaction_pages, silver_transactions, monthly_spend],
+        asset_checks=[silver_transactions_suite],
+        jobs=[nightly_job, replay_job],
+        schedules=[nightly_schedule],
+        resources=resources_for(load_settings()),
+    )

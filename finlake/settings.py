@@ -1,0 +1,113 @@
+"""The one place finlake reads its environment.
+
+Every command and the Dagster definitions call :func:`load_settings` once; nothing reads
+environment variables at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "production")
+
+
+class ConfigError(ValueError):
+    """Configuration is wrong; the message says what to change."""
+
+
+def _default_home() -> Path:
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / ".finlake"
+    return Path.home() / ".finlake"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; the same keys in every environment."""
+
+    env: str
+    home: Path
+    lake_root: str
+    s3_endpoint: str | None
+    spark_remote: str | None
+    partner_host: str | None
+    partner_client_id: str
+    partner_secret: str
+    sandbox_seed: int
+    sandbox_users: int
+
+    @property
+    def is_s3(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.home / "sandbox_bank"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def embedded_partner(self) -> bool:
+        return self.partner_host is None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings from ``FINLAKE_*`` variables (``FINLAKE_ENV`` picks local|production)."""
+    env = os.environ if env is None else env
+    name = env.get("FINLAKE_ENV", "local").strip().lower() or "local"
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"FINLAKE_ENV={name!r} is unknown; use one of {', '.join(ENVIRONMENTS)}")
+    home = Path(env.get("FINLAKE_HOME") or _default_home()).expanduser().resolve()
+    bucket = env.get("FINLAKE_S3_BUCKET", "").strip()
+    if name == "production" and not bucket:
+        raise ConfigError("FINLAKE_ENV=production needs FINLAKE_S3_BUCKET (and AWS credentials)")
+    if bucket:
+        prefix = env.get("FINLAKE_S3_PREFIX", "finlake").strip("/")
+        lake_root = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    else:
+        lake_root = str(home / "lake")
+    spark_remote = env.get("SPARK_REMOTE") or None
+    if spark_remote and not spark_remote.startswith("sc://"):
+        raise ConfigError(f"SPARK_REMOTE={spark_remote!r} must look like sc://host:15002")
+    partner_host = env.get("FINLAKE_PARTNER_HOST") or None
+    client_id = env.get("PLAID_CLIENT_ID") or ("finlake-sandbox" if partner_host is None else "")
+    secret = env.get("PLAID_SECRET") or ("sandbox" if partner_host is None else "")
+    if partner_host and not (client_id and secret):
+        raise ConfigError("FINLAKE_PARTNER_HOST is set: also set PLAID_CLIENT_ID and PLAID_SECRET")
+    return Settings(
+        env=name,
+        home=home,
+        lake_root=lake_root,
+        s3_endpoint=env.get("FINLAKE_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
+        spark_remote=spark_remote,
+        partner_host=partner_host,
+        partner_client_id=client_id,
+        partner_secret=secret,
+        sandbox_seed=_int(env, "FINLAKE_SANDBOX_SEED", 7),
+        sandbox_users=_int(env, "FINLAKE_SANDBOX_USERS", 20),
+    )

@@ -1,0 +1,26 @@
+"""Jobs and schedules."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.spend import monthly_spend
+from assets.transactions import raw_transaction_pages, silver_transactions
+from finlake.partitions import daily_partitions
+
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, monthly_spend),
+    partitions_def=daily_partitions,
+    description="Sync every due item for the day, merge into silver, refresh gold.",
+)
+
+replay_job = dg.define_asset_job(
+    "replay",
+    selection=dg.AssetSelection.assets(silver_transactions, monthly_spend),
+    partitions_def=daily_partitions,
+    description="Re-merge already-landed raw pages (backfills, rebuilds); no partner calls.",
+)
+
+# Runs at 02:00 UTC for the previous day's partition.
+nightly_schedule = dg.build_schedule_from_partitioned_job(nightly_job, hour_of_day=2)

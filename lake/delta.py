@@ -1,0 +1,105 @@
+"""Delta operations through Spark SQL (portable to Spark + delta-spark)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from lake.catalog import Lake
+from lake.tables import Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def _sql_list(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def empty_frame(spark: SparkSession, t: Table) -> DataFrame:
+    return spark.createDataFrame([], schema=t.ddl)
+
+
+def ensure_table(spark: SparkSession, lake: Lake, t: Table) -> None:
+    """Create the Delta table with its registered schema and partitioning if it is missing."""
+    if lake.exists(t):
+        return
+    writer = empty_frame(spark, t).write.format("delta").mode("append")
+    if t.partition_by:
+        writer = writer.partitionBy(*t.partition_by)
+    writer.save(lake.uri(t))
+
+
+def read_table(spark: SparkSession, lake: Lake, t: Table) -> DataFrame:
+    ensure_table(spark, lake, t)
+    return spark.read.format("delta").load(lake.uri(t))
+
+
+def conform(df: DataFrame, t: Table) -> DataFrame:
+    """Select the table's columns in order, cast to the registered types."""
+    from pyspark.sql import functions as F
+
+    return df.select(*[F.col(c).cast(typ).alias(c) for c, typ in t.columns])
+
+
+def run_merge(
+    spark: SparkSession,
+    lake: Lake,
+    t: Table,
+    source: DataFrame,
+    whens: Sequence[str],
+    *,
+    partitions: Sequence[str] | None = None,
+) -> int:
+    """``MERGE INTO`` the table (alias ``t``) from ``source`` (alias ``s``) on the table's keys.
+
+    With ``partitions`` the ON clause is pruned to those values of the partition column
+    (an empty list merges nothing). Returns the affected-row count Spark reports.
+    """
+    ensure_table(spark, lake, t)
+    on = " AND ".join(f"t.{k} <=> s.{k}" for k in t.keys)
+    if partitions is not None:
+        if not partitions:
+            return 0
+        on = f"{on} AND {partition_filter(t, partitions)}"
+    view = f"src_{t.name}_{uuid.uuid4().hex[:8]}"
+    source.createOrReplaceTempView(view)
+    sql = f"MERGE INTO delta.`{lake.uri(t)}` AS t USING {view} AS s ON {on} " + " ".join(whens)
+    try:
+        rows = spark.sql(sql).collect()
+    finally:
+        spark.catalog.dropTempView(view)
+    return int(rows[0][0]) if rows and len(rows[0]) else 0
+
+
+def partition_filter(t: Table, values: Sequence[str], alias: str = "t") -> str:
+    if len(t.partition_by) != 1:
+        raise ValueError(f"{t.name}: partition pruning needs exactly one partition column")
+    return f"{alias}.{t.partition_by[0]} IN ({_sql_list(sorted(set(values)))})"
+
+
+def merge(
+    spark: SparkSession,
+    lake: Lake,
+    t: Table,
+    source: DataFrame,
+    *,
+    partitions: Sequence[str] | None = None,
+    changed: str | None = None,
+    delete_missing_in_partitions: bool = False,
+) -> int:
+    """Upsert ``source`` (conformed to the table) on its keys.
+
+    ``changed`` guards updates (e.g. only newer or different rows) so a replay rewrites
+    nothing; ``delete_missing_in_partitions`` deletes target rows of ``partitions`` that the
+    source lacks (the source is then the whole new content of those partitions).
+    """
+    whens = [f"WHEN MATCHED{f' AND ({changed})' if changed else ''} THEN UPDATE SET *",
+             "WHEN NOT MATCHED THEN INSERT *"]
+    if delete_missing_in_partitions:
+        if not partitions:
+            raise ValueError("delete_missing_in_partitions needs partitions to bound the delete")
+        whens.append(f"WHEN NOT MATCHED BY SOURCE AND {partition_filter(t, partitions)} "
+                     "THEN DELETE")
+    return run_merge(spark, lake, t, conform(source, t), whens, partitions=partitions)

@@ -1,0 +1,68 @@
+"""Raw layout: every partner page lands once, under its sync date, user, item and update.
+
+``raw/transactions_sync/sync_date=D/user=U/item=I/update=N/attempt=A/page-00001.json`` holds
+one response wrapped in an envelope (``meta`` + the partner's ``response``); the attempt's
+``_manifest.json`` is written only after every page of the update has landed, so readers
+take pages from complete updates only. One user's objects sit under ``user=U`` of each date.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from lake.objectstore import ObjectNotFound, ObjectStore
+
+RAW_PREFIX = "raw/transactions_sync"
+STATE_PREFIX = "state/sync"
+
+
+@dataclass(frozen=True)
+class UpdateRef:
+    sync_date: date
+    user_id: str
+    item_id: str
+    update_seq: int
+    attempt: str
+
+    @property
+    def prefix(self) -> str:
+        return (
+            f"{RAW_PREFIX}/sync_date={self.sync_date.isoformat()}/user={self.user_id}/"
+            f"item={self.item_id}/update={self.update_seq:010d}/attempt={self.attempt}"
+        )
+
+    def page_key(self, page: int) -> str:
+        return f"{self.prefix}/page-{page:05d}.json"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{self.prefix}/_manifest.json"
+
+
+def date_prefix(sync_date: date) -> str:
+    return f"{RAW_PREFIX}/sync_date={sync_date.isoformat()}/"
+
+
+def complete_pages(store: ObjectStore, sync_date: date) -> list[str]:
+    """Keys of every page that belongs to a complete update landed on ``sync_date``."""
+    pages: list[str] = []
+    for key in store.list(date_prefix(sync_date)):
+        if key.endswith("/_manifest.json"):
+            pages.extend(json.loads(store.get(key))["pages"])
+    return sorted(pages)
+
+
+def load_cursor(store: ObjectStore, item_id: str) -> tuple[str | None, int]:
+    """The saved cursor of an item and the number of updates completed so far."""
+    try:
+        state = json.loads(store.get(f"{STATE_PREFIX}/item={item_id}.json"))
+    except ObjectNotFound:
+        return None, 0
+    return state.get("cursor"), int(state.get("update_seq", 0))
+
+
+def save_cursor(store: ObjectStore, item_id: str, cursor: str, update_seq: int) -> None:
+    body = json.dumps({"cursor": cursor, "update_seq": update_seq}, sort_keys=True)
+    store.put(f"{STATE_PREFIX}/item={item_id}.json", body.encode())

@@ -1,0 +1,184 @@
+"""The table registry: every lake table's name, layer, schema, keys and partitioning.
+
+Writers, readers, quality checks, DuckDB views and the dashboard all take table facts from
+here; no table path or schema is spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: str  # raw | silver | gold | reference | ops
+    columns: tuple[tuple[str, str], ...]  # (name, Spark SQL type)
+    keys: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """Object-store key (relative to the lake root) of the table's directory."""
+        return f"tables/{self.layer}/{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+    @property
+    def ddl(self) -> str:
+        return ", ".join(f"{c} {t}" for c, t in self.columns)
+
+
+TRANSACTIONS = Table(
+    name="transactions",
+    layer="silver",
+    description="Every partner transaction instance (pending and posted), latest state.",
+    columns=(
+        ("txn_id", "string"),
+        ("user_id", "string"),
+        ("item_id", "string"),
+        ("account_id", "string"),
+        ("partner_txn_id", "string"),
+        ("pending", "boolean"),
+        ("pending_partner_txn_id", "string"),
+        ("amount", "decimal(18,2)"),
+        ("currency", "string"),
+        ("posted_date", "date"),
+        ("authorized_date", "date"),
+        ("description", "string"),
+        ("merchant", "string"),
+        ("merchant_key", "string"),
+        ("payment_channel", "string"),
+        ("category", "string"),
+        ("category_source", "string"),
+        ("category_confidence", "double"),
+        ("user_category", "string"),
+        ("status", "string"),  # live | removed | superseded
+        ("removed_at", "timestamp"),
+        ("superseded_by", "string"),
+        ("source_seq", "string"),
+        ("raw_ref", "string"),
+        ("sync_date", "date"),
+        ("updated_at", "timestamp"),
+        ("posted_month", "string"),
+    ),
+    keys=("account_id", "partner_txn_id"),
+    partition_by=("posted_month",),
+)
+
+ACCOUNTS = Table(
+    name="accounts",
+    layer="silver",
+    description="Linked accounts with their latest balances.",
+    columns=(
+        ("account_id", "string"),
+        ("user_id", "string"),
+        ("item_id", "string"),
+        ("institution_id", "string"),
+        ("name", "string"),
+        ("mask", "string"),
+        ("type", "string"),
+        ("subtype", "string"),
+        ("balance_current", "decimal(18,2)"),
+        ("balance_available", "decimal(18,2)"),
+        ("currency", "string"),
+        ("source_seq", "string"),
+        ("last_synced_at", "timestamp"),
+    ),
+    keys=("account_id",),
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    layer="silver",
+    description="Partner records that failed the raw contract, with the reason and raw object.",
+    columns=(
+        ("record_id", "string"),
+        ("source", "string"),
+        ("raw_ref", "string"),
+        ("item_id", "string"),
+        ("reason", "string"),
+        ("record", "string"),
+        ("sync_date", "date"),
+        ("quarantined_at", "timestamp"),
+    ),
+    keys=("record_id",),
+    partition_by=("sync_date",),
+)
+
+MONTHLY_SPEND = Table(
+    name="monthly_spend",
+    layer="gold",
+    description="Spend per user x month x category (posted, live, non-transfer rows).",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("category_primary", "string"),
+        ("category", "string"),
+        ("amount", "decimal(18,2)"),
+        ("txn_count", "bigint"),
+    ),
+    keys=("user_id", "month", "category"),
+    partition_by=("month",),
+)
+
+MERCHANT_RULES = Table(
+    name="merchant_rules",
+    layer="reference",
+    description="Merchant key -> category rules (seeded, versioned).",
+    columns=(
+        ("merchant_key", "string"),
+        ("category", "string"),
+        ("source", "string"),
+        ("version", "int"),
+    ),
+    keys=("merchant_key",),
+)
+
+CATEGORIES = Table(
+    name="categories",
+    layer="reference",
+    description="Category taxonomy (Plaid PFC v2 codes) with display names.",
+    columns=(
+        ("category", "string"),
+        ("category_primary", "string"),
+        ("display_name", "string"),
+        ("primary_display_name", "string"),
+    ),
+    keys=("category",),
+)
+
+CREDENTIALS = Table(
+    name="credentials",
+    layer="ops",
+    description="Partner items; access tokens stored only envelope-encrypted.",
+    columns=(
+        ("credentials_id", "string"),
+        ("user_id", "string"),
+        ("institution_id", "string"),
+        ("item_id", "string"),
+        ("encrypted_token", "string"),
+        ("wrapped_key", "string"),
+        ("key_id", "string"),
+        ("status", "string"),
+        ("failure_count", "int"),
+        ("created_at", "timestamp"),
+    ),
+    keys=("credentials_id",),
+)
+
+REGISTRY: dict[str, Table] = {
+    t.name: t
+    for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
+              CREDENTIALS)
+}
+
+
+def table(name: str) -> Table:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(sorted(REGISTRY))}") from None

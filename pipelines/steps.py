@@ -1,0 +1,99 @@
+"""Nightly steps: read from the lake, apply the pure transforms, write back.
+
+Each step is a plain function of (spark, lake, partition) so that Dagster assets, the CLI
+and tests call the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from lake import delta, raw
+from lake.catalog import Lake
+from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
+from lake.reference import categories, currencies, merchant_rules
+from lake.tables import ACCOUNTS, CATEGORIES, MERCHANT_RULES, MONTHLY_SPEND, QUARANTINE
+from pipelines import silver, spend
+from pipelines.categorise import categorise
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SilverResult:
+    sync_date: date
+    pages: int = 0
+    changes: int = 0
+    quarantined: int = 0
+    months: list[str] = field(default_factory=list)
+    rows_affected: int = 0
+    seconds: float = 0.0
+
+
+def seed_reference(spark: SparkSession, lake: Lake) -> None:
+    """Write the taxonomy and seeded merchant rules (a no-op when already current)."""
+    for t, rows in ((CATEGORIES, categories()), (MERCHANT_RULES, merchant_rules())):
+        df = spark.createDataFrame(rows, schema=t.ddl)
+        delta.merge(spark, lake, t, df,
+                    changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in t.column_names))
+
+
+def read_pages(spark: SparkSession, lake: Lake, sync_date: date) -> DataFrame | None:
+    keys = raw.complete_pages(lake.store, sync_date)
+    if not keys:
+        return None
+    return spark.read.schema(silver.PAGE_DDL).json([lake.store.uri(k) for k in keys])
+
+
+def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverResult:
+    """Merge one day's landed raw pages into silver; returns the months it touched."""
+    t0 = time.perf_counter()
+    result = SilverResult(sync_date)
+    pages = read_pages(spark, lake, sync_date)
+    if pages is None:
+        log.info("%s: no complete raw updates landed", sync_date)
+        return result
+    pages = pages.cache() if hasattr(pages, "cache") else pages
+    result.pages = len(raw.complete_pages(lake.store, sync_date))
+    changes = silver.page_changes(pages)
+    good, bad = silver.split_contract(changes, sync_date, currencies())
+    result.quarantined = bad.count()
+    if result.quarantined:
+        delta.merge(spark, lake, QUARANTINE, silver.quarantine_rows(bad),
+                    partitions=[sync_date.isoformat()], changed="FALSE")
+    rows = silver.transaction_rows(silver.latest_changes(good))
+    rows = categorise(rows, delta.read_table(spark, lake, MERCHANT_RULES))
+    placed, months = place_rows(spark, lake, rows)
+    result.changes = placed.count()
+    result.rows_affected = merge_transactions(spark, lake, placed, months)
+    result.months = [m for m in months if m != UNSEEN_MONTH]
+    if result.months:
+        result.rows_affected += apply_supersession(spark, lake, result.months)
+    delta.merge(spark, lake, ACCOUNTS, silver.account_rows(pages),
+                changed="s.source_seq > t.source_seq")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str]) -> int:
+    """Recompute the given months of ``monthly_spend`` from silver; unchanged cells stay."""
+    if not months:
+        return 0
+    from lake.tables import TRANSACTIONS
+
+    cells = spend.monthly_spend(
+        delta.read_table(spark, lake, TRANSACTIONS), delta.read_table(spark, lake, CATEGORIES),
+        months)
+    return delta.merge(
+        spark, lake, MONTHLY_SPEND, cells, partitions=months,
+        changed="NOT (t.amount <=> s.amount) OR NOT (t.txn_count <=> s.txn_count) "
+                "OR NOT (t.category_primary <=> s.category_primary)",
+        delete_missing_in_partitions=True,
+    )
