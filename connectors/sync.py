@@ -22,7 +22,7 @@ from plaid.model.transactions_sync_request import TransactionsSyncRequest
 from connectors.credentials import Credential
 from connectors.partner import PartnerError, as_partner_error
 from lake.objectstore import ObjectStore
-from lake.raw import UpdateRef, load_cursor, save_cursor
+from lake.raw import UpdateRef, complete_update, land_page, load_cursor, save_cursor
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,8 @@ def sync_item(
                 n = {k: len(body.get(k) or []) for k in totals}
                 if not pages and not body["has_more"] and not sum(n.values()):
                     break  # nothing new: land nothing, the tables stay as they are
-                key = ref.page_key(len(pages) + 1)
-                meta = {"raw_ref": key, "sync_date": sync_date.isoformat(),
-                        "user_id": cred.user_id,
-                        "item_id": cred.item_id, "institution_id": cred.institution_id,
-                        "update_seq": ref.update_seq, "attempt": ref.attempt,
-                        "page": len(pages) + 1, "landed_at": now().isoformat(),
-                        "contract_error": contract_error}
-                store.put_once(key, json.dumps({"meta": meta, "response": body}).encode())
+                key = land_page(store, ref, len(pages) + 1, body, cred.institution_id,
+                                now().isoformat(), contract_error)
                 pages.append(key)
                 for k in totals:
                     totals[k] += n[k]
@@ -121,9 +115,7 @@ def sync_item(
                 continue
             raise
         if pages:
-            manifest = {"pages": pages, "update_seq": ref.update_seq, "item_id": cred.item_id,
-                        "user_id": cred.user_id, "completed_at": now().isoformat(), **totals}
-            store.put_once(ref.manifest_key, json.dumps(manifest, sort_keys=True).encode())
+            complete_update(store, ref, pages, now().isoformat(), totals)
         if cursor and cursor != start_cursor:
             save_cursor(store, cred.item_id, cursor, ref.update_seq if pages else done)
         return SyncResult(cred.item_id, cred.user_id, ref.update_seq if pages else done,

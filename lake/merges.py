@@ -3,7 +3,8 @@
 A change is applied only if its ``source_seq`` is newer than the row's, so any replay of
 any partition, in any order, converges to the same table, and a replay with nothing new
 writes nothing. Removals keep the row as a tombstone (status ``removed``), so an older
-``added`` replayed later cannot bring it back. Partner removals carry no date, so the
+``added`` replayed later cannot bring it back; it can only fill in the tombstone's content
+when it is the newest content seen (``content_seq``), exactly as an in-order run leaves it. Partner removals carry no date, so the
 months a batch touches are found by looking its keys up in silver.
 """
 
@@ -27,6 +28,7 @@ PARTNER_COLUMNS = [c for c in TRANSACTIONS.column_names
                    if c not in ("txn_id", "user_category", "superseded_by", "status",
                                 "removed_at")]
 BOOKKEEPING = ["source_seq", "raw_ref", "sync_date", "updated_at"]
+CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
 
 def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame) -> tuple[DataFrame, list[str]]:
@@ -62,9 +64,13 @@ def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months:
     ])
     cols = TRANSACTIONS.column_names
     insert = f"INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
+    older_content = ("s.source_seq < t.source_seq AND "
+                     "(t.content_seq IS NULL OR s.source_seq > t.content_seq)")
+    fill = ", ".join(f"t.{c} = s.{c}" for c in CONTENT)
     whens = [
         f"WHEN MATCHED AND s.change = 'remove' AND ({newer}) THEN UPDATE SET {removal}",
         f"WHEN MATCHED AND s.change = 'upsert' AND ({newer}) THEN UPDATE SET {upsert}",
+        f"WHEN MATCHED AND s.change = 'upsert' AND {older_content} THEN UPDATE SET {fill}",
         f"WHEN NOT MATCHED THEN {insert}",
     ]
     return run_merge(spark, lake, TRANSACTIONS, rows, whens, partitions=months)

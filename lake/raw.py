@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from lake.objectstore import ObjectNotFound, ObjectStore
 
@@ -66,3 +67,23 @@ def load_cursor(store: ObjectStore, item_id: str) -> tuple[str | None, int]:
 def save_cursor(store: ObjectStore, item_id: str, cursor: str, update_seq: int) -> None:
     body = json.dumps({"cursor": cursor, "update_seq": update_seq}, sort_keys=True)
     store.put(f"{STATE_PREFIX}/item={item_id}.json", body.encode())
+
+
+def land_page(store: ObjectStore, ref: UpdateRef, page: int, body: dict[str, Any],
+              institution_id: str, landed_at: str, contract_error: str | None = None) -> str:
+    """Land one partner response, wrapped with where it sits in the change stream."""
+    key = ref.page_key(page)
+    meta = {"raw_ref": key, "sync_date": ref.sync_date.isoformat(), "user_id": ref.user_id,
+            "item_id": ref.item_id, "institution_id": institution_id,
+            "update_seq": ref.update_seq, "attempt": ref.attempt, "page": page,
+            "landed_at": landed_at, "contract_error": contract_error}
+    store.put_once(key, json.dumps({"meta": meta, "response": body}).encode())
+    return key
+
+
+def complete_update(store: ObjectStore, ref: UpdateRef, pages: list[str], completed_at: str,
+                    counts: dict[str, int]) -> None:
+    """Write the attempt's manifest: from now on its pages are visible to the merge."""
+    manifest = {"pages": pages, "update_seq": ref.update_seq, "item_id": ref.item_id,
+                "user_id": ref.user_id, "completed_at": completed_at, **counts}
+    store.put_once(ref.manifest_key, json.dumps(manifest, sort_keys=True).encode())

@@ -21,7 +21,7 @@ def embedded_sail_remote() -> str:
     """Start (once per process) an in-process Sail Spark Connect server; return its URL."""
     with _lock:
         if "remote" not in _embedded:
-            os.environ.setdefault("RUST_LOG", "warn")
+            os.environ.setdefault("RUST_LOG", "error")
             from pysail.spark import SparkConnectServer
 
             server = SparkConnectServer("127.0.0.1", 0)

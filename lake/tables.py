@@ -59,7 +59,8 @@ TRANSACTIONS = Table(
         ("status", "string"),  # live | removed | superseded
         ("removed_at", "timestamp"),
         ("superseded_by", "string"),
-        ("source_seq", "string"),
+        ("source_seq", "string"),  # stream position of the newest change applied
+        ("content_seq", "string"),  # stream position of the newest content (added/modified)
         ("raw_ref", "string"),
         ("sync_date", "date"),
         ("updated_at", "timestamp"),

@@ -39,6 +39,11 @@ TXN_FIELDS = ("transaction_id", "account_id", "amount", "iso_currency_code", "da
               "payment_channel")
 
 
+def _date(name: str) -> Column:
+    """Partner date text as a date; NULL (not an error) when malformed."""
+    return F.col(name).try_cast("date")
+
+
 def _seq(idx: Column) -> Column:
     return F.concat_ws(
         "-",
@@ -84,7 +89,7 @@ def page_changes(pages: DataFrame) -> DataFrame:
 def contract_violations(changes: DataFrame, sync_date: date, currencies: list[str]) -> Column:
     """A '; '-joined reason for every rule a change breaks ('' when it is valid)."""
     upsert = F.col("change") == "upsert"
-    posted = F.to_date("date")
+    posted = _date("date")
     latest = F.date_add(F.lit(sync_date.isoformat()).cast("date"), 31)
     checks = [
         (F.coalesce(F.length("transaction_id"), F.lit(0)) == 0, "missing transaction_id"),
@@ -153,7 +158,7 @@ def merchant_key_text(text: str) -> str:
 def transaction_rows(latest: DataFrame) -> DataFrame:
     """Silver-shaped rows for the newest change of each key (categories still empty)."""
     removed = F.col("change") == "remove"
-    posted_date = F.to_date("date")
+    posted_date = _date("date")
     return latest.select(
         F.sha2(F.concat_ws("|", "account_id", "transaction_id"), 256).substr(1, 32)
         .alias("txn_id"),
@@ -164,7 +169,7 @@ def transaction_rows(latest: DataFrame) -> DataFrame:
         F.col("amount").cast("decimal(18,2)").alias("amount"),
         F.col("iso_currency_code").alias("currency"),
         posted_date.alias("posted_date"),
-        F.to_date("authorized_date").alias("authorized_date"),
+        _date("authorized_date").alias("authorized_date"),
         F.col("name").alias("description"),
         F.col("merchant_name").alias("merchant"),
         merchant_key(F.coalesce("merchant_name", "name")).alias("merchant_key"),
@@ -176,7 +181,9 @@ def transaction_rows(latest: DataFrame) -> DataFrame:
         F.when(removed, "removed").otherwise("live").alias("status"),
         F.when(removed, F.col("observed_at")).alias("removed_at"),
         F.lit(None).cast("string").alias("superseded_by"),
-        "source_seq", "raw_ref", "sync_date",
+        "source_seq",
+        F.when(~removed, F.col("source_seq")).alias("content_seq"),
+        "raw_ref", "sync_date",
         F.col("observed_at").alias("updated_at"),
         F.date_format(posted_date, "yyyy-MM").alias("posted_month"),
         "change",

@@ -60,7 +60,6 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverR
     if pages is None:
         log.info("%s: no complete raw updates landed", sync_date)
         return result
-    pages = pages.cache() if hasattr(pages, "cache") else pages
     result.pages = len(raw.complete_pages(lake.store, sync_date))
     changes = silver.page_changes(pages)
     good, bad = silver.split_contract(changes, sync_date, currencies())

@@ -1,0 +1,140 @@
+"""DuckDB over the lake: every existing registry table as a view named after the table.
+
+For analysts and the dashboard alike::
+
+    from lake.duck import connect, query
+    con = connect(lake)
+    con.execute("SELECT month, sum(amount) FROM monthly_spend GROUP BY 1").fetchall()
+    df = query(lake, "SELECT * FROM transactions WHERE user_id = ?", ["user_0001"])
+
+Delta tables are opened with delta-rs and handed to DuckDB as Arrow datasets (the DuckDB delta
+extension is not used), so a view reads the table version current when it was registered.
+Tables that have not been created yet are simply absent. Timestamps come back in UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from lake.tables import REGISTRY, Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from deltalake import DeltaTable
+
+    from lake.catalog import Lake
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+
+
+class LakeQueryError(RuntimeError):
+    """A query failed; the message carries DuckDB's explanation and the tables on offer."""
+
+    def __init__(self, message: str, available: Sequence[str]) -> None:
+        self.available = list(available)
+        listed = ", ".join(self.available) if self.available else "none (the lake is empty)"
+        super().__init__(f"{message.strip()}\nAvailable tables: {listed}")
+
+
+def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable) -> None:
+    """(Re)point the view ``t.name`` at the current version of ``dt``."""
+    con.register(t.name, dt.to_pyarrow_dataset())
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the session settings finlake relies on."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory connection with a view for every registry table present in ``lake``."""
+    con = new_connection()
+    for t in REGISTRY.values():
+        dt = lake.delta(t)
+        if dt is not None:
+            register(con, t, dt)
+    return con
+
+
+def available_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the tables and views this connection can query, sorted."""
+    _settle(con)
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+        "UNION SELECT table_name FROM duckdb_tables() ORDER BY 1"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop any result still open on the connection (only one may be open at a time)."""
+    with contextlib.suppress(duckdb.Error):
+        con.abort()
+
+
+def _failed(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQueryError:
+    try:
+        names = available_tables(con)
+    except duckdb.Error:
+        names = []
+    message = str(error)
+    # For an unknown table DuckDB suggests a close name even if it is one of its own catalog
+    # tables (pg_enum...): keep only suggestions that point at a lake table.
+    hint = re.search(r'\nDid you mean "([^"]+)"\?', message)
+    if hint and message.startswith("Catalog Error: Table") and hint.group(1) not in names:
+        message = message.replace(hint.group(0), "")
+    return LakeQueryError(message, names)
+
+
+def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> pd.DataFrame:
+    """Run ``sql`` (with bound ``params``) on ``con`` and return every row as a DataFrame."""
+    try:
+        con.execute(sql, params)
+        return con.df()
+    except duckdb.Error as error:
+        _settle(con)
+        raise _failed(con, error) from None
+
+
+def fetch_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Params = None
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` and return (column names, DuckDB type names, rows) with exact Python values.
+
+    Unlike :func:`fetch_df`, decimals stay :class:`decimal.Decimal` and dates stay dates.
+    """
+    try:
+        con.execute(sql, params)
+        desc = con.description or []
+        rows = con.fetchall()
+    except duckdb.Error as error:
+        _settle(con)
+        raise _failed(con, error) from None
+    return [str(d[0]) for d in desc], [str(d[1]) for d in desc], rows
+
+
+def query(lake: Lake, sql: str, params: Params = None) -> pd.DataFrame:
+    """Run one query against the lake and return the result as a pandas DataFrame."""
+    con = connect(lake)
+    try:
+        return fetch_df(con, sql, params)
+    finally:
+        con.close()
+
+
+def query_rows(
+    lake: Lake, sql: str, params: Params = None
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Like :func:`query` but with exact Python values (see :func:`fetch_rows`)."""
+    con = connect(lake)
+    try:
+        return fetch_rows(con, sql, params)
+    finally:
+        con.close()
