@@ -4,8 +4,9 @@ A change is applied only if its ``source_seq`` is newer than the row's, so any r
 any partition, in any order, converges to the same table, and a replay with nothing new
 writes nothing. Removals keep the row as a tombstone (status ``removed``), so an older
 ``added`` replayed later cannot bring it back; it can only fill in the tombstone's content
-when it is the newest content seen (``content_seq``), exactly as an in-order run leaves it. Partner removals carry no date, so the
-months a batch touches are found by looking its keys up in silver.
+when it is the newest content seen (``content_seq``), exactly as an in-order run leaves it.
+Partner removals carry no date, so the months a batch touches are found by looking its keys
+up in silver.
 """
 
 from __future__ import annotations

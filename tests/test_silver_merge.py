@@ -100,7 +100,7 @@ def test_monthly_spend_reduces_live_posted_rows_without_transfers(spark, lake) -
     gold = rows(lake, MONTHLY_SPEND)
     jan = {k[2]: r for k, r in gold.items() if k[1] == "2026-01"}
     assert float(jan["TRANSPORTATION_GAS"]["amount"]) == pytest.approx(31.00)
-    assert float(jan["FOOD_AND_DRINK_COFFEE"]["amount"]) == pytest.approx(5.40)  # posted, not pending
+    assert float(jan["FOOD_AND_DRINK_COFFEE"]["amount"]) == pytest.approx(5.40)  # posted
     assert jan["FOOD_AND_DRINK_COFFEE"]["txn_count"] == 1
     assert "GENERAL_MERCHANDISE_ONLINE_MARKETPLACES" not in jan  # removed
     assert float(jan["UNCATEGORIZED"]["amount"]) == pytest.approx(-1500.00)  # payroll, no rule yet
