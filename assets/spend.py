@@ -1,6 +1,5 @@
 """Gold spend assets."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Ingestion and silver assets (orchestration only; the work is in connectors/ and pipelines/)."""
 
-from __future__ import annotations
 
 from datetime import date
 

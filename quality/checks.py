@@ -1,6 +1,5 @@
 """Asset checks: the silver suite blocks gold from publishing when it fails."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,11 @@ def _expectations(today: date) -> list[Any]:
 def validate_live_transactions(live: DataFrame, today: date) -> SuiteResult:
     """Run the suite on live silver rows (tombstones carry no amount and are left out)."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_spark(name="silver")
     asset = source.add_dataframe_asset(name="transactions")
     batch_def = asset.add_batch_definition_whole_dataframe("batch")

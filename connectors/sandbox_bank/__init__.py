@@ -1,0 +1,1 @@
+"""Sandbox bank: a deterministic HTTP server speaking Plaid's /transactions/sync."""

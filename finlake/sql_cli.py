@@ -1,0 +1,110 @@
+"""``finlake sql``: run a query against the lake and print the result as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+from lake.duck import LakeQueryError, query_rows
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+FORMATS = ("table", "csv", "json")
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO = sys.stdout) -> int:
+    """Run ``sql`` against ``lake`` and print the result to ``out``; returns the exit code."""
+    if fmt not in FORMATS:
+        print(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    try:
+        names, types, rows = query_rows(lake, sql)
+    except LakeQueryError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    if fmt == "csv":
+        write_csv(names, rows, out)
+    elif fmt == "json":
+        write_json(names, rows, out)
+    else:
+        write_table(names, types, rows, out)
+    return 0
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-ready value: decimals as numbers, dates and times as ISO strings."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return str(value)
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_value(v) for v in value]
+    return str(value)  # UUID, intervals and anything else DuckDB hands back
+
+
+def text_value(value: Any) -> str:
+    """How a value reads in a text table or CSV cell (NULL -> empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(json_value(value))
+    return str(value)
+
+
+def write_csv(names: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([text_value(v) for v in row])
+
+
+def write_json(names: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    """A JSON array of records, one object per row keyed by column name."""
+    records = [{n: json_value(v) for n, v in zip(names, row, strict=True)} for row in rows]
+    json.dump(records, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]],
+                out: TextIO) -> None:
+    """An aligned text table: numbers right-aligned, everything else left-aligned."""
+    cells = [[text_value(v).replace("\n", " ") if v is not None else "NULL" for v in row]
+             for row in rows]
+    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+    numeric = [t.upper().startswith(_NUMERIC) for t in types]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w)
+                 for v, w, num in zip(values, widths, numeric, strict=True)]
+        return " | ".join(parts).rstrip()
+
+    out.write(line(list(names)) + "\n")
+    out.write("-+-".join("-" * w for w in widths) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+    count = len(rows)
+    out.write(f"({count} row{'' if count == 1 else 's'})\n")
