@@ -54,9 +54,14 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 
 
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory connection with a view for every registry table present in ``lake``."""
+    """A fresh in-memory connection with a view for every analyst-facing table in ``lake``.
+
+    Operational tables (layer ``ops``: sealed credentials) are never exposed.
+    """
     con = new_connection()
     for t in REGISTRY.values():
+        if t.layer == "ops":
+            continue
         dt = lake.delta(t)
         if dt is not None:
             register(con, t, dt)

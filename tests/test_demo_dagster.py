@@ -82,6 +82,10 @@ def test_no_plaintext_token_lands_on_disk(demo_home) -> None:
             data = path.read_bytes()
             assert not any(t.encode() in data for t in tokens), path
     assert oct(next(settings.key_dir.glob("kek-*.key")).stat().st_mode)[-3:] == "600"
+    # Analysts never see the credentials table, not even sealed.
+    from finlake.sql_cli import run_sql
+
+    assert run_sql(lake, "SELECT * FROM credentials", "csv") == 2
 
 
 def lake_table(name: str):
