@@ -61,10 +61,11 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
         parts.append(f"raw {raw.get('pages', 0)} pages (+{raw.get('added', 0)} "
                      f"~{raw.get('modified', 0)} -{raw.get('removed', 0)})")
     if silver:
-        parts.append(f"silver {silver.get('changes', 0)} changes, "
+        parts.append(f"silver {silver.get('changes', 0)} changes read, "
+                     f"{silver.get('rows_affected', 0)} rows written, "
                      f"{silver.get('quarantined', 0)} quarantined")
     if gold:
-        parts.append(f"gold {gold.get('cells_changed', 0)} cells")
+        parts.append(f"gold {gold.get('cells_changed', 0)} cells written")
     checks = ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in run.checks.items())
     return " | ".join(parts + ([checks] if checks else [])) + f"  [{steps}]"
 
@@ -135,6 +136,13 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
 
 
 def nightly(settings: Settings, day: date, *, replay: bool) -> int:
+    from finlake.partitions import FIRST_SYNC_DATE
+
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    if not date.fromisoformat(FIRST_SYNC_DATE) <= day <= last:
+        print(f"finlake: no partition {day}: daily partitions run from {FIRST_SYNC_DATE} to "
+              f"yesterday ({last}); a day is synced once it is over", file=sys.stderr)
+        return 2
     return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
 
 

@@ -55,7 +55,8 @@ def run_merge(
     """``MERGE INTO`` the table (alias ``t``) from ``source`` (alias ``s``) on the table's keys.
 
     With ``partitions`` the ON clause is pruned to those values of the partition column
-    (an empty list merges nothing). Returns the affected-row count Spark reports.
+    (an empty list merges nothing). Returns the rows inserted, updated or deleted (0 when the
+    merge committed nothing).
     """
     ensure_table(spark, lake, t)
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in t.keys)
@@ -66,11 +67,30 @@ def run_merge(
     view = f"src_{t.name}_{uuid.uuid4().hex[:8]}"
     source.createOrReplaceTempView(view)
     sql = f"MERGE INTO delta.`{lake.uri(t)}` AS t USING {view} AS s ON {on} " + " ".join(whens)
+    before = _version(lake, t)
     try:
-        rows = spark.sql(sql).collect()
+        spark.sql(sql).collect()
     finally:
         spark.catalog.dropTempView(view)
-    return int(rows[0][0]) if rows and len(rows[0]) else 0
+    return rows_changed(lake, t, since=before)
+
+
+def _version(lake: Lake, t: Table) -> int:
+    dt = lake.delta(t)
+    return dt.version() if dt is not None else -1
+
+
+def rows_changed(lake: Lake, t: Table, since: int) -> int:
+    """Rows inserted, updated or deleted by the commits after version ``since``."""
+    dt = lake.delta(t)
+    if dt is None or dt.version() <= since:
+        return 0
+    total = 0
+    for commit in dt.history(dt.version() - since):
+        m = commit.get("operationMetrics", {})
+        total += sum(int(m.get(k, 0)) for k in (
+            "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted"))
+    return total
 
 
 def partition_filter(t: Table, values: Sequence[str], alias: str = "t") -> str:
