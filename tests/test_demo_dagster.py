@@ -113,3 +113,25 @@ def test_dagster_definitions_validate(tmp_path) -> None:
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
         requests = list(schedule.evaluate_tick(ctx).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-11-20"]  # yesterday's partition
+
+
+def test_failing_silver_suite_blocks_gold(demo_home) -> None:
+    """A corrupted silver partition fails the blocking GX check and gold is not refreshed."""
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, run_partition
+    from lake.spark import spark_session
+    from lake.tables import TRANSACTIONS
+
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    if not lake.tables():
+        commands.demo(settings, users=3, days=2)
+    day = max(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
+    spark_session().sql(
+        f"UPDATE delta.`{lake.uri(TRANSACTIONS)}` SET currency = 'XXX' "
+        f"WHERE sync_date = DATE'{day}' AND status = 'live'")
+    gold_version = lake.delta(lake_table("monthly_spend")).version()
+    run = run_partition(defs(), prepare_instance(settings), "replay", day.isoformat())
+    assert run.checks == {"silver_transactions_suite": False}
+    assert "monthly_spend" not in run.metadata  # gold did not publish
+    assert lake.delta(lake_table("monthly_spend")).version() == gold_version
