@@ -79,13 +79,15 @@ class VaultResource(dg.ConfigurableResource):
 
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resource set for the configured environment (same keys everywhere)."""
+    embedded = settings.partner_host is None
     return {
         "lake": LakeResource(root=settings.lake_root, s3_endpoint=settings.s3_endpoint),
         "spark": SparkResource(remote=settings.spark_remote),
         "partner": PartnerResource(
             host=settings.partner_host,
-            client_id=settings.partner_client_id,
-            secret=settings.partner_secret,
+            # Real partner keys stay in the environment (never in run config or storage).
+            client_id=settings.partner_client_id if embedded else dg.EnvVar("PLAID_CLIENT_ID"),
+            secret=settings.partner_secret if embedded else dg.EnvVar("PLAID_SECRET"),
             sandbox_dir=str(settings.sandbox_dir),
             sandbox_seed=settings.sandbox_seed,
             sandbox_users=settings.sandbox_users,
