@@ -14,10 +14,12 @@ PARTNER_ERROR_FIELDS = ("error_type", "error_code", "error_message")
 class PartnerError(RuntimeError):
     """A partner call failed; ``code`` is the partner's error_code (e.g. RATE_LIMIT_EXCEEDED)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(f"partner error {status} {code}: {message}")
         self.status = status
         self.code = code
+        self.headers = headers or {}
 
 
 def partner_client(host: str, client_id: str, secret: str) -> plaid_api.PlaidApi:
@@ -34,4 +36,5 @@ def as_partner_error(exc: plaid.ApiException) -> PartnerError:
     return PartnerError(
         int(exc.status or 0), str(body.get("error_code") or "UNKNOWN"),
         str(body.get("error_message") or exc.reason or ""),
+        headers={str(k): str(v) for k, v in dict(exc.headers or {}).items()},
     )

@@ -21,6 +21,7 @@ from plaid.model.transactions_sync_request import TransactionsSyncRequest
 
 from connectors.credentials import Credential
 from connectors.partner import PartnerError, as_partner_error
+from finlake.crashpoints import crash_point
 from lake.objectstore import ObjectStore
 from lake.raw import UpdateRef, complete_update, land_page, load_cursor, save_cursor
 
@@ -55,15 +56,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fetch_page(api: plaid_api.PlaidApi, token: str, cursor: str | None, count: int
-                ) -> tuple[dict[str, Any], str | None]:
+def _fetch_page(api: plaid_api.PlaidApi, token: str, cursor: str | None, count: int,
+                timeout: float) -> tuple[dict[str, Any], str | None]:
     """One partner call: the body as sent, and a contract error if it did not type-check."""
     kwargs: dict[str, Any] = {"access_token": token, "count": count}
     if cursor:
         kwargs["cursor"] = cursor
     contract_error = None
     try:
-        api.transactions_sync(TransactionsSyncRequest(**kwargs))
+        api.transactions_sync(TransactionsSyncRequest(**kwargs), _request_timeout=timeout)
     except plaid.ApiException as exc:
         raise as_partner_error(exc) from None
     except plaid.OpenApiException as exc:  # the body arrived but does not match the model
@@ -86,9 +87,14 @@ def sync_item(
     *,
     count: int = 500,
     max_restarts: int = 3,
+    timeout: float = 30.0,
+    before_call: Callable[[], object] = lambda: None,
     now: Callable[[], datetime] = _utc_now,
 ) -> SyncResult:
-    """Run one update for an item and land it; the cursor moves only after it all landed."""
+    """Run one update for an item and land it; the cursor moves only after it all landed.
+
+    ``before_call`` runs before every partner request (the shared rate limiter waits there).
+    """
     t0 = time.perf_counter()
     start_cursor, done = load_cursor(store, cred.item_id)
     for restart in range(max_restarts + 1):
@@ -97,13 +103,15 @@ def sync_item(
         cursor, pages, totals = start_cursor, [], {"added": 0, "modified": 0, "removed": 0}
         try:
             while True:
-                body, contract_error = _fetch_page(api, token, cursor, count)
+                before_call()
+                body, contract_error = _fetch_page(api, token, cursor, count, timeout)
                 n = {k: len(body.get(k) or []) for k in totals}
                 if not pages and not body["has_more"] and not sum(n.values()):
                     break  # nothing new: land nothing, the tables stay as they are
                 key = land_page(store, ref, len(pages) + 1, body, cred.institution_id,
                                 now().isoformat(), contract_error)
                 pages.append(key)
+                crash_point("sync.after_page")
                 for k in totals:
                     totals[k] += n[k]
                 cursor = body["next_cursor"]
@@ -116,6 +124,7 @@ def sync_item(
             raise
         if pages:
             complete_update(store, ref, pages, now().isoformat(), totals)
+            crash_point("sync.before_cursor_save")
         if cursor and cursor != start_cursor:
             save_cursor(store, cred.item_id, cursor, ref.update_seq if pages else done)
         return SyncResult(cred.item_id, cred.user_id, ref.update_seq if pages else done,

@@ -61,7 +61,12 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str) -> Reconciliati
         cursor, _ = load_cursor(lake.store, cred.item_id)
         truth = {(t["account_id"], t["transaction_id"]): t
                  for t in partner_truth(bank_url, creds.token(cred), cursor)}
-        live = [r for r in by_item.get(cred.item_id, []) if r["status"] == "live"]
+        rows = by_item.get(cred.item_id, [])
+        live = [r for r in rows if r["status"] == "live"]
+        # A pending row we superseded (a posting replaced it) is accounted for even while
+        # the partner still lists it; it is not live, so it never counts twice.
+        superseded = {(r["account_id"], r["partner_txn_id"]) for r in rows
+                      if r["status"] == "superseded"}
         counts = Counter((r["account_id"], r["partner_txn_id"]) for r in live)
         out.truth_rows += len(truth)
         out.silver_live_rows += len(live)
@@ -70,7 +75,7 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str) -> Reconciliati
                   if not r["pending"] and r["pending_partner_txn_id"]}
         out.duplicated += sum(1 for r in live if r["pending"]
                               and (r["account_id"], r["partner_txn_id"]) in linked)
-        out.lost += sum(1 for k in truth if k not in counts)
+        out.lost += sum(1 for k in truth if k not in counts and k not in superseded)
         out.phantom += sum(1 for k in counts if k not in truth)
         for r in live:
             t = truth.get((r["account_id"], r["partner_txn_id"]))

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from lake.catalog import Lake
 from lake.delta import read_table, run_merge
 from lake.tables import TRANSACTIONS
+from pipelines.pending import DEFAULT_WINDOW_DAYS, pending_matches
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -26,8 +27,8 @@ UNSEEN_MONTH = "unseen"  # tombstones of removals whose transaction was never se
 KEYS = list(TRANSACTIONS.keys)
 # Columns a partner change may set; user_category and superseded_by belong to finlake.
 PARTNER_COLUMNS = [c for c in TRANSACTIONS.column_names
-                   if c not in ("txn_id", "user_category", "superseded_by", "status",
-                                "removed_at")]
+                   if c not in ("txn_id", "user_category", "superseded_by", "supersede_method",
+                                "partner_duplicate", "status", "removed_at")]
 BOOKKEEPING = ["source_seq", "raw_ref", "sync_date", "updated_at"]
 CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
@@ -57,8 +58,13 @@ def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months:
         "t.removed_at = s.removed_at",
         *[f"t.{c} = s.{c}" for c in BOOKKEEPING],
     ])
+    # The partner re-sent an id it had delivered as new, with different details: apply the
+    # newer details and flag the row (observational: set when seen in stream order).
+    resent = ("s.change_kind = 'added' AND t.status = 'live' AND NOT (t.amount <=> s.amount "
+              "AND t.posted_date <=> s.posted_date AND t.description <=> s.description)")
     upsert = ", ".join([
         *[f"t.{c} = s.{c}" for c in PARTNER_COLUMNS],
+        f"t.partner_duplicate = coalesce(t.partner_duplicate, false) OR ({resent})",
         "t.status = CASE WHEN t.superseded_by IS NOT NULL AND s.pending THEN 'superseded' "
         "ELSE 'live' END",
         "t.removed_at = NULL",
@@ -77,42 +83,62 @@ def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months:
     return run_merge(spark, lake, TRANSACTIONS, rows, whens, partitions=months)
 
 
-def apply_supersession(spark: SparkSession, lake: Lake, months: list[str]) -> int:
+def neighbour_months(months: list[str]) -> list[str]:
+    """The months plus the one before and after each (a posting lands days after its pending)."""
+    out = set()
+    for m in months:
+        if m == UNSEEN_MONTH:
+            continue
+        year, month = int(m[:4]), int(m[5:7])
+        for delta in (-1, 0, 1):
+            y, mo = divmod(year * 12 + month - 1 + delta, 12)
+            out.add(f"{y:04d}-{mo + 1:02d}")
+    return sorted(out)
+
+
+def apply_supersession(spark: SparkSession, lake: Lake, months: list[str],
+                       window_days: int = DEFAULT_WINDOW_DAYS) -> int:
     """Mark pending rows replaced by a posted row; carry a user's category over to it.
 
-    Pending rows linked by ``pending_transaction_id`` get ``superseded_by`` (and status
-    ``superseded`` once the partner removed them); they stay for audit and are excluded
+    Runs over the batch's months and their neighbours, so a pending row and its posting
+    are paired whichever arrived first. Superseded pending rows stay for audit (status
+    ``superseded``, ``superseded_by``, ``supersede_method`` link|heuristic) and are excluded
     from every aggregate. The posted row inherits the pending row's ``user_category``.
     """
-    silver = read_table(spark, lake, TRANSACTIONS)
-    posted = silver.filter(F.col("posted_month").isin(months) & ~F.col("pending")
-                           & F.col("pending_partner_txn_id").isNotNull()
-                           & (F.col("status") == "live"))
-    links = posted.select(
-        "account_id", F.col("pending_partner_txn_id").alias("partner_txn_id"),
-        F.col("partner_txn_id").alias("superseded_by"),
-        F.col("user_category").alias("_posted_category"))
-    pendings = silver.filter(F.col("pending")).select(
-        *KEYS, "posted_month", "superseded_by", "user_category").alias("p")
-    found = links.join(pendings.drop("superseded_by"), KEYS, "inner")
-    if not found.limit(1).collect():
+    scope = neighbour_months(months)
+    if not scope:
         return 0
-    pending_months = sorted(r[0] for r in found.select("posted_month").distinct().collect())
+    silver = read_table(spark, lake, TRANSACTIONS).filter(F.col("posted_month").isin(scope))
+    used = silver.filter(F.col("superseded_by").isNotNull()).select(
+        "account_id", F.col("superseded_by").alias("partner_txn_id"))
+    posted = silver.filter(~F.col("pending") & (F.col("status") == "live")).join(
+        used, KEYS, "left_anti")
+    pendings = silver.filter(F.col("pending") & F.col("superseded_by").isNull()
+                             & F.col("status").isin("live", "removed"))
+    found = pending_matches(posted, pendings, window_days).join(
+        silver.select(*KEYS, "posted_month"), KEYS)
+    # Pin the matches: the first MERGE changes the rows they were computed from.
+    pairs = found.collect()
+    if not pairs:
+        return 0
+    found = spark.createDataFrame(pairs, schema=found.schema)
+    pending_months = sorted({r["posted_month"] for r in pairs})
     n = run_merge(
-        spark, lake, TRANSACTIONS, found.select(*KEYS, "superseded_by"),
+        spark, lake, TRANSACTIONS, found,
         ["WHEN MATCHED AND t.superseded_by IS NULL THEN UPDATE SET "
-         "t.superseded_by = s.superseded_by, "
-         "t.status = CASE WHEN t.status = 'removed' THEN 'superseded' ELSE t.status END"],
+         "t.superseded_by = s.superseded_by, t.supersede_method = s.supersede_method, "
+         "t.status = 'superseded'"],
         partitions=pending_months,
     )
-    carry = found.filter(F.col("user_category").isNotNull() & F.col("_posted_category").isNull())
-    carry = carry.select("account_id", F.col("superseded_by").alias("partner_txn_id"),
-                         "user_category")
+    carry = found.filter(F.col("pending_user_category").isNotNull()
+                         & F.col("posted_user_category").isNull()).select(
+        "account_id", F.col("superseded_by").alias("partner_txn_id"),
+        F.col("pending_user_category").alias("user_category"))
     if carry.limit(1).collect():
         n += run_merge(
             spark, lake, TRANSACTIONS, carry,
             ["WHEN MATCHED AND t.user_category IS NULL THEN UPDATE SET "
              "t.user_category = s.user_category"],
-            partitions=months,
+            partitions=scope,
         )
     return n

@@ -58,7 +58,9 @@ TRANSACTIONS = Table(
         ("user_category", "string"),
         ("status", "string"),  # live | removed | superseded
         ("removed_at", "timestamp"),
-        ("superseded_by", "string"),
+        ("superseded_by", "string"),  # partner id of the posted row replacing this pending
+        ("supersede_method", "string"),  # link | heuristic
+        ("partner_duplicate", "boolean"),  # partner re-sent this id as new with other details
         ("source_seq", "string"),  # stream position of the newest change applied
         ("content_seq", "string"),  # stream position of the newest content (added/modified)
         ("raw_ref", "string"),

@@ -66,6 +66,7 @@ def page_changes(pages: DataFrame) -> DataFrame:
         cols = [
             F.when(F.lit(kind == "removed"), F.lit("remove")).otherwise(F.lit("upsert"))
             .alias("change"),
+            F.lit(kind).alias("change_kind"),
             *[
                 (F.col(f"r.{f}") if kind != "removed" or f in ("transaction_id", "account_id")
                  else F.lit(None)).alias(f)
@@ -181,12 +182,14 @@ def transaction_rows(latest: DataFrame) -> DataFrame:
         F.when(removed, "removed").otherwise("live").alias("status"),
         F.when(removed, F.col("observed_at")).alias("removed_at"),
         F.lit(None).cast("string").alias("superseded_by"),
+        F.lit(None).cast("string").alias("supersede_method"),
+        F.lit(False).alias("partner_duplicate"),
         "source_seq",
         F.when(~removed, F.col("source_seq")).alias("content_seq"),
         "raw_ref", "sync_date",
         F.col("observed_at").alias("updated_at"),
         F.date_format(posted_date, "yyyy-MM").alias("posted_month"),
-        "change",
+        "change", "change_kind",
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from finlake.crashpoints import CRASH_EXIT_CODE, armed, crash_point
 from lake import delta, raw
 from lake.catalog import Lake
 from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
@@ -71,7 +72,10 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverR
     rows = categorise(rows, delta.read_table(spark, lake, MERCHANT_RULES))
     placed, months = place_rows(spark, lake, rows)
     result.changes = placed.count()
+    if armed("merge.mid"):
+        placed = _die_while_merging(placed)
     result.rows_affected = merge_transactions(spark, lake, placed, months)
+    crash_point("merge.after_merge")
     result.months = [m for m in months if m != UNSEEN_MONTH]
     if result.months:
         result.rows_affected += apply_supersession(spark, lake, result.months)
@@ -81,12 +85,26 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverR
     return result
 
 
+def _die_while_merging(rows: DataFrame) -> DataFrame:
+    """Crash test only: kill the process while Spark evaluates the MERGE's source."""
+    import os
+
+    from pyspark.sql import functions as F
+
+    @F.udf("boolean")
+    def _die(_: object) -> bool:
+        os._exit(CRASH_EXIT_CODE)
+
+    return rows.filter(_die(F.col("source_seq")))
+
+
 def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str]) -> int:
     """Recompute the given months of ``monthly_spend`` from silver; unchanged cells stay."""
     if not months:
         return 0
     from lake.tables import TRANSACTIONS
 
+    crash_point("gold.before_merge")
     cells = spend.monthly_spend(
         delta.read_table(spark, lake, TRANSACTIONS), delta.read_table(spark, lake, CATEGORIES),
         months)

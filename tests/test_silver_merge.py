@@ -145,3 +145,45 @@ def test_user_category_survives_partner_updates_and_carries_to_posted(spark, lak
     assert silver[("acc_1", "t1")]["user_category"] == "FOOD_AND_DRINK_RESTAURANT"
     gold = rows(lake, MONTHLY_SPEND)
     assert ("user_0001", "2026-01", "FOOD_AND_DRINK_RESTAURANT") in gold
+
+
+def test_unlinked_posting_supersedes_pending_by_heuristic(spark, lake) -> None:
+    land(lake.store, D1.isoformat(), 1, [page(added=[
+        txn("p1", 23.10, "2026-01-10", "SQ *BLUE BOTTLE 0423", merchant=None, pending=True),
+        txn("p2", 9.99, "2026-01-10", "NETFLIX.COM", merchant="Netflix", pending=True),
+    ])])
+    # The bank posts both without a link and (for p2) never removes the pending row.
+    land(lake.store, D2.isoformat(), 2, [page(added=[
+        txn("t1", 23.10, "2026-01-12", "BLUE BOTTLE COFFEE 0423", merchant=None),
+        txn("t2", 9.99, "2026-01-11", "NETFLIX.COM", merchant="Netflix"),
+        txn("t3", 23.10, "2026-01-30", "BLUE BOTTLE COFFEE", merchant=None),  # too late
+    ], removed=["p1"])])
+    run_days(spark, lake, [D1, D2])
+    silver = rows(lake)
+    assert (silver[("acc_1", "p1")]["superseded_by"],
+            silver[("acc_1", "p1")]["supersede_method"]) == ("t1", "heuristic")
+    assert silver[("acc_1", "p2")]["status"] == "superseded"  # never counted twice
+    assert silver[("acc_1", "t3")]["status"] == "live"
+    jan = {k[2]: r for k, r in rows(lake, MONTHLY_SPEND).items() if k[1] == "2026-01"}
+    assert jan["ENTERTAINMENT_TV_AND_MOVIES"]["txn_count"] == 1
+
+
+def test_posting_seen_before_its_pending_still_supersedes_it(spark, lake) -> None:
+    # Replay order: the later partition (posting) is merged before the earlier (pending).
+    land(lake.store, D1.isoformat(), 1, [page(added=[txn("p1", 4.5, "2026-01-31",
+                                                         pending=True)])])
+    land(lake.store, D3.isoformat(), 2, [page(added=[txn("t1", 5.0, "2026-02-01",
+                                                         pending_id="p1")])])
+    run_days(spark, lake, [D3, D1])
+    silver = rows(lake)
+    assert silver[("acc_1", "p1")]["status"] == "superseded"
+    assert silver[("acc_1", "p1")]["supersede_method"] == "link"
+
+
+def test_partner_resending_an_id_with_new_details_updates_and_flags(spark, lake) -> None:
+    land(lake.store, D1.isoformat(), 1, [page(added=[txn("t1", 10.0, "2026-01-10")])])
+    land(lake.store, D2.isoformat(), 2, [page(added=[txn("t1", 12.5, "2026-01-10",
+                                                         "STARBUCKS 999")])])
+    run_days(spark, lake, [D1, D2])
+    row = rows(lake)[("acc_1", "t1")]
+    assert float(row["amount"]) == pytest.approx(12.5) and row["partner_duplicate"] is True

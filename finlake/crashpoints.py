@@ -1,0 +1,27 @@
+"""Named crash points for the crash tests: ``FINLAKE_CRASH_AT=<name>`` kills the process there.
+
+The process dies with ``os._exit`` (no cleanup, no finally blocks), as a power cut or an
+OOM kill would leave it. Outside the tests the variable is unset and this is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+
+CRASH_EXIT_CODE = 137
+POINTS = (
+    "sync.after_page",  # some pages of an update landed, no manifest yet
+    "sync.before_cursor_save",  # all pages and the manifest landed, cursor not saved
+    "merge.mid",  # inside the silver MERGE, while Spark evaluates its source
+    "merge.after_merge",  # silver merged; supersession, accounts, gold not yet
+    "gold.before_merge",  # silver complete; gold not refreshed
+)
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get("FINLAKE_CRASH_AT") == name:
+        os._exit(CRASH_EXIT_CODE)
+
+
+def armed(name: str) -> bool:
+    return os.environ.get("FINLAKE_CRASH_AT") == name
