@@ -100,7 +100,8 @@ def sync_item(
     for restart in range(max_restarts + 1):
         ref = UpdateRef(sync_date, cred.user_id, cred.item_id, done + 1,
                         now().strftime("%Y%m%dT%H%M%S%fZ"))
-        cursor, pages, totals = start_cursor, [], {"added": 0, "modified": 0, "removed": 0}
+        cursor, totals = start_cursor, {"added": 0, "modified": 0, "removed": 0}
+        pages: list[str] = []
         try:
             while True:
                 before_call()

@@ -45,6 +45,8 @@ def pending_matches(posted: DataFrame, pendings: DataFrame,
         F.col("user_category").alias("posted_user_category"))
     q = pendings.select(
         "account_id", F.col("partner_txn_id").alias("pending_id"),
+        # Prefer pending rows the partner already removed: a live one may be a twin purchase.
+        (F.col("status") != "removed").cast("int").alias("q_live"),
         F.col("amount").alias("q_amount"), F.col("merchant_key").alias("q_key"),
         F.col("posted_date").alias("q_date"),
         F.col("user_category").alias("pending_user_category"))
@@ -66,8 +68,9 @@ def pending_matches(posted: DataFrame, pendings: DataFrame,
     )
     cand = free_p.join(free_q, cond).select(
         free_p["account_id"], "pending_id", "posted_id", "pending_user_category",
-        "posted_user_category", F.datediff("p_date", "q_date").alias("gap"))
-    best_for_posted = Window.partitionBy("account_id", "posted_id").orderBy("gap", "pending_id")
+        "posted_user_category", "q_live", F.datediff("p_date", "q_date").alias("gap"))
+    best_for_posted = Window.partitionBy("account_id", "posted_id").orderBy(
+        "q_live", "gap", "pending_id")
     best_for_pending = Window.partitionBy("account_id", "pending_id").orderBy("gap", "posted_id")
     heuristic = (
         cand.withColumn("_a", F.row_number().over(best_for_posted)).filter("_a = 1")
