@@ -47,25 +47,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7, help="world seed (new state only; default 7)")
     p.add_argument("--users", type=_positive, default=20,
                    help="number of users (new state only; default 20)")
+    p.add_argument("--institutions", type=_positive, default=7,
+                   help="number of institutions, at least 7 (new state only; default 7)")
+    p.add_argument("--rate-limits", choices=("on", "off"),
+                   help="enforce the institutions' rate limits (persisted; new state: on)")
     p.add_argument("--history-start", type=_day, help="first day of history (new state only)")
     p.add_argument("--clock", type=_day, help="initial clock (new state only; default today)")
     args = p.parse_args(argv)
     existed = (args.state_dir / "state.json").exists()
     try:
         bank = SandboxBank.open(args.state_dir, seed=args.seed, users=args.users,
-                                history_start=args.history_start, clock=args.clock)
+                                history_start=args.history_start, clock=args.clock,
+                                institutions=args.institutions)
     except ValueError as e:
         p.error(str(e))
+    if args.rate_limits:
+        bank.enforce_rate_limits = args.rate_limits == "on"
     if existed:
-        print(f"loaded existing state from {args.state_dir} (seed/users/dates options ignored)",
-              file=sys.stderr)
+        print(f"loaded existing state from {args.state_dir} "
+              "(seed/users/institutions/dates options ignored)", file=sys.stderr)
     try:
         running = serve(bank, args.host, args.port)
     except OSError as e:
         p.error(f"cannot listen on {args.host}:{args.port}: {e}")
     print(running.url, flush=True)
-    print(f"clock {bank.clock}, {len(bank.users())} users, {len(bank.items())} items; "
-          "Ctrl-C to stop", file=sys.stderr)
+    print(f"clock {bank.clock}, {len(bank.users())} users, {len(bank.institutions())} "
+          f"institutions, {len(bank.items())} items, rate limits "
+          f"{'on' if bank.enforce_rate_limits else 'off'}; Ctrl-C to stop", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -1,28 +1,31 @@
-"""The sandbox bank: persisted clock and tokens, Plaid endpoints, ground truth, request log."""
+"""The sandbox bank: persisted clock and tokens, Plaid endpoints (see :mod:`endpoints`), ground
+truth, request log, server-side rate limits and the fault plan (see :mod:`faults`)."""
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.sandbox_bank import changes as ch
 from connectors.sandbox_bank import errors as er
-from connectors.sandbox_bank.errors import BankError, error_body, invalid_field
+from connectors.sandbox_bank import limits
+from connectors.sandbox_bank.endpoints import PlaidEndpoints, Response
+from connectors.sandbox_bank.errors import BankError, error_body
+from connectors.sandbox_bank.faults import SYNC_ONLY, Fault, FaultPlan
 from connectors.sandbox_bank.generator import Generator
-from connectors.sandbox_bank.ids import plaid_id, short_hash, uuid4_from
+from connectors.sandbox_bank.ids import rng
+from connectors.sandbox_bank.injector import FAULTABLE, SYNC, FaultInjector, Injection
+from connectors.sandbox_bank.institutions import BASE_COUNT
+from connectors.sandbox_bank.overlay import Overlay
+from connectors.sandbox_bank.sandbox_api import SANDBOX_ROUTES, sandbox_call
 from connectors.sandbox_bank.state import BankState
-from connectors.sandbox_bank.world import INSTITUTIONS, INSTITUTIONS_BY_ID, Item, World
+from connectors.sandbox_bank.world import Item, World
 
-log = logging.getLogger(__name__)
-Response = tuple[int, dict]
 PLAID_ROUTES = {
     "/sandbox/public_token/create": "public_token_create",
     "/item/public_token/exchange": "public_token_exchange",
@@ -30,25 +33,16 @@ PLAID_ROUTES = {
     "/accounts/balance/get": "accounts_balance_get",
     "/institutions/get_by_id": "institutions_get_by_id", "/item/get": "item_get",
 }
-SANDBOX_ROUTES = {"/sandbox/clock/get", "/sandbox/clock/advance", "/sandbox/truth",
-                  "/sandbox/items"}
+RATE_LIMITED = FAULTABLE  # /transactions/sync and /accounts/*
 
 
-def _endpoint(fn: Callable[[SandboxBank, dict], dict]) -> Callable[[SandboxBank, dict], Response]:
-    """Adds the request_id and turns :class:`BankError` into a Plaid error response."""
-
-    @functools.wraps(fn)
-    def wrapper(self: SandboxBank, body: dict) -> Response:
-        try:
-            result = fn(self, body)
-        except BankError as e:
-            return e.status, e.body(self._request_id(fn.__name__, body, e.error_code))
-        return 200, {**result, "request_id": self._request_id(fn.__name__, body, result)}
-
-    return wrapper
+class Reply(NamedTuple):
+    status: int
+    body: dict
+    headers: dict[str, str]  # extra HTTP headers (Retry-After)
 
 
-class SandboxBank:
+class SandboxBank(PlaidEndpoints):
     """A deterministic Plaid-speaking bank whose world is a pure function of its seed."""
 
     def __init__(self, state: BankState) -> None:
@@ -57,34 +51,35 @@ class SandboxBank:
         self.state_dir = state.path.parent
         self.seed = state.seed
         self.history_start = state.history_start
-        self.world = World(self.seed, state.users)
+        self.world = World(self.seed, state.users, state.institutions)
         self.gen = Generator(self.world)
+        self.overlay = Overlay(state)
+        self.faults = FaultInjector(state)
+        self._buckets = limits.TokenBuckets()
         self.request_log: list[dict] = []
         self._diffs: OrderedDict[tuple, list[ch.Change]] = OrderedDict()
-        self._balances: dict[tuple[str, date], dict] = {}
+        self._balances: dict[tuple[str, date, int], dict] = {}
 
     @classmethod
     def open(cls, state_dir: Path, *, seed: int = 7, users: int = 20,
-             history_start: date | None = None, clock: date | None = None) -> SandboxBank:
+             history_start: date | None = None, clock: date | None = None,
+             institutions: int = BASE_COUNT, enforce_rate_limits: bool = True) -> SandboxBank:
         """Load ``state_dir/state.json``, or create it (keyword arguments apply only then).
 
-        Defaults: ``clock`` today, ``history_start`` 90 days before the clock.
+        Defaults: ``clock`` today, ``history_start`` 90 days before the clock, 7 institutions,
+        rate limits enforced.
         """
-        return cls(BankState.load_or_create(Path(state_dir), seed=seed, users=users,
-                                            history_start=history_start, clock=clock))
+        return cls(BankState.load_or_create(
+            Path(state_dir), seed=seed, users=users, history_start=history_start, clock=clock,
+            institutions=institutions, enforce_rate_limits=enforce_rate_limits))
 
     # -- clock and listings ---------------------------------------------------------------
-    @property
-    def clock(self) -> date:
-        """The bank shows the world as of the end of this day."""
-        return self._state.clock
-
     def advance_to(self, day: date) -> None:
         """Move the clock forward (or leave it); moving it backwards raises ValueError."""
         self._state.advance_to(day)
 
     def institutions(self) -> list[dict]:
-        return [i.public() for i in INSTITUTIONS]
+        return [i.public() for i in self.world.institutions]
 
     def users(self) -> list[str]:
         return list(self.world.users)
@@ -94,203 +89,183 @@ class SandboxBank:
         return [{"user_id": i.user_id, "institution_id": i.institution_id, "item_id": i.item_id,
                  "access_token": i.access_token} for i in self.world.items]
 
+    # -- rate limits and faults -----------------------------------------------------------
+    @property
+    def enforce_rate_limits(self) -> bool:
+        return self._state.enforce_rate_limits
+
+    @enforce_rate_limits.setter
+    def enforce_rate_limits(self, on: bool) -> None:
+        self._state.put("enforce_rate_limits", bool(on))
+        self._buckets.reset()
+
+    def set_fault_plan(self, plan: Mapping[str, Iterable[Fault | Mapping[str, Any]]],
+                       seed: int) -> FaultPlan:
+        """Install (and persist) a fault plan; institutions' request counters restart at 0."""
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        plan = plan if isinstance(plan, FaultPlan) else FaultPlan(plan)
+        unknown = sorted(set(plan) - set(self.world.institutions_by_id))
+        if unknown:
+            raise ValueError(f"unknown institution(s) in the fault plan: {unknown}")
+        self.faults.set_plan(plan, seed)
+        return plan
+
+    def clear_fault_plan(self) -> None:
+        """Remove the plan and every sticky item error (corrections already made stay)."""
+        self.faults.clear()
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self.faults.plan
+
+    @property
+    def fault_log(self) -> list[dict]:
+        """Every injected fault: institution_id, item_id, kind, request (the institution's
+        request number), endpoint, error_code, sticky, and details of the kind."""
+        return self.faults.fault_log
+
+    @property
+    def wrong_balances(self) -> list[dict]:
+        """Every account balance the ``wrong_balance`` fault falsified."""
+        return self.faults.wrong_balances
+
+    def resolve_item(self, item_id: str) -> bool:
+        """End an item's sticky login/MFA error (the user re-linked); False if it had none."""
+        return self.faults.resolve(item_id)
+
+    def max_rate(self, institution_id: str, window_s: float = 1.0,
+                 endpoints: Iterable[str] | None = None) -> int:
+        """Most requests to the institution that arrived within any ``window_s`` seconds."""
+        with self._lock:
+            log = list(self.request_log)
+        return limits.max_rate(log, institution_id, window_s, endpoints)
+
+    def request_counts(self) -> dict[tuple[str | None, int | str], int]:
+        """(institution_id, 200 or error_code) -> number of requests."""
+        with self._lock:
+            log = list(self.request_log)
+        return limits.request_counts(log)
+
     # -- HTTP entry point -----------------------------------------------------------------
     def handle(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-        """Serve one HTTP request (used by the server); every call lands in the request log."""
+        """Serve one HTTP request; every call lands in the request log."""
+        reply = self.respond(path, body, headers)
+        return reply.status, reply.body
+
+    def respond(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
+        """:meth:`handle` with the extra HTTP response headers (used by the server)."""
+        t0, wall = time.monotonic(), time.time()
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         body = body if isinstance(body, dict) else None
-        institution_id = self._institution_of(body or {})
+        token = (body or {}).get("access_token")
+        item = self.world.items_by_token.get(token) if isinstance(token, str) else None
+        kind = None
         if body is None:
-            status, resp = 400, error_body(400, "INVALID_REQUEST", "INVALID_BODY",
-                                           "request body must be a JSON object",
-                                           self._request_id(path, {}))
+            reply = Reply(400, error_body(400, "INVALID_REQUEST", "INVALID_BODY",
+                                          "request body must be a JSON object",
+                                          self._request_id(path, {})), {})
         elif path in PLAID_ROUTES:
             client_id = headers.get("plaid-client-id") or body.get("client_id")
             secret = headers.get("plaid-secret") or body.get("secret")
             if not client_id or not secret:
-                status, resp = 400, er.invalid_api_keys().body(self._request_id(path, body))
+                reply = self._error_reply(er.invalid_api_keys(), path, body)
+            elif path in RATE_LIMITED and item is not None:
+                reply, kind = self._guarded(path, body, item, t0)
             else:
-                fault = self._maybe_fault(path, institution_id)
-                status, resp = fault or getattr(self, PLAID_ROUTES[path])(body)
+                status, resp = getattr(self, PLAID_ROUTES[path])(body)
+                reply = Reply(status, resp, {})
         elif path in SANDBOX_ROUTES:
-            status, resp = self._sandbox(path, body)
+            status, resp = sandbox_call(self, path, body)
+            reply = Reply(status, resp, {})
         else:
-            status, resp = 404, error_body(404, "INVALID_REQUEST", "NOT_FOUND",
-                                           f"unknown endpoint {path}", self._request_id(path, {}))
+            reply = Reply(404, error_body(404, "INVALID_REQUEST", "NOT_FOUND",
+                                          f"unknown endpoint {path}",
+                                          self._request_id(path, {})), {})
+        if item is None and reply.status == 200 and path in PLAID_ROUTES:
+            item = self.world.items_by_id.get(str(reply.body.get("item_id")))
+        institution_id = item.institution_id if item else self._institution_of(body or {})
         with self._lock:
-            self.request_log.append({"monotonic": time.monotonic(), "wall_time": time.time(),
-                                     "endpoint": path, "institution_id": institution_id,
-                                     "status": status})
-        return status, resp
-
-    def _maybe_fault(self, endpoint: str, institution_id: str | None) -> Response | None:
-        """Hook for a later fault plan (errors per institution); no faults for now."""
-        return None
+            self.request_log.append({
+                "monotonic": t0, "wall_time": wall, "endpoint": path,
+                "institution_id": institution_id, "item_id": item.item_id if item else None,
+                "status": reply.status,
+                "error_code": reply.body.get("error_code") if reply.status != 200 else None,
+                "fault": kind})
+        return reply
 
     def _institution_of(self, body: dict) -> str | None:
-        token = body.get("access_token")
-        item = self.world.items_by_token.get(token) if isinstance(token, str) else None
-        if item:
-            return item.institution_id
         ins = body.get("institution_id")
-        return ins if isinstance(ins, str) and ins in INSTITUTIONS_BY_ID else None
+        return ins if isinstance(ins, str) and ins in self.world.institutions_by_id else None
 
-    def _request_id(self, name: str, body: dict, result: object = None) -> str:
-        """Deterministic: equal ids mean equal request, clock and response."""
-        canon = json.dumps([body, result], sort_keys=True, default=str)
-        return plaid_id(self.seed, self.clock, name, canon, length=15)
+    def _error_reply(self, err: BankError, path: str, body: dict) -> Reply:
+        return Reply(err.status, err.body(self._request_id(path, body, err.error_code)),
+                     dict(err.headers))
 
-    def _sandbox(self, path: str, body: dict) -> Response:
-        rid = self._request_id(path, body)
-        try:
-            if path == "/sandbox/clock/advance":
-                try:
-                    self.advance_to(date.fromisoformat(str(body.get("day"))))
-                except ValueError as e:
-                    raise invalid_field(f"day: {e}") from e
-            elif path == "/sandbox/truth":
-                return 200, {"transactions": self.truth(str(body.get("access_token")),
-                                                        body.get("cursor"))}
-            elif path == "/sandbox/items":
-                return 200, {"items": [{k: i[k] for k in ("user_id", "institution_id", "item_id")}
-                                       for i in self.items()]}
-            return 200, {"clock": self.clock.isoformat()}
-        except BankError as e:
-            return e.status, e.body(rid)
+    def _guarded(self, path: str, body: dict, item: Item, now: float
+                 ) -> tuple[Reply, str | None]:
+        """A request subject to the institution's rate limit and fault plan."""
+        ins = self.world.institutions_by_id[item.institution_id]
+        if self.enforce_rate_limits:
+            wait = self._buckets.take(ins.institution_id, ins.rate_limit_qps, now)
+            if wait is not None:
+                err = er.rate_limit_exceeded(
+                    wait, f"{ins.institution_id} allows {ins.rate_limit_qps} requests/s")
+                return self._error_reply(err, path, body), None
+        cursor_kind = self._cursor_kind(body, item) if path == SYNC else None
+        d = self.faults.decide(ins.institution_id, item.item_id, path, cursor_kind)
+        if d.error is not None:
+            return self._error_reply(d.error, path, body), d.kind
+        serve = getattr(self, PLAID_ROUTES[path])
+        if d.fault is None:
+            status, resp = serve(body)
+            return Reply(status, resp, {}), None
+        fault = d.fault
+        inj = Injection(fault, d.n, rng(self.faults.seed, "inject", ins.institution_id, d.n))
+        if fault.kind == "timeout":
+            time.sleep(float(fault["delay"]))
+        status, resp = serve(body, inj=inj) if fault.kind in SYNC_ONLY else serve(body)
+        if fault.kind == "wrong_balance" and status == 200:
+            self._falsify_balances(resp, inj, item, path)
+        code = resp.get("error_code") if status != 200 else None
+        applied = (fault.kind in ("timeout", "wrong_balance")
+                   or (fault.kind == "mutation" and code == er.mutation_during_pagination()
+                       .error_code)
+                   or (fault.kind == "empty_results" and status == 200)
+                   or (fault.kind == "duplicate_ids" and bool(inj.details.get("transaction_ids"))))
+        if not applied:
+            return Reply(status, resp, {}), None
+        self.faults.record(ins.institution_id, item.item_id, fault.kind, d.n, path,
+                           error_code=code, **inj.details)
+        return Reply(status, resp, {}), fault.kind
 
-    # -- Plaid endpoints ------------------------------------------------------------------
-    def _item(self, body: dict) -> Item:
-        token = body.get("access_token")
-        item = self.world.items_by_token.get(token) if isinstance(token, str) else None
-        if item is None:
-            log.info("rejected access token %s", short_hash(str(token)))
-            raise er.invalid_access_token()
-        return item
-
-    @_endpoint
-    def public_token_create(self, body: dict) -> dict:
-        ins_id = body.get("institution_id")
-        if ins_id not in INSTITUTIONS_BY_ID:
-            raise BankError(400, "INVALID_INPUT", "INVALID_INSTITUTION",
-                            f"invalid institution_id {ins_id!r}")
-        user_id = (body.get("options") or {}).get("override_username")
-        item = self.world.item_for(str(user_id), ins_id)
-        if item is None:
-            raise BankError(400, "ITEM_ERROR", "INVALID_CREDENTIALS",
-                            f"user {user_id!r} has no accounts at {ins_id}",
-                            "The credentials you provided were incorrect.")
-        token = self._state.issue_public_token(
-            item.item_id,
-            lambda n: "public-sandbox-" + uuid4_from(self.seed, "public", item.item_id, n))
-        return {"public_token": token}
-
-    @_endpoint
-    def public_token_exchange(self, body: dict) -> dict:
-        item_id = self._state.exchange_public_token(str(body.get("public_token")))
-        if item_id is None:
-            raise BankError(400, "INVALID_INPUT", "INVALID_PUBLIC_TOKEN",
-                            "provided public token is invalid, expired or already used")
-        item = self.world.items_by_id[item_id]
-        return {"access_token": item.access_token, "item_id": item.item_id}
-
-    @_endpoint
-    def transactions_sync(self, body: dict) -> dict:
-        item = self._item(body)
-        count = body.get("count", 100)
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
-            raise invalid_field("count must be an integer between 1 and 500")
-        clock, text = self.clock, body.get("cursor") or None
+    @staticmethod
+    def _cursor_kind(body: dict, item: Item) -> str:
+        text = body.get("cursor") or None
         if text is None:
-            cur = ch.Cursor(None, clock, 0)
-        else:
-            try:
-                cur = ch.decode_cursor(item, str(text))
-            except ValueError as e:
-                raise invalid_field(f"cursor: {e}") from e
-            if cur.offset is None:
-                if cur.until > clock:
-                    raise invalid_field("cursor: position is in the bank's future")
-                cur = ch.Cursor(cur.until, clock, 0)
-            elif cur.until != clock:
-                raise er.mutation_during_pagination()
-        changes = self._diff(item, cur.since, cur.until)
-        offset = cur.offset or 0
-        page, has_more = changes[offset:offset + count], offset + count < len(changes)
-        nxt = ch.Cursor(cur.since, cur.until, offset + count) if has_more \
-            else ch.Cursor(cur.until, cur.until)
-        return {"added": [p for k, p in page if k == "added"],
-                "modified": [p for k, p in page if k == "modified"],
-                "removed": [p for k, p in page if k == "removed"],
-                "next_cursor": ch.encode_cursor(item, nxt), "has_more": has_more,
-                "accounts": self._accounts(item, clock),
-                "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
-
-    @_endpoint
-    def accounts_get(self, body: dict) -> dict:
-        item = self._item(body)
-        return {"accounts": self._accounts(item, self.clock), "item": ch.item_json(item)}
-
-    @_endpoint
-    def accounts_balance_get(self, body: dict) -> dict:
-        item = self._item(body)
-        return {"accounts": self._accounts(item, self.clock), "item": ch.item_json(item)}
-
-    @_endpoint
-    def institutions_get_by_id(self, body: dict) -> dict:
-        ins = INSTITUTIONS_BY_ID.get(str(body.get("institution_id")))
-        if ins is None:
-            raise BankError(400, "INVALID_INPUT", "INVALID_INSTITUTION",
-                            f"invalid institution_id {body.get('institution_id')!r}")
-        return {"institution": ch.institution_json(ins)}
-
-    @_endpoint
-    def item_get(self, body: dict) -> dict:
-        return {"item": ch.item_json(self._item(body))}
-
-    def _accounts(self, item: Item, day: date) -> list[dict]:
-        out = []
-        for acct in item.accounts:
-            key = (acct.account_id, day)
-            if key not in self._balances:
-                self._balances[key] = ch.balances(self.gen, acct, day, self.history_start)
-            out.append(ch.account_json(acct, dict(self._balances[key])))
-        return out
-
-    def _diff(self, item: Item, since: date | None, until: date) -> list[ch.Change]:
-        key = (item.item_id, since, until)
-        with self._lock:
-            if key in self._diffs:
-                self._diffs.move_to_end(key)
-                return self._diffs[key]
-        result = ch.diff(self.gen, item, since, until, self.history_start)
-        with self._lock:
-            self._diffs[key] = result
-            while len(self._diffs) > 128:
-                self._diffs.popitem(last=False)
-        return result
-
-    # -- ground truth ---------------------------------------------------------------------
-    def truth(self, access_token: str, cursor: str | None) -> list[dict]:
-        """The live instances a perfect client holds after applying every update up to
-        ``cursor`` (a completed update's ``next_cursor``; None/"" = nothing synced yet),
-        with the true ``category_detailed`` and ``mcc``."""
-        item = self._item({"access_token": access_token})
-        if not cursor:
-            return []
+            return "initial"
         try:
-            cur = ch.decode_cursor(item, cursor)
-        except ValueError as e:
-            raise invalid_field(f"cursor: {e}") from e
-        if cur.offset is not None:
-            raise invalid_field("cursor: truth needs the cursor of a completed update "
-                                "(the next_cursor of a page with has_more = false)")
-        return ch.live_at(self.gen, item, cur.until, self.history_start)
+            cur = ch.decode_cursor(item, str(text))
+        except ValueError:
+            return "invalid"
+        if cur.offset is None:
+            return "complete"
+        return "page" if cur.since is not None else "page_initial"
 
-    def truth_for_user(self, user_id: str, cursors_by_item: Mapping[str, str | None]
-                       ) -> list[dict]:
-        """Truth over all of a user's items; items missing from the mapping count as unsynced."""
-        out: list[dict] = []
-        for item in self.world.items:
-            if item.user_id == user_id:
-                out.extend(self.truth(item.access_token, cursors_by_item.get(item.item_id)))
-        return out
+    def _falsify_balances(self, resp: dict, inj: Injection, item: Item, path: str) -> None:
+        accounts = resp.get("accounts") or []
+        if not accounts:
+            return
+        chosen = accounts if inj.fault["all_accounts"] else [inj.rng.choice(accounts)]
+        factor = float(inj.fault["factor"])
+        for acct in chosen:
+            bal = acct["balances"]
+            true_current = bal["current"]
+            for key in ("current", "available"):
+                if bal.get(key) is not None:
+                    bal[key] = round(bal[key] * factor, 2)
+            self.faults.wrong_balances.append({
+                "institution_id": item.institution_id, "item_id": item.item_id,
+                "account_id": acct["account_id"], "request": inj.n, "endpoint": path,
+                "factor": factor, "true_current": true_current, "reported_current": bal["current"]})
+        inj.details.update(account_ids=[a["account_id"] for a in chosen], factor=factor)

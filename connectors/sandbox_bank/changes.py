@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from connectors.sandbox_bank.generator import MAX_SPAN, Generator
 from connectors.sandbox_bank.ids import digest
 from connectors.sandbox_bank.stories import Span, Story, content, live, spans
-from connectors.sandbox_bank.world import INSTITUTIONS_BY_ID, KINDS, Account, Institution, Item
+from connectors.sandbox_bank.world import KINDS, Account, Institution, Item
 
 TRUTH_FIELDS = ("account_id", "transaction_id", "amount", "iso_currency_code", "date",
                 "authorized_date", "name", "merchant_name", "pending", "pending_transaction_id",
@@ -78,15 +78,18 @@ def live_at(gen: Generator, item: Item, day: date | None, history_start: date) -
     return [{k: r[k] for k in TRUTH_FIELDS} for r in rows]
 
 
-def balances(gen: Generator, acct: Account, day: date, history_start: date) -> dict:
-    """Plaid ``AccountBalance`` as of the end of ``day``."""
+def balances(gen: Generator, acct: Account, day: date, history_start: date,
+             amounts: Mapping[str, float] | None = None) -> dict:
+    """Plaid ``AccountBalance`` as of the end of ``day``; ``amounts`` overrides the amounts of
+    some transaction instances (bank-side corrections)."""
     posted = pending = 0.0
+    amounts = amounts or {}
     for story, span in _scan(gen, Item("", "", "", "", (acct,)), history_start, day):
         if live(span, day):
             if span[0] == story.pending_id:
-                pending += story.pending_amount
+                pending += amounts.get(span[0], story.pending_amount)
             else:
-                posted += story.amount
+                posted += amounts.get(span[0], story.amount)
     available: float | None
     if acct.type == "depository":
         current = acct.opening - posted
@@ -104,16 +107,15 @@ def balances(gen: Generator, acct: Account, day: date, history_start: date) -> d
             "unofficial_currency_code": None}
 
 
-def account_json(acct: Account, balance: dict) -> dict:
-    ins = INSTITUTIONS_BY_ID[acct.institution_id]
+def account_json(acct: Account, balance: dict, ins: Institution) -> dict:
     name = KINDS[acct.kind][2]
     return {"account_id": acct.account_id, "balances": balance, "mask": acct.mask, "name": name,
             "official_name": f"{ins.name} {name}", "type": acct.type, "subtype": acct.subtype}
 
 
-def item_json(item: Item) -> dict:
+def item_json(item: Item, ins: Institution) -> dict:
     return {"item_id": item.item_id, "institution_id": item.institution_id,
-            "institution_name": INSTITUTIONS_BY_ID[item.institution_id].name,
+            "institution_name": ins.name,
             "webhook": None, "error": None, "available_products": ["balance"],
             "billed_products": ["transactions"], "products": ["transactions"],
             "consented_products": ["transactions"], "consent_expiration_time": None,
@@ -147,11 +149,21 @@ def to_plaid(c: dict) -> dict:
 # -- cursors ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cursor:
-    """A completed position (``offset`` None) or a page inside the update since->until."""
+    """A completed position (``offset`` None) or a page inside the update since->until.
+
+    Generations count the item's overlay entries (bank-side corrections, see
+    :mod:`overlay`): a position includes those numbered <= ``gen``. In a page cursor ``gen``
+    is the update's target generation, ``since_gen`` the one of its start and ``seen`` the
+    highest correction delivered so far in the update (>= ``gen``). All are 0 without
+    corrections, and then omitted from the encoded cursor.
+    """
 
     since: date | None
     until: date
     offset: int | None = None
+    gen: int = 0
+    since_gen: int = 0
+    seen: int = 0
 
 
 def _tag(item: Item) -> str:
@@ -162,8 +174,19 @@ def encode_cursor(item: Item, cur: Cursor) -> str:
     payload: dict = {"v": 1, "i": _tag(item), "t": cur.until.isoformat()}
     if cur.offset is not None:
         payload.update(f=cur.since.isoformat() if cur.since else None, o=cur.offset)
+        payload.update({k: v for k, v in (("fg", cur.since_gen),
+                                                 ("h", cur.seen * (cur.seen != cur.gen))) if v})
+    if cur.gen:
+        payload["g"] = cur.gen
     raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _gen(payload: dict, key: str) -> int:
+    value = payload.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"bad generation {key}")
+    return value
 
 
 def decode_cursor(item: Item, text: str) -> Cursor:
@@ -176,12 +199,14 @@ def decode_cursor(item: Item, text: str) -> Cursor:
         if payload.get("i") != _tag(item):
             raise ValueError("cursor belongs to another item")
         until = date.fromisoformat(payload["t"])
+        gen = _gen(payload, "g")
         if "o" not in payload:
-            return Cursor(until, until)
+            return Cursor(until, until, gen=gen)
         since = date.fromisoformat(payload["f"]) if payload["f"] else None
         offset = payload["o"]
         if not isinstance(offset, int) or offset < 0:
             raise ValueError("bad offset")
-        return Cursor(since, until, offset)
+        return Cursor(since, until, offset, gen, _gen(payload, "fg"),
+                      max(gen, _gen(payload, "h")))
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"malformed cursor ({type(e).__name__})") from e

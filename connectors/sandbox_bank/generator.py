@@ -16,7 +16,6 @@ from connectors.sandbox_bank import merchants as mc
 from connectors.sandbox_bank.ids import plaid_id, rng
 from connectors.sandbox_bank.stories import Draft, Story
 from connectors.sandbox_bank.world import (
-    INSTITUTIONS_BY_ID,
     PEOPLE,
     VARIABLE_GROUPS,
     Account,
@@ -96,7 +95,7 @@ class Generator:
 
     def _base_drafts(self, acct: Account, p: Profile, day: date) -> list[Draft]:
         r = rng(self.seed, "day", acct.account_id, day)
-        bank = INSTITUTIONS_BY_ID[acct.institution_id].short
+        bank = self.world.institutions_by_id[acct.institution_id].short
         out: list[Draft] = []
         month_end = (day + timedelta(days=1)).day == 1
         if acct.kind in ("checking", "credit"):
@@ -167,7 +166,7 @@ class Generator:
         out: list[Draft] = []
 
         def short(account_id: str) -> str:
-            return INSTITUTIONS_BY_ID[accounts[account_id].institution_id].short
+            return self.world.institutions_by_id[accounts[account_id].institution_id].short
 
         if acct.account_id == p.checking:
             if payday:
@@ -221,7 +220,7 @@ class Generator:
     # -- lifecycle ------------------------------------------------------------------------
     def _finish(self, acct: Account, day: date, seq: int, d: Draft) -> Story:
         r = rng(self.seed, "life", acct.account_id, day, seq)
-        sends_pending = INSTITUTIONS_BY_ID[acct.institution_id].sends_pending
+        sends_pending = self.world.institutions_by_id[acct.institution_id].sends_pending
         has_pending = d.card and sends_pending and r.random() < 0.85
         lag = r.choice((0, 1, 1, 1, 2, 2, 3)) if d.card else r.choice((0, 0, 0, 1, 1, 2))
         if has_pending:

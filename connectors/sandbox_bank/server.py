@@ -38,19 +38,25 @@ def _handler_for(bank: SandboxBank) -> type[BaseHTTPRequestHandler]:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 body = None  # the bank answers INVALID_BODY
             path = self.path.split("?", 1)[0]
-            status, resp = bank.handle(path, body, dict(self.headers.items()))
-            self._reply(status, resp)
+            status, resp, extra = bank.respond(path, body, dict(self.headers.items()))
+            try:
+                self._reply(status, resp, extra)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                self.close_connection = True
 
         def do_GET(self) -> None:  # noqa: N802
             self._reply(405, {"error_type": "INVALID_REQUEST", "error_code": "METHOD_NOT_ALLOWED",
                               "error_message": "use POST with a JSON body",
                               "display_message": None, "request_id": ""})
 
-        def _reply(self, status: int, payload: dict) -> None:
+        def _reply(self, status: int, payload: dict,
+                   extra: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

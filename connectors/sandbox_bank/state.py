@@ -1,4 +1,6 @@
-"""The bank's persisted state (``state.json``): seed, users, dates, issued public tokens.
+"""The bank's persisted state (``state.json``): seed, users, institutions, dates, issued
+public tokens, the rate-limit switch, the fault plan, sticky item errors and the overlay of
+bank-side corrections (see :mod:`overlay`).
 
 Only SHA-256 digests of public tokens are stored; access tokens are derived from the seed and
 never written. Every write is atomic (temporary file + ``os.replace``) and under a lock.
@@ -6,6 +8,7 @@ never written. Every write is atomic (temporary file + ``os.replace``) and under
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -14,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from connectors.sandbox_bank.ids import sha256_hex
+from connectors.sandbox_bank.institutions import BASE_COUNT
 
 
 class BankState:
@@ -24,10 +28,13 @@ class BankState:
         self.seed: int = int(data["seed"])
         self.users: int = int(data["users"])
         self.history_start = date.fromisoformat(data["history_start"])
+        self.institutions: int = int(data.get("institutions", BASE_COUNT))
 
     @classmethod
     def load_or_create(cls, state_dir: Path, *, seed: int, users: int,
-                       history_start: date | None, clock: date | None) -> BankState:
+                       history_start: date | None, clock: date | None,
+                       institutions: int = BASE_COUNT,
+                       enforce_rate_limits: bool = True) -> BankState:
         path = Path(state_dir) / "state.json"
         if path.exists():
             return cls(path, json.loads(path.read_text()))
@@ -37,8 +44,12 @@ class BankState:
             raise ValueError(f"history_start {history_start} is after clock {clock}")
         if users < 1:
             raise ValueError(f"users must be >= 1, got {users}")
+        if institutions < BASE_COUNT:
+            raise ValueError(f"institutions must be >= {BASE_COUNT}, got {institutions}")
         path.parent.mkdir(parents=True, exist_ok=True)
         state = cls(path, {"version": 1, "seed": seed, "users": users,
+                           "institutions": institutions,
+                           "enforce_rate_limits": enforce_rate_limits,
                            "history_start": history_start.isoformat(),
                            "clock": clock.isoformat(), "public_tokens": []})
         state.save()
@@ -84,3 +95,24 @@ class BankState:
             entry["exchanged"] = True
             self.save()
             return str(entry["item_id"])
+
+    # -- optional sections (absent in older state files) ------------------------------------
+    def get(self, key: str, default: object = None) -> object:
+        """A deep copy of an optional section (``default`` when absent)."""
+        with self._lock:
+            return copy.deepcopy(self._data.get(key, default))
+
+    def put(self, key: str, value: object) -> None:
+        """Replace (or with None: drop) an optional section and save."""
+        if key in ("seed", "users", "institutions", "history_start", "clock", "public_tokens"):
+            raise KeyError(f"{key} is not an optional section")
+        with self._lock:
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = copy.deepcopy(value)
+            self.save()
+
+    @property
+    def enforce_rate_limits(self) -> bool:
+        return bool(self.get("enforce_rate_limits", True))

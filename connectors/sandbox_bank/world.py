@@ -10,41 +10,12 @@ from dataclasses import dataclass
 
 from connectors.sandbox_bank import merchants as mc
 from connectors.sandbox_bank.ids import digest, plaid_id, rng, uuid4_from
-
-
-@dataclass(frozen=True)
-class Institution:
-    institution_id: str
-    name: str
-    rate_limit_qps: int
-    refresh_every_days: int
-    sends_pending: bool
-    products: tuple[str, ...]  # account kinds offered
-    short: str  # how statements of other banks name it
-
-    def public(self) -> dict:
-        return {"institution_id": self.institution_id, "name": self.name,
-                "rate_limit_qps": self.rate_limit_qps,
-                "refresh_every_days": self.refresh_every_days,
-                "sends_pending": self.sends_pending}
-
-
-def _ins(n: int, name: str, qps: int, pending: bool, products: str, short: str) -> Institution:
-    return Institution(f"ins_{n}", name, qps, 3 if qps <= 10 else 1, pending,
-                       tuple(products.split()), short)
-
-
-INSTITUTIONS: tuple[Institution, ...] = (
-    _ins(1, "First Platypus Bank", 100, True, "checking savings credit", "PLATYPUS"),
-    _ins(2, "Tartan Bank", 100, True, "checking savings credit", "TARTAN BANK"),
-    _ins(3, "Houndstooth Bank", 50, True, "checking credit mortgage", "HOUNDSTOOTH"),
-    _ins(4, "Tattersall Federal Credit Union", 10, False, "checking savings student",
-         "TATTERSALL FCU"),
-    _ins(5, "First Gingham Credit Union", 10, True, "checking savings credit", "GINGHAM CU"),
-    _ins(6, "Paisley Investments", 100, False, "brokerage", "PAISLEY INVEST"),
-    _ins(7, "Argyle Card Services", 25, True, "credit", "ARGYLE CARD"),
+from connectors.sandbox_bank.institutions import (
+    INSTITUTIONS,
+    INSTITUTIONS_BY_ID,
+    Institution,
+    institutions_for,
 )
-INSTITUTIONS_BY_ID = {i.institution_id: i for i in INSTITUTIONS}
 
 # kind -> (Plaid type, Plaid subtype, account name)
 KINDS: dict[str, tuple[str, str, str]] = {
@@ -137,17 +108,39 @@ class Profile:
     loans: tuple[str, ...]
 
 
-def _layout(seed: int, user_id: str) -> list[tuple[Institution, list[str]]]:
+def _layout(seed: int, user_id: str, institutions: tuple[Institution, ...] = INSTITUTIONS
+            ) -> list[tuple[Institution, list[str]]]:
     if user_id == "user_0001":  # guarantees every account type exists in any world
         by_id = INSTITUTIONS_BY_ID
         return [(by_id["ins_1"], ["checking", "savings", "credit"]),
                 (by_id["ins_4"], ["student"]), (by_id["ins_6"], ["brokerage"])]
+    if len(institutions) > len(INSTITUTIONS):
+        return _layout_many(seed, user_id, institutions)
     r = rng(seed, "layout", user_id)
     banks = [i for i in INSTITUTIONS if "checking" in i.products]
     primary = r.choice(banks)
     out = [(primary, ["checking"] + [k for k in primary.products[1:] if r.random() < 0.55])]
     others = [i for i in INSTITUTIONS if i is not primary]
     for ins in r.sample(others, r.choices((0, 1, 2), weights=(3, 4, 3))[0]):
+        kinds = [k for k in ins.products if k != "checking" and r.random() < 0.6]
+        out.append((ins, kinds or [r.choice(ins.products)]))
+    return out
+
+
+def _layout_many(seed: int, user_id: str, institutions: tuple[Institution, ...]
+                 ) -> list[tuple[Institution, list[str]]]:
+    """Layout in a world of more than seven institutions: user number k always has an item
+    at institution ``k mod n``, so every institution has users once there are n users."""
+    r = rng(seed, "layout", user_id, len(institutions))
+    anchor = institutions[(int(user_id.rsplit("_", 1)[1]) - 1) % len(institutions)]
+    banks = [i for i in institutions if "checking" in i.products]
+    primary = anchor if anchor in banks else r.choice(banks)
+    out = [(primary, ["checking"] + [k for k in primary.products
+                                     if k != "checking" and r.random() < 0.55])]
+    forced = [] if anchor is primary else [anchor]
+    others = [i for i in institutions if i is not primary and i is not anchor]
+    extra = max(0, r.choices((0, 1, 2), weights=(3, 4, 3))[0] - len(forced))
+    for ins in forced + r.sample(others, extra):
         kinds = [k for k in ins.products if k != "checking" and r.random() < 0.6]
         out.append((ins, kinds or [r.choice(ins.products)]))
     return out
@@ -223,17 +216,19 @@ def _profile(seed: int, user_id: str, accounts: list[Account]) -> Profile:
 class World:
     """Institutions, users, items, accounts and user profiles of one seed."""
 
-    def __init__(self, seed: int, n_users: int) -> None:
+    def __init__(self, seed: int, n_users: int, n_institutions: int = len(INSTITUTIONS)) -> None:
         if n_users < 1:
             raise ValueError(f"users must be >= 1, got {n_users}")
         self.seed = seed
+        self.institutions = institutions_for(seed, n_institutions)
+        self.institutions_by_id = {i.institution_id: i for i in self.institutions}
         self.users = [f"user_{i:04d}" for i in range(1, n_users + 1)]
         self.items: list[Item] = []
         self.accounts: dict[str, Account] = {}
         self.profiles: dict[str, Profile] = {}
         for user_id in self.users:
             user_accounts: list[Account] = []
-            for ins, kinds in _layout(seed, user_id):
+            for ins, kinds in _layout(seed, user_id, self.institutions):
                 item_id = plaid_id(seed, "item", user_id, ins.institution_id)
                 accounts = tuple(_account(seed, item_id, user_id, ins, k) for k in kinds)
                 token = "access-sandbox-" + uuid4_from(seed, "access", item_id)

@@ -1,0 +1,232 @@
+"""The Plaid endpoints of the sandbox bank and its ground truth (a base of SandboxBank)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import date
+
+from connectors.sandbox_bank import changes as ch
+from connectors.sandbox_bank import errors as er
+from connectors.sandbox_bank.errors import BankError, invalid_field
+from connectors.sandbox_bank.generator import Generator
+from connectors.sandbox_bank.ids import plaid_id, short_hash, uuid4_from
+from connectors.sandbox_bank.injector import Injection
+from connectors.sandbox_bank.overlay import Overlay
+from connectors.sandbox_bank.state import BankState
+from connectors.sandbox_bank.world import Item, World
+
+log = logging.getLogger(__name__)
+Response = tuple[int, dict]
+
+
+def _endpoint(fn: Callable[..., dict]) -> Callable[..., Response]:
+    """Adds the request_id and turns :class:`BankError` into a Plaid error response."""
+
+    @functools.wraps(fn)
+    def wrapper(self: PlaidEndpoints, body: dict, **kw: object) -> Response:
+        try:
+            result = fn(self, body, **kw)
+        except BankError as e:
+            return e.status, e.body(self._request_id(fn.__name__, body, e.error_code))
+        return 200, {**result, "request_id": self._request_id(fn.__name__, body, result)}
+
+    return wrapper
+
+
+class PlaidEndpoints:
+    """Endpoints at Plaid's paths (each takes the JSON body, returns (status, JSON))."""
+
+    _state: BankState
+    _lock: threading.RLock
+    seed: int
+    history_start: date
+    world: World
+    gen: Generator
+    overlay: Overlay
+    _diffs: OrderedDict[tuple, list[ch.Change]]
+    _balances: dict[tuple[str, date, int], dict]
+
+    @property
+    def clock(self) -> date:
+        """The bank shows the world as of the end of this day."""
+        return self._state.clock
+
+    def _request_id(self, name: str, body: dict, result: object = None) -> str:
+        """Deterministic: equal ids mean equal request, clock and response."""
+        canon = json.dumps([body, result], sort_keys=True, default=str)
+        return plaid_id(self.seed, self.clock, name, canon, length=15)
+
+    def _item(self, body: dict) -> Item:
+        token = body.get("access_token")
+        item = self.world.items_by_token.get(token) if isinstance(token, str) else None
+        if item is None:
+            log.info("rejected access token %s", short_hash(str(token)))
+            raise er.invalid_access_token()
+        return item
+
+    @_endpoint
+    def public_token_create(self, body: dict) -> dict:
+        ins_id = body.get("institution_id")
+        if ins_id not in self.world.institutions_by_id:
+            raise BankError(400, "INVALID_INPUT", "INVALID_INSTITUTION",
+                            f"invalid institution_id {ins_id!r}")
+        user_id = (body.get("options") or {}).get("override_username")
+        item = self.world.item_for(str(user_id), str(ins_id))
+        if item is None:
+            raise BankError(400, "ITEM_ERROR", "INVALID_CREDENTIALS",
+                            f"user {user_id!r} has no accounts at {ins_id}",
+                            "The credentials you provided were incorrect.")
+        token = self._state.issue_public_token(
+            item.item_id,
+            lambda n: "public-sandbox-" + uuid4_from(self.seed, "public", item.item_id, n))
+        return {"public_token": token}
+
+    @_endpoint
+    def public_token_exchange(self, body: dict) -> dict:
+        item_id = self._state.exchange_public_token(str(body.get("public_token")))
+        if item_id is None:
+            raise BankError(400, "INVALID_INPUT", "INVALID_PUBLIC_TOKEN",
+                            "provided public token is invalid, expired or already used")
+        item = self.world.items_by_id[item_id]
+        return {"access_token": item.access_token, "item_id": item.item_id}
+
+    @_endpoint
+    def transactions_sync(self, body: dict, inj: Injection | None = None) -> dict:
+        """``inj``: a ``mutation``, ``empty_results`` or ``duplicate_ids`` fault to inject."""
+        item = self._item(body)
+        count = body.get("count", 100)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
+            raise invalid_field("count must be an integer between 1 and 500")
+        clock, text = self.clock, body.get("cursor") or None
+        top = self.overlay.max_gen(item.item_id)
+        if text is None:
+            cur = ch.Cursor(None, clock, 0, top, 0, top)
+        else:
+            try:
+                cur = ch.decode_cursor(item, str(text))
+            except ValueError as e:
+                raise invalid_field(f"cursor: {e}") from e
+            if cur.offset is None:
+                if cur.until > clock:
+                    raise invalid_field("cursor: position is in the bank's future")
+                top = max(top, cur.gen)
+                cur = ch.Cursor(cur.until, clock, 0, top, cur.gen, top)
+            elif cur.until != clock:
+                raise er.mutation_during_pagination()
+        kind = inj.fault.kind if inj else None
+        if kind == "mutation":
+            raise er.mutation_during_pagination()
+        accounts = self._accounts(item, clock)
+        if kind == "empty_results":
+            return {"added": [], "modified": [], "removed": [], "next_cursor": text or "",
+                    "has_more": False, "accounts": accounts,
+                    "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
+        changes = self._changes(item, cur)
+        offset = cur.offset or 0
+        page, has_more = changes[offset:offset + count], offset + count < len(changes)
+        added, seen = [p for k, p in page if k == "added"], cur.seen
+        if inj and kind == "duplicate_ids" and cur.since is not None:
+            again, seen = self.overlay.correct(
+                self.gen, item, cur.since, cur.until, self.history_start,
+                {p["transaction_id"] for _, p in changes}, int(inj.fault["count"]), inj.rng,
+                cur.seen)
+            added += again
+            inj.details["transaction_ids"] = [p["transaction_id"] for p in again]
+            if again:
+                accounts = self._accounts(item, clock)
+        nxt = ch.Cursor(cur.since, cur.until, offset + count, cur.gen, cur.since_gen, seen) \
+            if has_more else ch.Cursor(cur.until, cur.until, gen=seen)
+        return {"added": added,
+                "modified": [p for k, p in page if k == "modified"],
+                "removed": [p for k, p in page if k == "removed"],
+                "next_cursor": ch.encode_cursor(item, nxt), "has_more": has_more,
+                "accounts": accounts,
+                "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
+
+    @_endpoint
+    def accounts_get(self, body: dict) -> dict:
+        item = self._item(body)
+        return {"accounts": self._accounts(item, self.clock), "item": self._item_json(item)}
+
+    @_endpoint
+    def accounts_balance_get(self, body: dict) -> dict:
+        item = self._item(body)
+        return {"accounts": self._accounts(item, self.clock), "item": self._item_json(item)}
+
+    @_endpoint
+    def institutions_get_by_id(self, body: dict) -> dict:
+        ins = self.world.institutions_by_id.get(str(body.get("institution_id")))
+        if ins is None:
+            raise BankError(400, "INVALID_INPUT", "INVALID_INSTITUTION",
+                            f"invalid institution_id {body.get('institution_id')!r}")
+        return {"institution": ch.institution_json(ins)}
+
+    @_endpoint
+    def item_get(self, body: dict) -> dict:
+        return {"item": self._item_json(self._item(body))}
+
+    def _item_json(self, item: Item) -> dict:
+        return ch.item_json(item, self.world.institutions_by_id[item.institution_id])
+
+    def _accounts(self, item: Item, day: date) -> list[dict]:
+        ins = self.world.institutions_by_id[item.institution_id]
+        gen = self.overlay.max_gen(item.item_id)
+        out = []
+        for acct in item.accounts:
+            key = (acct.account_id, day, gen)
+            if key not in self._balances:
+                self._balances[key] = ch.balances(self.gen, acct, day, self.history_start,
+                                                  self.overlay.amounts(item.item_id, gen))
+            out.append(ch.account_json(acct, dict(self._balances[key]), ins))
+        return out
+
+    def _changes(self, item: Item, cur: ch.Cursor) -> list[ch.Change]:
+        """The update of ``cur`` (a page cursor): plain diff, then bank-side corrections."""
+        return self.overlay.apply_changes(self.gen, item, self._diff(item, cur.since, cur.until),
+                                          cur.since, cur.since_gen, cur.until, cur.gen)
+
+    def _diff(self, item: Item, since: date | None, until: date) -> list[ch.Change]:
+        key = (item.item_id, since, until)
+        with self._lock:
+            if key in self._diffs:
+                self._diffs.move_to_end(key)
+                return self._diffs[key]
+        result = ch.diff(self.gen, item, since, until, self.history_start)
+        with self._lock:
+            self._diffs[key] = result
+            while len(self._diffs) > 128:
+                self._diffs.popitem(last=False)
+        return result
+
+    # -- ground truth ---------------------------------------------------------------------
+    def truth(self, access_token: str, cursor: str | None) -> list[dict]:
+        """The live instances a perfect client holds after applying every update up to
+        ``cursor`` (a completed update's ``next_cursor``; None/"" = nothing synced yet),
+        with the true ``category_detailed`` and ``mcc`` (and bank-side corrections that
+        position includes)."""
+        item = self._item({"access_token": access_token})
+        if not cursor:
+            return []
+        try:
+            cur = ch.decode_cursor(item, cursor)
+        except ValueError as e:
+            raise invalid_field(f"cursor: {e}") from e
+        if cur.offset is not None:
+            raise invalid_field("cursor: truth needs the cursor of a completed update "
+                                "(the next_cursor of a page with has_more = false)")
+        rows = ch.live_at(self.gen, item, cur.until, self.history_start)
+        return self.overlay.apply_rows(item.item_id, rows, cur.gen)
+
+    def truth_for_user(self, user_id: str, cursors_by_item: Mapping[str, str | None]
+                       ) -> list[dict]:
+        """Truth over all of a user's items; items missing from the mapping count as unsynced."""
+        out: list[dict] = []
+        for item in self.world.items:
+            if item.user_id == user_id:
+                out.extend(self.truth(item.access_token, cursors_by_item.get(item.item_id)))
+        return out
