@@ -21,19 +21,27 @@ def raw_transaction_pages(
 ) -> dg.MaterializeResult:
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
     from connectors.ingest import ingest_day
+    from lake.small_tables import append_rows
+    from lake.tables import SYNC_JOBS
 
     the_lake = lake.lake()
     creds = vault.credentials(the_lake)
-    if not creds.active():
+    if not creds.all():
         context.log.warning("no linked items: run `finlake demo` or `finlake link-sandbox` first")
-    results = ingest_day(partner.client(), the_lake.store, creds, _partition_date(context),
-                         progress=context.log.info)
+    report = ingest_day(partner.runtime(), the_lake.store, creds,
+                        partner.institutions(the_lake), _partition_date(context),
+                        run_id=context.run_id, progress=context.log.info)
+    append_rows(the_lake, SYNC_JOBS, report.jobs)
     return dg.MaterializeResult(metadata={
-        "items": len(results),
-        "pages": sum(r.pages for r in results),
-        "added": sum(r.added for r in results),
-        "modified": sum(r.modified for r in results),
-        "removed": sum(r.removed for r in results),
+        "items_synced": report.count("success"),
+        "items_deferred": report.count("deferred"),
+        "items_failed": report.count("failed"),
+        "items_skipped": len(report.skipped),
+        "attempts": len(report.jobs),
+        "pages": report.total("pages"),
+        "added": report.total("txns_added"),
+        "modified": report.total("txns_modified"),
+        "removed": report.total("txns_removed"),
     })
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pyarrow as pa
-
 from connectors.vault import Sealed, Vault
-from lake.arrow import arrow_schema
 from lake.catalog import Lake
+from lake.small_tables import upsert_rows
 from lake.tables import CREDENTIALS
 
 
@@ -35,6 +34,7 @@ class CredentialStore:
     def __init__(self, lake: Lake, vault: Vault) -> None:
         self.lake = lake
         self.vault = vault
+        self._lock = threading.Lock()  # one writer at a time from this process
 
     def _rows(self) -> list[dict]:
         dt = self.lake.delta(CREDENTIALS)
@@ -57,22 +57,23 @@ class CredentialStore:
         return self.vault.open(cred.credentials_id, cred.sealed)
 
     def link(self, user_id: str, institution_id: str, item_id: str, token: str) -> Credential:
-        """Store (or re-link) an item; an existing row for the item is replaced."""
-        from deltalake import write_deltalake
-
+        """Store (or re-link) an item: its token is sealed, its status becomes active."""
         cid = credentials_id_for(item_id)
         sealed = self.vault.seal(cid, token)
-        rows = [r for r in self._rows() if r["credentials_id"] != cid]
-        rows.append({
+        row = {
             "credentials_id": cid, "user_id": user_id, "institution_id": institution_id,
             "item_id": item_id, "encrypted_token": sealed.encrypted_token,
             "wrapped_key": sealed.wrapped_key, "key_id": sealed.key_id, "status": "active",
             "failure_count": 0, "created_at": datetime.now(UTC),
-        })
-        write_deltalake(
-            self.lake.uri(CREDENTIALS),
-            pa.Table.from_pylist(rows, schema=arrow_schema(CREDENTIALS)),
-            mode="overwrite",
-            storage_options=self.lake.storage_options() or None,
-        )
+        }
+        with self._lock:
+            upsert_rows(self.lake, CREDENTIALS, [row])
         return Credential(cid, user_id, institution_id, item_id, "active", sealed)
+
+    def set_status(self, cred: Credential, status: str, failure_count: int = 0) -> None:
+        """Mark credentials expired / mfa_required / active (sync stops until re-linked)."""
+        with self._lock:
+            rows = [r for r in self._rows() if r["credentials_id"] == cred.credentials_id]
+            for r in rows:
+                r.update(status=status, failure_count=failure_count)
+            upsert_rows(self.lake, CREDENTIALS, rows)

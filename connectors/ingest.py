@@ -1,74 +1,188 @@
-"""Ingestion of one day: sync every due credential and land its pages; sandbox linking."""
+"""Ingestion of one day: sync every due item, with rate limits, retries and a breaker.
+
+Per item: is it due (refresh cadence, back-off)? is its institution's circuit closed? Then
+run the sync loop, waiting on the shared per-institution token bucket before every partner
+call; classify failures and follow the retry table (connectors.retry); record one
+``sync_jobs`` row per attempt.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
+import time
+import uuid
 from collections.abc import Callable
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from plaid.api import plaid_api
-from plaid.model.item_public_token_exchange_request import ItemPublicTokenExchangeRequest
-from plaid.model.products import Products
-from plaid.model.sandbox_public_token_create_request import SandboxPublicTokenCreateRequest
-from plaid.model.sandbox_public_token_create_request_options import (
-    SandboxPublicTokenCreateRequestOptions,
-)
 
+from connectors.breaker import CircuitBreaker
 from connectors.credentials import Credential, CredentialStore
-from connectors.sync import SyncResult, sync_item
+from connectors.ratelimit import RateLimiter
+from connectors.retry import ErrorClass, RetryPolicy, classify, retry_after_seconds
+from connectors.schedule import ItemSchedule, load_schedule, save_schedule
+from connectors.sync import sync_item
 from lake.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
 
+# Failures that say the institution (not the user) is in trouble: they trip the breaker.
+INSTITUTION_TROUBLE = {ErrorClass.INSTITUTION_DOWN, ErrorClass.TIMEOUT, ErrorClass.UNKNOWN_5XX}
+DEFAULT_INSTITUTION = {"rate_limit_qps": 5, "refresh_every_days": 1}
 
-def due_credentials(store: CredentialStore, sync_date: date) -> list[Credential]:
-    """Credentials to sync for ``sync_date`` (every active one, until refresh cadences exist)."""
-    return store.active()
+
+@dataclass
+class SyncRuntime:
+    """Everything the ingestion needs besides the lake: partner client, limits, policy."""
+
+    client: Callable[[], plaid_api.PlaidApi]
+    limiter: RateLimiter
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    timeout: float = 30.0
+    page_size: int = 500
+    workers: int = 4
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass
+class IngestReport:
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for j in self.jobs if j["status"] == status)
+
+    def total(self, column: str) -> int:
+        return sum(int(j[column] or 0) for j in self.jobs)
+
+
+def _job(run_id: str, sync_date: date, trigger: str, cred: Credential, attempt: int,
+         started: datetime, finished: datetime, status: str, **extra: Any) -> dict[str, Any]:
+    return {"job_id": uuid.uuid4().hex, "run_id": run_id, "sync_date": sync_date,
+            "trigger": trigger, "user_id": cred.user_id, "item_id": cred.item_id,
+            "institution_id": cred.institution_id, "attempt": attempt, "started_at": started,
+            "finished_at": finished, "status": status,
+            "seconds": (finished - started).total_seconds(), **extra}
+
+
+def sync_with_retries(rt: SyncRuntime, objects: ObjectStore, creds: CredentialStore,
+                      cred: Credential, institution: dict[str, Any], sync_date: date, *,
+                      run_id: str, trigger: str, schedule: ItemSchedule) -> list[dict]:
+    """Attempts for one item until success, a deferral or a stop; returns sync_jobs rows."""
+    qps = float(institution.get("rate_limit_qps") or DEFAULT_INSTITUTION["rate_limit_qps"])
+    jobs: list[dict] = []
+    api = rt.client()
+    attempt = 0
+    while True:
+        attempt += 1
+        waited = [0.0]
+
+        def before_call(waited: list[float] = waited) -> None:
+            # Burst 1: requests are spaced evenly, so no 1-second window exceeds the limit.
+            waited[0] += rt.limiter.acquire(cred.institution_id, qps, 1)
+
+        started = rt.now()
+        try:
+            res = sync_item(api, objects, cred, creds.token(cred), sync_date,
+                            count=rt.page_size, timeout=rt.timeout, before_call=before_call)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+            error = classify(exc)
+            if error in INSTITUTION_TROUBLE:
+                rt.breaker.record_failure(cred.institution_id)
+            first = schedule.first_failure_at or started.isoformat()
+            decision = rt.policy.decide(
+                error, attempt, retry_after=retry_after_seconds(exc),
+                consecutive_credential_failures=schedule.credential_failures
+                + (error is ErrorClass.INVALID_CREDENTIALS),
+                down_streak=schedule.down_streak + 1,
+                first_failure_age=(started - datetime.fromisoformat(first)).total_seconds())
+            status = "retrying" if decision.retry_now else (
+                "deferred" if decision.next_attempt_in else "failed")
+            jobs.append(_job(run_id, sync_date, trigger, cred, attempt, started, rt.now(),
+                             status, error_class=error.value,
+                             error_code=getattr(exc, "code", type(exc).__name__),
+                             detail=decision.reason, rate_wait_seconds=waited[0]))
+            if decision.retry_now:
+                rt.sleep(decision.delay)
+                continue
+            schedule.first_failure_at = first
+            if error is ErrorClass.INVALID_CREDENTIALS:
+                schedule.credential_failures += 1
+            if error in (ErrorClass.INSTITUTION_DOWN, ErrorClass.TIMEOUT):
+                schedule.down_streak += 1
+            schedule.next_attempt_at = (
+                (rt.now() + timedelta(seconds=decision.next_attempt_in)).isoformat()
+                if decision.next_attempt_in else None)
+            if decision.credential_status:
+                creds.set_status(cred, decision.credential_status,
+                                 failure_count=schedule.credential_failures)
+            return jobs
+        rt.breaker.record_success(cred.institution_id)
+        jobs.append(_job(run_id, sync_date, trigger, cred, attempt, started, rt.now(),
+                         "success", pages=res.pages, txns_added=res.added,
+                         detail=f"restarted {res.restarts}x: data changed during pagination"
+                         if res.restarts else None,
+                         txns_modified=res.modified, txns_removed=res.removed,
+                         rate_wait_seconds=waited[0]))
+        schedule.last_success_date = sync_date.isoformat()
+        schedule.next_attempt_at = schedule.first_failure_at = None
+        schedule.down_streak = schedule.credential_failures = 0
+        return jobs
 
 
 def ingest_day(
-    api: plaid_api.PlaidApi,
+    rt: SyncRuntime,
     objects: ObjectStore,
     creds: CredentialStore,
+    institutions: dict[str, dict[str, Any]],
     sync_date: date,
+    *,
+    run_id: str = "",
+    trigger: str = "nightly",
+    items: set[str] | None = None,
     progress: Callable[[str], None] = log.info,
-) -> list[SyncResult]:
-    """Sync each due item once; pages land write-once, cursors move after their update."""
-    due = due_credentials(creds, sync_date)
-    results = []
-    for i, cred in enumerate(due, 1):
-        result = sync_item(api, objects, cred, creds.token(cred), sync_date)
-        results.append(result)
-        progress(f"[{i}/{len(due)}] {cred.item_id}: +{result.added} ~{result.modified} "
-                 f"-{result.removed} in {result.pages} page(s), {result.seconds:.2f}s")
-    return results
-
-
-def sandbox_items(bank_url: str) -> list[dict]:
-    """(user_id, institution_id, item_id) of every item the sandbox bank offers for linking."""
-    req = urllib.request.Request(f"{bank_url}/sandbox/items", data=b"{}",
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())["items"]
-
-
-def link_sandbox(api: plaid_api.PlaidApi, bank_url: str, creds: CredentialStore) -> int:
-    """Link every sandbox item through the public-token flow; returns how many were new."""
-    linked = {c.item_id for c in creds.all()}
-    new = 0
-    for item in sandbox_items(bank_url):
-        if item["item_id"] in linked:
+) -> IngestReport:
+    """Sync each due item once (with in-run retries); cursors move only after full updates."""
+    report = IngestReport()
+    todo: list[tuple[Credential, ItemSchedule, dict]] = []
+    now = rt.now()
+    for cred in creds.all():
+        if items is not None and cred.item_id not in items:
             continue
-        public = api.sandbox_public_token_create(SandboxPublicTokenCreateRequest(
-            institution_id=item["institution_id"],
-            initial_products=[Products("transactions")],
-            options=SandboxPublicTokenCreateRequestOptions(override_username=item["user_id"]),
-        ))
-        exchanged = api.item_public_token_exchange(
-            ItemPublicTokenExchangeRequest(public_token=public.public_token))
-        creds.link(item["user_id"], item["institution_id"], exchanged.item_id,
-                   exchanged.access_token)
-        new += 1
-    return new
+        if cred.status != "active":
+            report.skipped[cred.item_id] = f"credentials {cred.status}: user must re-link"
+            continue
+        inst = {**DEFAULT_INSTITUTION, **institutions.get(cred.institution_id, {})}
+        schedule = load_schedule(objects, cred.item_id)
+        due, why = schedule.due(sync_date, int(inst["refresh_every_days"]), now,
+                                on_demand=trigger == "on_demand")
+        if not due:
+            report.skipped[cred.item_id] = why
+            continue
+        todo.append((cred, schedule, inst))
+
+    def run(entry: tuple[Credential, ItemSchedule, dict]) -> list[dict]:
+        cred, schedule, inst = entry
+        if not rt.breaker.allow(cred.institution_id):
+            t = rt.now()
+            return [_job(run_id, sync_date, trigger, cred, 0, t, t, "skipped",
+                         error_class="CIRCUIT_OPEN", detail="institution circuit open")]
+        jobs = sync_with_retries(rt, objects, creds, cred, inst, sync_date, run_id=run_id,
+                                 trigger=trigger, schedule=schedule)
+        save_schedule(objects, schedule)
+        return jobs
+
+    with ThreadPoolExecutor(max_workers=max(1, rt.workers)) as pool:
+        for i, jobs in enumerate(pool.map(run, todo), 1):
+            report.jobs.extend(jobs)
+            last = jobs[-1]
+            progress(f"[{i}/{len(todo)}] {last['item_id']} {last['status']}"
+                     + (f" {last.get('error_class')}" if last.get("error_class") else "")
+                     + f" +{last.get('txns_added') or 0} ~{last.get('txns_modified') or 0}"
+                     f" -{last.get('txns_removed') or 0} ({len(jobs)} attempt(s))")
+    return report

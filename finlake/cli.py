@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from datetime import date
 
 from finlake.settings import ConfigError, load_settings
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.add_argument("--replay", action="store_true",
                          help="re-merge landed raw pages only (no partner calls)")
 
+    sync = sub.add_parser("sync", help="refresh one account now, all the way to gold")
+    sync.add_argument("--account", required=True, help="account_id (see the accounts table)")
+
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -69,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     logging.basicConfig(level=os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return commands.demo(settings, users=args.users, days=args.days)
     if args.command == "nightly":
         return commands.nightly(settings, args.date, replay=args.replay)
+    if args.command == "sync":
+        return commands.sync_account(settings, args.account)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":

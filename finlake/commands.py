@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import urllib.request
 from datetime import UTC, date, datetime, timedelta
 
 from finlake.settings import Settings
@@ -19,22 +17,19 @@ def _resources(settings: Settings) -> dict:
     return resources_for(settings)
 
 
-def _sandbox_call(url: str, path: str, payload: dict) -> dict:
-    req = urllib.request.Request(f"{url}{path}", data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
-
-
 def advance_sandbox(url: str, day: date) -> None:
     """Move the sandbox bank's world to the end of ``day`` (never backwards)."""
-    clock = date.fromisoformat(_sandbox_call(url, "/sandbox/clock/get", {})["clock"])
+    from connectors.linking import sandbox_call
+
+    clock = date.fromisoformat(sandbox_call(url, "/sandbox/clock/get")["clock"])
     if day > clock:
-        _sandbox_call(url, "/sandbox/clock/advance", {"day": day.isoformat()})
+        sandbox_call(url, "/sandbox/clock/advance", {"day": day.isoformat()})
 
 
 def link(settings: Settings) -> int:
-    from connectors.ingest import link_sandbox
+    from connectors.linking import link_sandbox, sandbox_call
+    from lake.small_tables import upsert_rows
+    from lake.tables import INSTITUTIONS
 
     res = _resources(settings)
     if res["partner"].host is not None:
@@ -42,6 +37,8 @@ def link(settings: Settings) -> int:
               "(unset FINLAKE_PARTNER_HOST)", file=sys.stderr)
         return 2
     partner, lake = res["partner"], res["lake"].lake()
+    institutions = sandbox_call(partner.url(), "/sandbox/institutions")["institutions"]
+    upsert_rows(lake, INSTITUTIONS, [{**i, "partner": "sandbox"} for i in institutions])
     n = link_sandbox(partner.client(), partner.url(), res["vault"].credentials(lake))
     print(f"linked {n} new sandbox item(s)")
     return 0
@@ -58,7 +55,11 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
     steps = "  ".join(f"{k.split('.')[-1]} {v:.1f}s" for k, v in run.steps.items())
     parts = []
     if raw:
-        parts.append(f"raw {raw.get('pages', 0)} pages (+{raw.get('added', 0)} "
+        parts.append(f"raw {raw.get('items_synced', 0)} items synced"
+                     + (f" ({raw.get('items_deferred', 0)} deferred, "
+                        f"{raw.get('items_failed', 0)} failed)"
+                        if raw.get("items_deferred") or raw.get("items_failed") else "")
+                     + f", {raw.get('pages', 0)} pages (+{raw.get('added', 0)} "
                      f"~{raw.get('modified', 0)} -{raw.get('removed', 0)})")
     if silver:
         parts.append(f"silver {silver.get('changes', 0)} changes read, "
@@ -144,6 +145,30 @@ def nightly(settings: Settings, day: date, *, replay: bool) -> int:
               f"yesterday ({last}); a day is synced once it is over", file=sys.stderr)
         return 2
     return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
+
+
+def sync_account(settings: Settings, account_id: str) -> int:
+    """On-demand sync of one account through the Dagster job; prints a JSON summary."""
+    import json
+
+    from finlake.definitions import defs
+    from finlake.runner import QUIET, prepare_instance
+
+    t0 = time.perf_counter()
+    result = defs().resolve_job_def("on_demand_sync").execute_in_process(
+        run_config={**QUIET, "ops": {"sync_account": {"config": {"account_id": account_id}}}},
+        instance=prepare_instance(settings), raise_on_error=False)
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        message = (failure.step_failure_data.error.message.strip()
+                   if failure and failure.step_failure_data.error else "run failed")
+        message = message.removeprefix("dagster._core.definitions.events.Failure: ")
+        print(f"finlake sync: {message}", file=sys.stderr)
+        return 1
+    summary = result.output_for_node("sync_account")
+    summary["end_to_end_seconds"] = round(time.perf_counter() - t0, 2)
+    print(json.dumps(summary))
+    return 0
 
 
 def reconcile(settings: Settings) -> int:

@@ -2,20 +2,23 @@
 
 import dagster as dg
 
+from assets.health import institution_health
 from assets.spend import monthly_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from finlake.resources import resources_for
 from finlake.settings import load_settings
 from jobs.nightly import nightly_job, nightly_schedule, replay_job
+from jobs.on_demand import on_demand_sync, sync_requests
 from quality.checks import silver_transactions_suite
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_transaction_pages, silver_transactions, monthly_spend],
+        assets=[raw_transaction_pages, silver_transactions, monthly_spend, institution_health],
         asset_checks=[silver_transactions_suite],
-        jobs=[nightly_job, replay_job],
+        jobs=[nightly_job, replay_job, on_demand_sync],
         schedules=[nightly_schedule],
+        sensors=[sync_requests],
         resources=resources_for(load_settings()),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -33,18 +32,18 @@ class Reconciliation:
 
 
 def partner_truth(bank_url: str, token: str, cursor: str | None) -> list[dict]:
-    body = json.dumps({"access_token": token, "cursor": cursor}).encode()
-    req = urllib.request.Request(f"{bank_url}/sandbox/truth", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())["transactions"]
+    from connectors.linking import sandbox_call
+
+    return sandbox_call(bank_url, "/sandbox/truth",
+                        {"access_token": token, "cursor": cursor})["transactions"]
 
 
 def _fingerprint(amount: object, day: object, pending: object) -> tuple[str, str, bool]:
     return (f"{Decimal(str(amount)):.2f}", str(day)[:10], bool(pending))
 
 
-def reconcile(lake: Lake, creds: CredentialStore, bank_url: str) -> Reconciliation:
+def reconcile(lake: Lake, creds: CredentialStore, bank_url: str,
+              items: set[str] | None = None) -> Reconciliation:
     """Lost, duplicated, phantom and mismatched transactions per item, as of its cursor.
 
     ``duplicated`` counts keys present more than once plus pending rows still live while a
@@ -57,6 +56,8 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str) -> Reconciliati
     for row in silver:
         by_item.setdefault(row["item_id"], []).append(row)
     for cred in creds.all():
+        if items is not None and cred.item_id not in items:
+            continue
         out.items += 1
         cursor, _ = load_cursor(lake.store, cred.item_id)
         truth = {(t["account_id"], t["transaction_id"]): t

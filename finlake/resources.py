@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from connectors.credentials import CredentialStore
+    from connectors.ingest import SyncRuntime
     from lake.catalog import Lake
 
 
@@ -48,6 +49,11 @@ class PartnerResource(dg.ConfigurableResource):
     sandbox_dir: str
     sandbox_seed: int = 7
     sandbox_users: int = 20
+    rate_limiter_url: str = "memory://"
+    timeout: float = 30.0
+    workers: int = 4
+    page_size: int = 500
+    retry_base_delay: float = 1.0
 
     def url(self) -> str:
         if self.host:
@@ -61,6 +67,29 @@ class PartnerResource(dg.ConfigurableResource):
         from connectors.partner import partner_client
 
         return partner_client(self.url(), self.client_id, self.secret)
+
+    def runtime(self) -> SyncRuntime:
+        """Client factory, shared rate limiter, retry policy and breaker for one run."""
+        from connectors.ingest import SyncRuntime
+        from connectors.ratelimit import rate_limiter_from_url
+        from connectors.retry import RetryPolicy
+
+        if self.rate_limiter_url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(self.rate_limiter_url.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True)
+        return SyncRuntime(
+            client=self.client, limiter=rate_limiter_from_url(self.rate_limiter_url),
+            policy=RetryPolicy(base_delay=self.retry_base_delay), timeout=self.timeout,
+            page_size=self.page_size, workers=self.workers)
+
+    def institutions(self, lake: Lake) -> dict[str, dict]:
+        """Rate limits and cadence per institution, from the ``institutions`` table."""
+        from lake.small_tables import read_rows
+        from lake.tables import INSTITUTIONS
+
+        return {r["institution_id"]: r for r in read_rows(lake, INSTITUTIONS)}
 
 
 class VaultResource(dg.ConfigurableResource):
@@ -91,6 +120,11 @@ def resources_for(settings: Settings) -> dict[str, Any]:
             sandbox_dir=str(settings.sandbox_dir),
             sandbox_seed=settings.sandbox_seed,
             sandbox_users=settings.sandbox_users,
+            rate_limiter_url=settings.rate_limiter_url,
+            timeout=settings.partner_timeout,
+            workers=settings.sync_workers,
+            page_size=settings.sync_page_size,
+            retry_base_delay=settings.retry_base_delay,
         ),
         "vault": VaultResource(key_dir=str(settings.key_dir)),
         "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "dagster" / "io")),

@@ -14,7 +14,8 @@ import dagster as dg
 from finlake.settings import Settings
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI prints its own per-step lines and errors; the Dagster UI keeps the full event log.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def prepare_instance(settings: Settings) -> dg.DagsterInstance:

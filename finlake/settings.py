@@ -39,6 +39,11 @@ class Settings:
     partner_secret: str
     sandbox_seed: int
     sandbox_users: int
+    rate_limiter_url: str
+    partner_timeout: float
+    sync_workers: int
+    sync_page_size: int
+    retry_base_delay: float
 
     @property
     def is_s3(self) -> bool:
@@ -76,6 +81,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
             f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be a positive number of seconds, e.g. {default}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Resolve settings from ``FINLAKE_*`` variables (``FINLAKE_ENV`` picks local|production)."""
     env = os.environ if env is None else env
@@ -110,4 +128,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         partner_secret=secret,
         sandbox_seed=_int(env, "FINLAKE_SANDBOX_SEED", 7),
         sandbox_users=_int(env, "FINLAKE_SANDBOX_USERS", 20),
+        # Shared per-institution token buckets: Redis in production, SQLite embedded.
+        rate_limiter_url=env.get("FINLAKE_RATE_LIMITER")
+        or ("redis://127.0.0.1:6379/0" if name == "production"
+            else f"sqlite:///{home / 'state' / 'ratelimit.db'}"),
+        partner_timeout=_float(env, "FINLAKE_PARTNER_TIMEOUT", 30.0),
+        sync_workers=_int(env, "FINLAKE_SYNC_WORKERS", 4),
+        sync_page_size=_int(env, "FINLAKE_SYNC_PAGE_SIZE", 500),
+        retry_base_delay=_float(env, "FINLAKE_RETRY_BASE_DELAY", 1.0),
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.health import institution_health
 from assets.spend import monthly_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from finlake.partitions import daily_partitions
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, monthly_spend),
+    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, monthly_spend,
+                                       institution_health),
     partitions_def=daily_partitions,
     description="Sync every due item for the day, merge into silver, refresh gold.",
 )

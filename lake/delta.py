@@ -13,8 +13,13 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal with quotes escaped."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _sql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return ", ".join(sql_literal(v) for v in values)
 
 
 def empty_frame(spark: SparkSession, t: Table) -> DataFrame:
@@ -108,18 +113,22 @@ def merge(
     partitions: Sequence[str] | None = None,
     changed: str | None = None,
     delete_missing_in_partitions: bool = False,
+    target_filter: str | None = None,
 ) -> int:
     """Upsert ``source`` (conformed to the table) on its keys.
 
     ``changed`` guards updates (e.g. only newer or different rows) so a replay rewrites
     nothing; ``delete_missing_in_partitions`` deletes target rows of ``partitions`` that the
-    source lacks (the source is then the whole new content of those partitions).
+    source lacks (the source is then the whole new content of those partitions), narrowed
+    by ``target_filter`` (SQL on alias ``t``) when the source covers only part of them.
     """
     whens = [f"WHEN MATCHED{f' AND ({changed})' if changed else ''} THEN UPDATE SET *",
              "WHEN NOT MATCHED THEN INSERT *"]
     if delete_missing_in_partitions:
         if not partitions:
             raise ValueError("delete_missing_in_partitions needs partitions to bound the delete")
-        whens.append(f"WHEN NOT MATCHED BY SOURCE AND {partition_filter(t, partitions)} "
-                     "THEN DELETE")
+        scope = partition_filter(t, partitions)
+        if target_filter:
+            scope = f"{scope} AND ({target_filter})"
+        whens.append(f"WHEN NOT MATCHED BY SOURCE AND {scope} THEN DELETE")
     return run_merge(spark, lake, t, conform(source, t), whens, partitions=partitions)

@@ -46,10 +46,15 @@ def date_prefix(sync_date: date) -> str:
     return f"{RAW_PREFIX}/sync_date={sync_date.isoformat()}/"
 
 
-def complete_pages(store: ObjectStore, sync_date: date) -> list[str]:
-    """Keys of every page that belongs to a complete update landed on ``sync_date``."""
+def complete_pages(store: ObjectStore, sync_date: date, user_id: str | None = None,
+                   item_id: str | None = None) -> list[str]:
+    """Keys of every page of a complete update landed on ``sync_date`` (optionally one
+    user's, or one item's of that user)."""
+    prefix = date_prefix(sync_date)
+    if user_id:
+        prefix += f"user={user_id}/" + (f"item={item_id}/" if item_id else "")
     pages: list[str] = []
-    for key in store.list(date_prefix(sync_date)):
+    for key in store.list(prefix):
         if key.endswith("/_manifest.json"):
             pages.extend(json.loads(store.get(key))["pages"])
     return sorted(pages)

@@ -90,6 +90,9 @@ ACCOUNTS = Table(
         ("currency", "string"),
         ("source_seq", "string"),
         ("last_synced_at", "timestamp"),
+        ("needs_review", "boolean"),  # the partner's balance jumped implausibly; not applied
+        ("review_reason", "string"),
+        ("reported_balance", "decimal(18,2)"),  # the balance held back for review
     ),
     keys=("account_id",),
 )
@@ -173,10 +176,89 @@ CREDENTIALS = Table(
     keys=("credentials_id",),
 )
 
+INSTITUTIONS = Table(
+    name="institutions",
+    layer="reference",
+    description="Partner institutions with their rate limits and refresh cadence.",
+    columns=(
+        ("institution_id", "string"),
+        ("name", "string"),
+        ("partner", "string"),
+        ("rate_limit_qps", "int"),
+        ("refresh_every_days", "int"),
+        ("sends_pending", "boolean"),
+    ),
+    keys=("institution_id",),
+)
+
+SYNC_JOBS = Table(
+    name="sync_jobs",
+    layer="audit",
+    description="One row per partner sync attempt: outcome, error class, counts, timings.",
+    columns=(
+        ("job_id", "string"),
+        ("run_id", "string"),
+        ("sync_date", "date"),
+        ("trigger", "string"),  # nightly | on_demand
+        ("user_id", "string"),
+        ("item_id", "string"),
+        ("institution_id", "string"),
+        ("attempt", "int"),
+        ("started_at", "timestamp"),
+        ("finished_at", "timestamp"),
+        ("status", "string"),  # success | retrying | deferred | failed | skipped
+        ("error_class", "string"),
+        ("error_code", "string"),
+        ("detail", "string"),
+        ("pages", "int"),
+        ("txns_added", "int"),
+        ("txns_modified", "int"),
+        ("txns_removed", "int"),
+        ("rate_wait_seconds", "double"),
+        ("seconds", "double"),
+    ),
+    keys=("job_id",),
+    partition_by=("sync_date",),
+)
+
+INSTITUTION_HEALTH = Table(
+    name="institution_health",
+    layer="gold",
+    description="Per institution and day: items synced, success rate, silent-empty detection.",
+    columns=(
+        ("institution_id", "string"),
+        ("sync_date", "date"),
+        ("items", "int"),
+        ("items_succeeded", "int"),
+        ("items_empty", "int"),
+        ("success_rate", "double"),
+        ("error_classes", "string"),
+        ("status", "string"),  # healthy | degraded | silent | down
+    ),
+    keys=("institution_id", "sync_date"),
+)
+
+ALERTS = Table(
+    name="alerts",
+    layer="gold",
+    description="Alert outbox; ``alert_key`` makes every alert idempotent.",
+    columns=(
+        ("alert_key", "string"),
+        ("kind", "string"),
+        ("user_id", "string"),
+        ("subject", "string"),
+        ("detail", "string"),
+        ("period", "string"),
+        ("created_at", "timestamp"),
+        ("sent_at", "timestamp"),
+    ),
+    keys=("alert_key",),
+)
+
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
-              CREDENTIALS)
+              CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS)
 }
 
 

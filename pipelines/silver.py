@@ -213,3 +213,33 @@ def account_rows(pages: DataFrame) -> DataFrame:
     )
     w = Window.partitionBy("account_id").orderBy(F.col("source_seq").desc())
     return rows.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn")
+
+
+def review_balances(incoming: DataFrame, current: DataFrame) -> DataFrame:
+    """Hold back implausible balance jumps: keep the last accepted balance, flag for review.
+
+    A jump is a move of more than max($10,000, 3x the previous balance), or a sign flip
+    between two balances both above $1,000 in size. The held-back figure is kept in
+    ``reported_balance``; a later plausible balance clears the flag.
+    """
+    prev = current.select(
+        "account_id", F.col("balance_current").alias("_prev"),
+        F.col("balance_available").alias("_prev_available"))
+    j = incoming.join(prev, "account_id", "left")
+    new, old = F.col("balance_current"), F.col("_prev")
+    jump = old.isNotNull() & new.isNotNull() & (
+        (F.abs(new - old) > F.greatest(F.lit(10000), F.abs(old) * 3))
+        | ((F.signum(new) * F.signum(old) < 0) & (F.abs(new) > 1000) & (F.abs(old) > 1000))
+    )
+    return j.select(
+        *[c for c in incoming.columns
+          if c not in ("balance_current", "balance_available", "needs_review",
+                       "review_reason", "reported_balance")],
+        F.when(jump, old).otherwise(new).alias("balance_current"),
+        F.when(jump, F.col("_prev_available")).otherwise(F.col("balance_available"))
+        .alias("balance_available"),
+        jump.alias("needs_review"),
+        F.when(jump, F.concat(F.lit("balance jumped from "), old.cast("string"),
+                              F.lit(" to "), new.cast("string"))).alias("review_reason"),
+        F.when(jump, new).alias("reported_balance"),
+    )

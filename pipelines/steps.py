@@ -17,9 +17,18 @@ from lake import delta, raw
 from lake.catalog import Lake
 from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
 from lake.reference import categories, currencies, merchant_rules
-from lake.tables import ACCOUNTS, CATEGORIES, MERCHANT_RULES, MONTHLY_SPEND, QUARANTINE
+from lake.small_tables import upsert_rows
+from lake.tables import (
+    ACCOUNTS,
+    ALERTS,
+    CATEGORIES,
+    MERCHANT_RULES,
+    MONTHLY_SPEND,
+    QUARANTINE,
+)
 from pipelines import silver, spend
 from pipelines.categorise import categorise
+from pipelines.health import alert_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +44,7 @@ class SilverResult:
     quarantined: int = 0
     months: list[str] = field(default_factory=list)
     rows_affected: int = 0
+    balance_alerts: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -46,22 +56,26 @@ def seed_reference(spark: SparkSession, lake: Lake) -> None:
                     changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in t.column_names))
 
 
-def read_pages(spark: SparkSession, lake: Lake, sync_date: date) -> DataFrame | None:
-    keys = raw.complete_pages(lake.store, sync_date)
+def read_pages(spark: SparkSession, lake: Lake, sync_date: date,
+               only: tuple[str, str] | None = None) -> DataFrame | None:
+    """The day's complete raw pages (``only`` = (user_id, item_id) for one item's)."""
+    keys = raw.complete_pages(lake.store, sync_date, *(only or (None, None)))
     if not keys:
         return None
     return spark.read.schema(silver.PAGE_DDL).json([lake.store.uri(k) for k in keys])
 
 
-def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverResult:
-    """Merge one day's landed raw pages into silver; returns the months it touched."""
+def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
+                    only: tuple[str, str] | None = None) -> SilverResult:
+    """Merge one day's landed raw pages into silver (``only`` = (user_id, item_id) limits it
+    to one item: on-demand sync); returns the months it touched."""
     t0 = time.perf_counter()
     result = SilverResult(sync_date)
-    pages = read_pages(spark, lake, sync_date)
+    pages = read_pages(spark, lake, sync_date, only)
     if pages is None:
         log.info("%s: no complete raw updates landed", sync_date)
         return result
-    result.pages = len(raw.complete_pages(lake.store, sync_date))
+    result.pages = len(raw.complete_pages(lake.store, sync_date, *(only or (None, None))))
     changes = silver.page_changes(pages)
     good, bad = silver.split_contract(changes, sync_date, currencies())
     result.quarantined = bad.count()
@@ -79,10 +93,25 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date) -> SilverR
     result.months = [m for m in months if m != UNSEEN_MONTH]
     if result.months:
         result.rows_affected += apply_supersession(spark, lake, result.months)
-    delta.merge(spark, lake, ACCOUNTS, silver.account_rows(pages),
-                changed="s.source_seq > t.source_seq")
+    accounts = silver.review_balances(silver.account_rows(pages),
+                                      delta.read_table(spark, lake, ACCOUNTS))
+    accounts = spark.createDataFrame(accounts.collect(), schema=accounts.schema)  # pin
+    delta.merge(spark, lake, ACCOUNTS, accounts, changed="s.source_seq > t.source_seq")
+    applied = delta.read_table(spark, lake, ACCOUNTS).filter("needs_review").join(
+        accounts.select("account_id", "source_seq"), ["account_id", "source_seq"])
+    result.balance_alerts = balance_alerts([r.asDict() for r in applied.collect()])
+    upsert_rows(lake, ALERTS, result.balance_alerts, update=False)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def balance_alerts(flagged: list[dict]) -> list[dict]:
+    """One alert per account and held-back balance value (idempotent)."""
+    return [{"alert_key": alert_key("balance_review", r["account_id"], r["reported_balance"]),
+             "kind": "balance_review", "user_id": r["user_id"], "subject": r["account_id"],
+             "detail": f"{r['review_reason']}; kept the previous balance until reviewed",
+             "period": str(r["last_synced_at"])[:10], "created_at": r["last_synced_at"],
+             "sent_at": None} for r in flagged]
 
 
 def _die_while_merging(rows: DataFrame) -> DataFrame:
@@ -98,19 +127,25 @@ def _die_while_merging(rows: DataFrame) -> DataFrame:
     return rows.filter(_die(F.col("source_seq")))
 
 
-def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str]) -> int:
-    """Recompute the given months of ``monthly_spend`` from silver; unchanged cells stay."""
+def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str],
+                          user_id: str | None = None) -> int:
+    """Recompute the given months of ``monthly_spend`` from silver (one user's cells only
+    with ``user_id``); unchanged cells are not rewritten."""
     if not months:
         return 0
+    from pyspark.sql import functions as F
+
     from lake.tables import TRANSACTIONS
 
     crash_point("gold.before_merge")
-    cells = spend.monthly_spend(
-        delta.read_table(spark, lake, TRANSACTIONS), delta.read_table(spark, lake, CATEGORIES),
-        months)
+    silver_rows = delta.read_table(spark, lake, TRANSACTIONS)
+    if user_id:
+        silver_rows = silver_rows.filter(F.col("user_id") == user_id)
+    cells = spend.monthly_spend(silver_rows, delta.read_table(spark, lake, CATEGORIES), months)
     return delta.merge(
         spark, lake, MONTHLY_SPEND, cells, partitions=months,
         changed="NOT (t.amount <=> s.amount) OR NOT (t.txn_count <=> s.txn_count) "
                 "OR NOT (t.category_primary <=> s.category_primary)",
         delete_missing_in_partitions=True,
+        target_filter=f"t.user_id = {delta.sql_literal(user_id)}" if user_id else None,
     )
