@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -88,12 +89,13 @@ def sync_item(
     count: int = 500,
     max_restarts: int = 3,
     timeout: float = 30.0,
-    before_call: Callable[[], object] = lambda: None,
+    call_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
     now: Callable[[], datetime] = _utc_now,
 ) -> SyncResult:
     """Run one update for an item and land it; the cursor moves only after it all landed.
 
-    ``before_call`` runs before every partner request (the shared rate limiter waits there).
+    Every partner request runs inside ``call_slot()`` (the caller's rate limit and
+    concurrency cap for the institution).
     """
     t0 = time.perf_counter()
     start_cursor, done = load_cursor(store, cred.item_id)
@@ -104,8 +106,8 @@ def sync_item(
         pages: list[str] = []
         try:
             while True:
-                before_call()
-                body, contract_error = _fetch_page(api, token, cursor, count, timeout)
+                with call_slot():
+                    body, contract_error = _fetch_page(api, token, cursor, count, timeout)
                 n = {k: len(body.get(k) or []) for k in totals}
                 if not pages and not body["has_more"] and not sum(n.values()):
                     break  # nothing new: land nothing, the tables stay as they are

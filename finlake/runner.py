@@ -30,6 +30,13 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def root_cause(error: Any) -> str:
+    """The innermost error message of a Dagster error chain (what actually went wrong)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 @dataclass
 class PartitionRun:
     partition: str
@@ -60,7 +67,7 @@ def run_partition(defs: dg.Definitions, instance: dg.DagsterInstance, job: str,
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         run.error = "; ".join(
-            f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
+            f"{e.step_key}: {root_cause(e.step_failure_data.error)}"
             for e in failures if e.step_failure_data and e.step_failure_data.error
         ) or "run failed (see the Dagster UI for the event log)"
     return run

@@ -218,9 +218,9 @@ def account_rows(pages: DataFrame) -> DataFrame:
 def review_balances(incoming: DataFrame, current: DataFrame) -> DataFrame:
     """Hold back implausible balance jumps: keep the last accepted balance, flag for review.
 
-    A jump is a move of more than max($10,000, 3x the previous balance), or a sign flip
-    between two balances both above $1,000 in size. The held-back figure is kept in
-    ``reported_balance``; a later plausible balance clears the flag.
+    A jump is a move of more than max($10,000, 3x the previous balance) between two
+    syncs. The held-back figure is kept in ``reported_balance``; a later plausible balance
+    clears the flag. (Sign flips alone are normal: an overdrawn checking account.)
     """
     prev = current.select(
         "account_id", F.col("balance_current").alias("_prev"),
@@ -228,9 +228,7 @@ def review_balances(incoming: DataFrame, current: DataFrame) -> DataFrame:
     j = incoming.join(prev, "account_id", "left")
     new, old = F.col("balance_current"), F.col("_prev")
     jump = old.isNotNull() & new.isNotNull() & (
-        (F.abs(new - old) > F.greatest(F.lit(10000), F.abs(old) * 3))
-        | ((F.signum(new) * F.signum(old) < 0) & (F.abs(new) > 1000) & (F.abs(old) > 1000))
-    )
+        F.abs(new - old) > F.greatest(F.lit(10000), F.abs(old) * 3))
     return j.select(
         *[c for c in incoming.columns
           if c not in ("balance_current", "balance_available", "needs_review",
