@@ -56,9 +56,14 @@ def silver_transactions(
     session, the_lake = spark.session(), lake.lake()
     seed_reference(session, the_lake)
     result = merge_partition(session, the_lake, _partition_date(context))
+    from pipelines.recategorise import refresh_categories
+
+    recat_months, recategorised = refresh_categories(session, the_lake)
+    result.months = sorted(set(result.months) | set(recat_months))
     context.log.info(f"silver: {result.changes} changes, {result.quarantined} quarantined, "
                      f"months {result.months}, {result.seconds:.1f}s")
     return dg.Output(result.months, metadata={
         "pages": result.pages, "changes": result.changes, "quarantined": result.quarantined,
-        "rows_affected": result.rows_affected, "months": ", ".join(result.months) or "-",
+        "rows_affected": result.rows_affected, "recategorised": recategorised,
+        "months": ", ".join(result.months) or "-",
     })

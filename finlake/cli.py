@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from datetime import date
+from pathlib import Path
 
 from finlake.settings import ConfigError, load_settings
 
@@ -53,6 +54,30 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="refresh one account now, all the way to gold")
     sync.add_argument("--account", required=True, help="account_id (see the accounts table)")
 
+    ov = sub.add_parser("override", help="set a category: for a merchant, or one transaction")
+    ov.add_argument("--user", required=True)
+    target = ov.add_mutually_exclusive_group(required=True)
+    target.add_argument("--merchant", help='always categorise this merchant, e.g. "Blue Bottle"')
+    target.add_argument("--txn", help="txn_id of one transaction (manual, never auto-changed)")
+    ov.add_argument("--category", required=True, help="PFC v2 detailed code or a custom one")
+
+    cat = sub.add_parser("category", help="custom categories")
+    cat_sub = cat.add_subparsers(dest="category_command", required=True)
+    add = cat_sub.add_parser("add", help="add a custom category for a user")
+    add.add_argument("--user", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--primary", required=True, help="taxonomy primary, e.g. FOOD_AND_DRINK")
+
+    ev = sub.add_parser("categorise-eval", help="evaluate categorisation on a labelled CSV")
+    ev.add_argument("file", type=Path, help="CSV with header description,amount,category")
+    ev.add_argument("--threshold", type=float, default=None)
+
+    lab = sub.add_parser("sandbox-labelled", help="export a labelled CSV from the sandbox world")
+    lab.add_argument("--out", type=Path, required=True)
+    lab.add_argument("--seed", type=int, default=99, help="world seed (the demo uses 7)")
+    lab.add_argument("--users", type=_positive, default=100)
+    lab.add_argument("--days", type=_positive, default=60)
+
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -89,6 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         return commands.nightly(settings, args.date, replay=args.replay)
     if args.command == "sync":
         return commands.sync_account(settings, args.account)
+    if args.command in ("override", "category", "categorise-eval", "sandbox-labelled"):
+        from finlake import category_commands as cc
+
+        if args.command == "override":
+            return cc.override(settings, args.user, args.category, args.merchant, args.txn)
+        if args.command == "category":
+            return cc.add_category(settings, args.user, args.name, args.primary)
+        if args.command == "categorise-eval":
+            return cc.categorise_eval(settings, args.file,
+                                      args.threshold or settings.category_threshold)
+        return cc.sandbox_labelled(args.out, args.seed, args.users, args.days)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":

@@ -2,12 +2,19 @@
 
 import dagster as dg
 
+from assets.categories import category_model, crowd_rules
 from assets.health import institution_health
 from assets.spend import monthly_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from finlake.resources import resources_for
 from finlake.settings import load_settings
-from jobs.nightly import nightly_job, nightly_schedule, replay_job
+from jobs.nightly import (
+    nightly_job,
+    nightly_schedule,
+    replay_job,
+    weekly_categories_job,
+    weekly_categories_schedule,
+)
 from jobs.on_demand import on_demand_sync, sync_requests
 from quality.checks import silver_transactions_suite
 
@@ -15,10 +22,11 @@ from quality.checks import silver_transactions_suite
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_transaction_pages, silver_transactions, monthly_spend, institution_health],
+        assets=[raw_transaction_pages, silver_transactions, monthly_spend, institution_health,
+                crowd_rules, category_model],
         asset_checks=[silver_transactions_suite],
-        jobs=[nightly_job, replay_job, on_demand_sync],
-        schedules=[nightly_schedule],
+        jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job],
+        schedules=[nightly_schedule, weekly_categories_schedule],
         sensors=[sync_requests],
         resources=resources_for(load_settings()),
     )

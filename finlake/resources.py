@@ -106,6 +106,13 @@ class VaultResource(dg.ConfigurableResource):
         return CredentialStore(lake, Vault(LocalKeyProvider(Path(self.key_dir))))
 
 
+class CategorySettings(dg.ConfigurableResource):
+    """Categorisation tunables: k for k-anonymity, the model's confidence threshold."""
+
+    k: int = 3
+    threshold: float = 0.6
+
+
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resource set for the configured environment (same keys everywhere)."""
     embedded = settings.partner_host is None
@@ -127,5 +134,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
             retry_base_delay=settings.retry_base_delay,
         ),
         "vault": VaultResource(key_dir=str(settings.key_dir)),
+        "categories": CategorySettings(k=settings.k_anonymity,
+                                       threshold=settings.category_threshold),
         "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "dagster" / "io")),
     }

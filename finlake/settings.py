@@ -44,6 +44,8 @@ class Settings:
     sync_workers: int
     sync_page_size: int
     retry_base_delay: float
+    k_anonymity: int
+    category_threshold: float
 
     @property
     def is_s3(self) -> bool:
@@ -136,4 +138,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sync_workers=_int(env, "FINLAKE_SYNC_WORKERS", 4),
         sync_page_size=_int(env, "FINLAKE_SYNC_PAGE_SIZE", 500),
         retry_base_delay=_float(env, "FINLAKE_RETRY_BASE_DELAY", 1.0),
+        k_anonymity=_int(env, "FINLAKE_K_ANONYMITY", 3),
+        category_threshold=_float(env, "FINLAKE_CATEGORY_THRESHOLD", 0.6),
     )

@@ -26,3 +26,13 @@ replay_job = dg.define_asset_job(
 
 # Runs at 02:00 UTC for the previous day's partition.
 nightly_schedule = dg.build_schedule_from_partitioned_job(nightly_job, hour_of_day=2)
+
+weekly_categories_job = dg.define_asset_job(
+    "weekly_categories",
+    selection=dg.AssetSelection.groups("categories"),
+    description="Promote crowd rules (k-anonymous) and retrain the category model.",
+)
+
+# Sundays 03:00 UTC, after the nightly run.
+weekly_categories_schedule = dg.ScheduleDefinition(
+    job=weekly_categories_job, cron_schedule="0 3 * * 0", execution_timezone="UTC")

@@ -71,8 +71,8 @@ def merchant_rules() -> list[dict[str, object]]:
             key = merchant_key_text(name.strip())
             if key:
                 rules.setdefault(key, code)
-    return [{"merchant_key": k, "category": v, "source": "seed", "version": RULES_VERSION}
-            for k, v in sorted(rules.items())]
+    return [{"merchant_key": k, "category": v, "source": "seed", "version": RULES_VERSION,
+             "votes": None} for k, v in sorted(rules.items())]
 
 
 @cache

@@ -134,14 +134,43 @@ MONTHLY_SPEND = Table(
 MERCHANT_RULES = Table(
     name="merchant_rules",
     layer="reference",
-    description="Merchant key -> category rules (seeded, versioned).",
+    description="Merchant key -> category rules: curated seed and crowd rules (k-anonymous).",
     columns=(
         ("merchant_key", "string"),
         ("category", "string"),
-        ("source", "string"),
+        ("source", "string"),  # seed | crowd
         ("version", "int"),
+        ("votes", "int"),  # distinct users behind a crowd rule
     ),
     keys=("merchant_key",),
+)
+
+CATEGORY_OVERRIDES = Table(
+    name="category_overrides",
+    layer="silver",
+    description="A user's own category for a merchant (always categorise this merchant as ...).",
+    columns=(
+        ("user_id", "string"),
+        ("merchant_key", "string"),
+        ("category", "string"),
+        ("source", "string"),  # dashboard | cli
+        ("created_at", "timestamp"),
+    ),
+    keys=("user_id", "merchant_key"),
+)
+
+CUSTOM_CATEGORIES = Table(
+    name="custom_categories",
+    layer="silver",
+    description="Categories users added, under one of the taxonomy's primary categories.",
+    columns=(
+        ("user_id", "string"),
+        ("category", "string"),
+        ("category_primary", "string"),
+        ("display_name", "string"),
+        ("created_at", "timestamp"),
+    ),
+    keys=("user_id", "category"),
 )
 
 CATEGORIES = Table(
@@ -258,7 +287,8 @@ ALERTS = Table(
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
-              CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS)
+              CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS,
+              CATEGORY_OVERRIDES, CUSTOM_CATEGORIES)
 }
 
 

@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from finlake.crashpoints import CRASH_EXIT_CODE, armed, crash_point
-from lake import delta, raw
+from lake import delta, models, raw
 from lake.catalog import Lake
 from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
 from lake.reference import categories, currencies, merchant_rules
@@ -22,6 +22,7 @@ from lake.tables import (
     ACCOUNTS,
     ALERTS,
     CATEGORIES,
+    CATEGORY_OVERRIDES,
     MERCHANT_RULES,
     MONTHLY_SPEND,
     QUARANTINE,
@@ -83,7 +84,9 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         delta.merge(spark, lake, QUARANTINE, silver.quarantine_rows(bad),
                     partitions=[sync_date.isoformat()], changed="FALSE")
     rows = silver.transaction_rows(silver.latest_changes(good))
-    rows = categorise(rows, delta.read_table(spark, lake, MERCHANT_RULES))
+    rows = categorise(rows, delta.read_table(spark, lake, CATEGORY_OVERRIDES),
+                      delta.read_table(spark, lake, MERCHANT_RULES), models.current_model(
+                          lake.store))
     placed, months = place_rows(spark, lake, rows)
     result.changes = placed.count()
     if armed("merge.mid"):
@@ -149,3 +152,27 @@ def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str],
         delete_missing_in_partitions=True,
         target_filter=f"t.user_id = {delta.sql_literal(user_id)}" if user_id else None,
     )
+
+
+def set_user_category(spark: SparkSession, lake: Lake, user_id: str, txn_id: str,
+                      category: str) -> list[str]:
+    """A person's manual category for one transaction (never changed automatically);
+    refreshes that user's gold for the month. Returns the months touched ([] if no row)."""
+    from pyspark.sql import functions as F
+
+    from lake.tables import TRANSACTIONS
+
+    row = (delta.read_table(spark, lake, TRANSACTIONS)
+           .filter((F.col("txn_id") == txn_id) & (F.col("user_id") == user_id))
+           .select(*TRANSACTIONS.keys, "posted_month").collect())
+    if not row:
+        return []
+    months = [row[0]["posted_month"]]
+    source = spark.createDataFrame([(*[row[0][k] for k in TRANSACTIONS.keys], category)],
+                                   schema="account_id string, partner_txn_id string, "
+                                          "user_category string")
+    delta.run_merge(spark, lake, TRANSACTIONS, source,
+                    ["WHEN MATCHED THEN UPDATE SET t.user_category = s.user_category"],
+                    partitions=months)
+    refresh_monthly_spend(spark, lake, months, user_id=user_id)
+    return months

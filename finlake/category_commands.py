@@ -1,0 +1,137 @@
+"""``finlake override``, ``finlake category add``, ``categorise-eval``, ``sandbox-labelled``."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from finlake.settings import Settings
+from lake.catalog import Lake
+
+
+def _lake(settings: Settings) -> Lake:
+    return Lake(settings.lake_root, settings.s3_endpoint)
+
+
+def known_categories(lake: Lake, user_id: str | None) -> set[str]:
+    from lake.reference import categories
+    from lake.small_tables import read_rows
+    from lake.tables import CUSTOM_CATEGORIES
+
+    codes = {c["category"] for c in categories()}
+    codes |= {c["category"] for c in read_rows(lake, CUSTOM_CATEGORIES)
+              if c["user_id"] == user_id}
+    return codes
+
+
+def add_category(settings: Settings, user_id: str, name: str, primary: str) -> int:
+    from lake.reference import categories
+    from lake.small_tables import upsert_rows
+    from lake.tables import CUSTOM_CATEGORIES
+
+    primaries = sorted({c["category_primary"] for c in categories()})
+    if primary not in primaries:
+        print(f"finlake category add: --primary must be one of: {', '.join(primaries)}",
+              file=sys.stderr)
+        return 2
+    slug = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")
+    if not slug:
+        print("finlake category add: --name needs letters or digits", file=sys.stderr)
+        return 2
+    code = f"CUSTOM_{slug}"
+    upsert_rows(_lake(settings), CUSTOM_CATEGORIES, [{
+        "user_id": user_id, "category": code, "category_primary": primary,
+        "display_name": name.strip(), "created_at": datetime.now(UTC)}])
+    print(json.dumps({"user_id": user_id, "category": code, "primary": primary}))
+    return 0
+
+
+def override(settings: Settings, user_id: str, category: str, merchant: str | None,
+             txn_id: str | None) -> int:
+    """Always categorise a merchant as ... (per user), or set one transaction's category."""
+    lake = _lake(settings)
+    if category not in known_categories(lake, user_id):
+        print(f"finlake override: unknown category {category!r}; use a PFC v2 detailed code "
+              "(see `finlake sql \"SELECT category, display_name FROM categories\"`) or add "
+              "your own with `finlake category add`", file=sys.stderr)
+        return 2
+    if merchant is not None:
+        from pipelines.merchants import normalise_key
+
+        from lake.small_tables import upsert_rows
+        from lake.tables import CATEGORY_OVERRIDES
+
+        key = normalise_key(merchant)
+        if not key:
+            print(f"finlake override: {merchant!r} has no merchant name in it", file=sys.stderr)
+            return 2
+        upsert_rows(lake, CATEGORY_OVERRIDES, [{
+            "user_id": user_id, "merchant_key": key, "category": category, "source": "cli",
+            "created_at": datetime.now(UTC)}])
+        print(json.dumps({"user_id": user_id, "merchant_key": key, "category": category,
+                          "applied": "on the next nightly run (or finlake nightly --replay)"}))
+        return 0
+    from lake.spark import spark_session
+    from pipelines.steps import set_user_category
+
+    months = set_user_category(spark_session(settings.spark_remote), lake, user_id,
+                               str(txn_id), category)
+    if not months:
+        print(f"finlake override: no transaction {txn_id!r} for user {user_id!r}",
+              file=sys.stderr)
+        return 2
+    print(json.dumps({"user_id": user_id, "txn_id": txn_id, "user_category": category,
+                      "months_refreshed": months}))
+    return 0
+
+
+def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
+    """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
+    from pipelines.merchants import normalise
+
+    from lake import delta, models
+    from lake.spark import spark_session
+    from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
+    from pipelines.categorise import categorise
+    from pipelines.category_eval import evaluate, read_labelled_csv
+    from pipelines.steps import seed_reference
+
+    try:
+        labelled = read_labelled_csv(path)
+    except (OSError, ValueError) as exc:
+        print(f"finlake categorise-eval: {exc}", file=sys.stderr)
+        return 2
+    spark, lake = spark_session(settings.spark_remote), _lake(settings)
+    seed_reference(spark, lake)
+    rows = spark.createDataFrame(
+        [("eval", str(i), normalise(d).key) for i, d in enumerate(labelled["description"])],
+        schema="user_id string, row_id string, merchant_key string")
+    model = models.current_model(lake.store)
+    out = categorise(rows, delta.read_table(spark, lake, CATEGORY_OVERRIDES).limit(0),
+                     delta.read_table(spark, lake, MERCHANT_RULES), model, threshold)
+    got = {r["row_id"]: r for r in out.collect()}
+    preds = [got[str(i)]["category"] for i in range(len(labelled))]
+    sources = [got[str(i)]["category_source"] for i in range(len(labelled))]
+    metrics = evaluate(list(labelled["category"]), preds)
+    summary = {k: metrics[k] for k in ("accuracy", "coverage", "accuracy_on_covered",
+                                       "macro_f1")}
+    summary.update(rows=len(labelled), threshold=threshold,
+                   model_version=models.current_version(lake.store),
+                   by_source={s: sources.count(s) for s in sorted(set(sources))})
+    print(json.dumps(summary))
+    return 0
+
+
+def sandbox_labelled(out: Path, seed: int, users: int, days: int) -> int:
+    from datetime import timedelta
+
+    from connectors.sandbox_bank.labelled import labelled_transactions, write_labelled_csv
+
+    end = datetime.now(UTC).date()
+    df = labelled_transactions(seed, users, end - timedelta(days=days), end)
+    write_labelled_csv(df, out)
+    print(f"wrote {len(df)} labelled transactions to {out}")
+    return 0

@@ -1,0 +1,105 @@
+"""Evaluating category predictions: metrics, labelled CSV files and a group hold-out split."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+CSV_HEADER = ("description", "amount", "category")
+
+
+def evaluate(y_true: Sequence[str], y_pred: Sequence[str | None]) -> dict[str, Any]:
+    """Accuracy over all rows (no prediction counts as wrong), coverage (share predicted),
+    accuracy on covered rows, macro-F1 over the true classes present, per-category
+    precision/recall/f1/support and the top-20 ``(true, predicted, count)`` mistakes."""
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
+    n = len(y_true)
+    covered = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if p is not None]
+    correct = sum(t == p for t, p in covered)
+    support = Counter(y_true)
+    predicted = Counter(p for _, p in covered)
+    hits = Counter(t for t, p in covered if t == p)
+    per: dict[str, dict[str, float]] = {}
+    for c in sorted(set(support) | set(predicted)):
+        prec = hits[c] / predicted[c] if predicted[c] else 0.0
+        rec = hits[c] / support[c] if support[c] else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[c] = {"precision": prec, "recall": rec, "f1": f1, "support": support[c]}
+    mistakes = Counter((t, p) for t, p in covered if t != p)
+    return {
+        "n": n,
+        "accuracy": correct / n if n else 0.0,
+        "coverage": len(covered) / n if n else 0.0,
+        "accuracy_on_covered": correct / len(covered) if covered else 0.0,
+        "macro_f1": (sum(per[c]["f1"] for c in support) / len(support)) if support else 0.0,
+        "per_category": per,
+        "confusion": [(t, p, k) for (t, p), k in
+                      sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))[:20]],
+    }
+
+
+def read_labelled_csv(path: str | Path) -> pd.DataFrame:
+    """Read ``description,amount,category`` rows; ValueError naming the file line of the first
+    bad row (missing field, non-numeric amount, category not a PFC v2 detailed code)."""
+    from lake.reference import categories
+
+    valid = {c["category"] for c in categories()}
+    path = Path(path)
+    rows: list[tuple[str, float, str]] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != CSV_HEADER:
+            raise ValueError(f"{path}: line 1: header must be {','.join(CSV_HEADER)}, "
+                             f"got {','.join(header or [])!r}")
+        for fields in reader:
+            line = reader.line_num
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if len(fields) != 3:
+                raise ValueError(f"{path}: line {line}: expected 3 fields, got {len(fields)}")
+            desc, amount_text, cat = (f.strip() for f in fields)
+            for name, value in (("description", desc), ("amount", amount_text),
+                                ("category", cat)):
+                if not value:
+                    raise ValueError(f"{path}: line {line}: missing {name}")
+            try:
+                amount = float(amount_text)
+            except ValueError:
+                amount = math.nan
+            if not math.isfinite(amount):
+                raise ValueError(f"{path}: line {line}: amount {amount_text!r} is not a number")
+            if cat not in valid:
+                raise ValueError(f"{path}: line {line}: unknown category {cat!r} "
+                                 "(expected a PFC v2 detailed code)")
+            rows.append((desc, amount, cat))
+    return pd.DataFrame(rows, columns=list(CSV_HEADER)).astype({"amount": "float64"})
+
+
+def split_holdout(df: pd.DataFrame, key_col: str, frac: float = 0.2, seed: int = 7
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, held-out) split BY ``key_col``: every key lands wholly on one side. Keys are
+    ordered by a seeded hash and the first ``round(frac * keys)`` held out (at least one when
+    there are two or more keys), so the split is deterministic and independent of row order."""
+    if not 0 < frac < 1:
+        raise ValueError(f"frac must be in (0, 1), got {frac}")
+    keys = pd.unique(df[key_col].astype(str))
+
+    def rank(k: str) -> bytes:
+        return hashlib.blake2b(f"{seed}\x00{k}".encode(), digest_size=8).digest()
+
+    ordered = sorted(keys, key=lambda k: (rank(k), k))
+    n_test = round(frac * len(ordered))
+    if len(ordered) >= 2:
+        n_test = min(max(n_test, 1), len(ordered) - 1)
+    held = set(ordered[:n_test])
+    mask = df[key_col].astype(str).isin(held)
+    return df[~mask], df[mask]
