@@ -6,7 +6,7 @@ import csv
 from functools import cache
 from pathlib import Path
 
-from pipelines.silver import merchant_key_text
+from pipelines.merchants import normalise_key
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 RULES_VERSION = 1
@@ -68,7 +68,7 @@ def merchant_rules() -> list[dict[str, object]]:
         if code not in valid:
             raise ValueError(f"merchant_rules_seed.txt: {code} is not a PFC v2 detailed code")
         for name in names.split(","):
-            key = merchant_key_text(name.strip())
+            key = normalise_key(name.strip())
             if key:
                 rules.setdefault(key, code)
     return [{"merchant_key": k, "category": v, "source": "seed", "version": RULES_VERSION,

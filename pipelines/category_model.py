@@ -32,14 +32,9 @@ DEFAULT_TEMPERATURE = 4.0  # used when there are too few training keys (< 30) to
 
 
 def merchant_key_of(description: str | None, merchant_name: str | None = None) -> str:
-    """The merchant key of a transaction: ``pipelines.merchants.normalise`` when that module
-    exists, else silver's :func:`merchant_key_text` of the merchant name or description."""
-    try:
-        from pipelines.merchants import normalise
-    except ImportError:
-        from pipelines.silver import merchant_key_text
+    """The merchant key of a transaction (``pipelines.merchants.normalise``)."""
+    from pipelines.merchants import normalise
 
-        return merchant_key_text(merchant_name or description or "")
     return normalise(description or "", merchant_name).key or ""
 
 

@@ -7,7 +7,6 @@ order. Merges apply a change only when it is newer than what silver holds.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -131,33 +130,15 @@ def latest_changes(changes: DataFrame) -> DataFrame:
     return changes.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn")
 
 
-# Merchant-key normalisation as (pattern, replacement) steps on the lower-cased text; the
-# same steps run in Spark (merchant_key) and in Python (merchant_key_text).
-MERCHANT_KEY_STEPS = (
-    (r"[^a-z ]+", " "),
-    (r"\b(sq|tst|pos|debit|purchase|checkcard|dd|paypal|sp|ach|web|pmt|card|recurring)\b", " "),
-    (r"\s+", " "),
-)
-
-
-def merchant_key(col: Column) -> Column:
-    """Normalised merchant key: lower-case letters only, payment-processor noise removed."""
-    out = F.lower(col)
-    for pattern, repl in MERCHANT_KEY_STEPS:
-        out = F.regexp_replace(out, pattern, repl)
-    return F.trim(out)
-
-
-def merchant_key_text(text: str) -> str:
-    """:func:`merchant_key` for one Python string."""
-    out = text.lower()
-    for pattern, repl in MERCHANT_KEY_STEPS:
-        out = re.sub(pattern, repl, out)
-    return out.strip()
-
-
 def transaction_rows(latest: DataFrame) -> DataFrame:
     """Silver-shaped rows for the newest change of each key (categories still empty)."""
+    from pipelines.merchants import merchant_columns
+
+    return merchant_columns(_transaction_rows(latest), "description", "merchant").drop(
+        "merchant_display")
+
+
+def _transaction_rows(latest: DataFrame) -> DataFrame:
     removed = F.col("change") == "remove"
     posted_date = _date("date")
     return latest.select(
@@ -173,7 +154,7 @@ def transaction_rows(latest: DataFrame) -> DataFrame:
         _date("authorized_date").alias("authorized_date"),
         F.col("name").alias("description"),
         F.col("merchant_name").alias("merchant"),
-        merchant_key(F.coalesce("merchant_name", "name")).alias("merchant_key"),
+        F.lit(None).cast("string").alias("merchant_key"),  # set by merchant_columns below
         "payment_channel",
         F.lit(None).cast("string").alias("category"),
         F.lit("none").alias("category_source"),
