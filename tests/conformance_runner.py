@@ -17,8 +17,12 @@ def session(engine: str):
         from lake.spark import spark_session
 
         return spark_session()
+    import os
+
     from pyspark.sql import SparkSession
 
+    # Python UDF workers (mapInPandas / mapInArrow) must use this venv's interpreter.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     return (SparkSession.builder.remote("local[2]")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false").getOrCreate())
@@ -30,12 +34,14 @@ def collect(df, order: list[str]) -> list[dict]:
 
 
 def main(engine: str, pages_dir: str) -> None:
+    import pandas as pd
     from pyspark.sql import functions as F
 
     from lake.reference import categories, currencies, merchant_rules
-    from lake.tables import CATEGORIES, MERCHANT_RULES
+    from lake.tables import CATEGORIES, CATEGORY_OVERRIDES, MERCHANT_RULES
     from pipelines import silver, spend
     from pipelines.categorise import categorise
+    from pipelines.category_model import CategoryModel
 
     spark = session(engine)
     paths = sorted(str(p) for p in Path(pages_dir).rglob("page-*.json"))
@@ -44,7 +50,15 @@ def main(engine: str, pages_dir: str) -> None:
     good, bad = silver.split_contract(changes, date(2026, 2, 2), currencies())
     rules = spark.createDataFrame(merchant_rules(), schema=MERCHANT_RULES.ddl)
     cats = spark.createDataFrame(categories(), schema=CATEGORIES.ddl)
-    rows = categorise(silver.transaction_rows(silver.latest_changes(good)), rules)
+    overrides = spark.createDataFrame(
+        [("user_0001", "amazon", "GENERAL_MERCHANDISE_ELECTRONICS", "cli", None)],
+        schema=CATEGORY_OVERRIDES.ddl)
+    model = CategoryModel.fit(pd.DataFrame({  # a tiny model, so mapInPandas runs too
+        "merchant_key": ["joes coffee", "coffee corner", "gas n go", "quick gas"],
+        "category": ["FOOD_AND_DRINK_COFFEE"] * 2 + ["TRANSPORTATION_GAS"] * 2,
+        "users": [5] * 4})).to_json()
+    rows = categorise(silver.transaction_rows(silver.latest_changes(good)), overrides, rules,
+                      model, threshold=0.5)
     live = rows.filter(F.col("change") == "upsert").withColumn("status", F.lit("live"))
     gold = spend.monthly_spend(live.withColumn("pending", F.coalesce("pending", F.lit(False))),
                                cats, ["2026-01", "2026-02"])

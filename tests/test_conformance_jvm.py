@@ -34,7 +34,9 @@ def test_transforms_agree_on_sail_and_jvm_spark(tmp_path: Path) -> None:
     land(store, "2026-01-10", 1, [
         page(added=[txn("p1", 4.5, "2026-01-10", pending=True),
                     txn("t2", 30.0, "2026-01-09", "SQ *SHELL OIL 5521", merchant=None),
-                    txn("bad", 1.0, "2026-01-09", currency="ZZZ")], has_more=True),
+                    txn("bad", 1.0, "2026-01-09", currency="ZZZ"),
+                    txn("t9", 7.0, "2026-01-09", "BLUE BOTTLE COFFEE 0423", merchant=None),
+                    txn("t8", 9.0, "2026-01-09", "QUIKGAS 55", merchant=None)], has_more=True),
         page(added=[txn("t4", 12.0, "2026-01-08", "AMZN Mktp US*2K4", merchant="Amazon")],
              removed=["p0"]),
     ])
@@ -45,4 +47,6 @@ def test_transforms_agree_on_sail_and_jvm_spark(tmp_path: Path) -> None:
     ])
     sail, jvm = run("sail", tmp_path), run("jvm", tmp_path)
     assert sail["rows"] and sail["quarantine"] and sail["monthly_spend"]
+    sources = {r["category_source"] for r in sail["rows"]}
+    assert {"override", "rule", "model"} <= sources  # every layer ran on both engines
     assert sail == jvm
