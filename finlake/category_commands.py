@@ -59,10 +59,9 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
               "your own with `finlake category add`", file=sys.stderr)
         return 2
     if merchant is not None:
-        from pipelines.merchants import normalise_key
-
         from lake.small_tables import upsert_rows
         from lake.tables import CATEGORY_OVERRIDES
+        from pipelines.merchants import normalise_key
 
         key = normalise_key(merchant)
         if not key:
@@ -90,14 +89,12 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
 
 def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
-    from pipelines.merchants import normalise
-
-    from lake import delta, models
+    from lake import models
     from lake.spark import spark_session
-    from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
     from pipelines.categorise import categorise
     from pipelines.category_eval import evaluate, read_labelled_csv
-    from pipelines.steps import seed_reference
+    from pipelines.merchants import normalise
+    from pipelines.steps import engine_inputs, seed_reference
 
     try:
         labelled = read_labelled_csv(path)
@@ -107,11 +104,11 @@ def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     spark, lake = spark_session(settings.spark_remote), _lake(settings)
     seed_reference(spark, lake)
     rows = spark.createDataFrame(
-        [("eval", str(i), normalise(d).key) for i, d in enumerate(labelled["description"])],
-        schema="user_id string, row_id string, merchant_key string")
-    model = models.current_model(lake.store)
-    out = categorise(rows, delta.read_table(spark, lake, CATEGORY_OVERRIDES).limit(0),
-                     delta.read_table(spark, lake, MERCHANT_RULES), model, threshold)
+        [("eval", str(i), normalise(d).key, d) for i, d in enumerate(labelled["description"])],
+        schema="user_id string, row_id string, merchant_key string, description string")
+    inputs = engine_inputs(spark, lake)
+    inputs["overrides"] = inputs["overrides"].limit(0)  # no user of the lake owns these rows
+    out = categorise(rows, **inputs, threshold=threshold)
     got = {r["row_id"]: r for r in out.collect()}
     preds = [got[str(i)]["category"] for i in range(len(labelled))]
     sources = [got[str(i)]["category_source"] for i in range(len(labelled))]

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.add_argument("--replay", action="store_true",
                          help="re-merge landed raw pages only (no partner calls)")
 
+    sub.add_parser("weekly", help="promote crowd rules and retrain the category model now")
+
     sync = sub.add_parser("sync", help="refresh one account now, all the way to gold")
     sync.add_argument("--account", required=True, help="account_id (see the accounts table)")
 
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return commands.demo(settings, users=args.users, days=args.days)
     if args.command == "nightly":
         return commands.nightly(settings, args.date, replay=args.replay)
+    if args.command == "weekly":
+        return commands.weekly(settings)
     if args.command == "sync":
         return commands.sync_account(settings, args.account)
     if args.command in ("override", "category", "categorise-eval", "sandbox-labelled"):

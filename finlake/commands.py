@@ -147,6 +147,28 @@ def nightly(settings: Settings, day: date, *, replay: bool) -> int:
     return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
 
 
+def weekly(settings: Settings) -> int:
+    """Run the weekly categorisation job (crowd rules, model training) through Dagster."""
+    import json
+
+    from finlake.definitions import defs
+    from finlake.runner import QUIET, prepare_instance, root_cause
+
+    t0 = time.perf_counter()
+    result = defs().resolve_job_def("weekly_categories").execute_in_process(
+        run_config=QUIET, instance=prepare_instance(settings), raise_on_error=False)
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        _say(f"{mat.asset_key.to_user_string()}: {json.dumps(meta, default=str)}")
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        _say(f"error: {root_cause(failure.step_failure_data.error) if failure else 'failed'}")
+        return 1
+    _say(f"done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
 def sync_account(settings: Settings, account_id: str) -> int:
     """On-demand sync of one account through the Dagster job; prints a JSON summary."""
     import json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from functools import cache
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def merchant_rules() -> list[dict[str, object]]:
 @cache
 def currencies() -> list[str]:
     return sorted((REFERENCE_DIR / "iso4217.txt").read_text().split())
+
+
+@cache
+def pattern_rules() -> list[dict[str, object]]:
+    """Seed pattern rules: priority, pattern (case-insensitive regex), category."""
+    valid = {c["category"] for c in categories()}
+    out: list[dict[str, object]] = []
+    for line in (REFERENCE_DIR / "pattern_rules.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        code, _, pattern = line.partition(":")
+        code, pattern = code.strip(), pattern.strip()
+        if code not in valid:
+            raise ValueError(f"pattern_rules.txt: {code} is not a PFC v2 detailed code")
+        re.compile(pattern)  # a bad pattern fails here, with its line
+        out.append({"priority": len(out), "pattern": f"(?i){pattern}", "category": code})
+    return out

@@ -49,7 +49,6 @@ def refresh_categories(spark: SparkSession, lake: Lake) -> tuple[list[str], int]
     """Apply overrides/rules/model changes since the last refresh; (months touched, rows)."""
     state = _load_state(lake)
     overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES)
-    rules = delta.read_table(spark, lake, MERCHANT_RULES)
     rules_version = lake.delta(MERCHANT_RULES).version()  # type: ignore[union-attr]
     model_version = models.current_version(lake.store)
     silver = delta.read_table(spark, lake, TRANSACTIONS)
@@ -79,8 +78,10 @@ def refresh_categories(spark: SparkSession, lake: Lake) -> tuple[list[str], int]
         affected = affected.dropDuplicates(list(TRANSACTIONS.keys))
         old = affected.select(*TRANSACTIONS.keys, "posted_month",
                               *[F.col(c).alias(f"_old_{c}") for c in CATEGORY_COLUMNS])
-        new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key"),
-                         overrides, rules, models.current_model(lake.store))
+        from pipelines.steps import engine_inputs
+
+        new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key",
+                                         "description"), **engine_inputs(spark, lake))
         diff = new.join(old, list(TRANSACTIONS.keys)).filter(" OR ".join(
             f"NOT ({c} <=> _old_{c})" for c in CATEGORY_COLUMNS))
         rows = diff.select(*TRANSACTIONS.keys, "posted_month", *CATEGORY_COLUMNS).collect()

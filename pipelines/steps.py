@@ -57,6 +57,19 @@ def seed_reference(spark: SparkSession, lake: Lake) -> None:
                     changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in t.column_names))
 
 
+def engine_inputs(spark: SparkSession, lake: Lake) -> dict:
+    """What the categorisation layers read: overrides, key rules, pattern rules, model."""
+    from lake.reference import pattern_rules
+
+    return {
+        "overrides": delta.read_table(spark, lake, CATEGORY_OVERRIDES),
+        "rules": delta.read_table(spark, lake, MERCHANT_RULES),
+        "patterns": spark.createDataFrame(
+            pattern_rules(), schema="priority int, pattern string, category string"),
+        "model": models.current_model(lake.store),
+    }
+
+
 def read_pages(spark: SparkSession, lake: Lake, sync_date: date,
                only: tuple[str, str] | None = None) -> DataFrame | None:
     """The day's complete raw pages (``only`` = (user_id, item_id) for one item's)."""
@@ -84,9 +97,7 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         delta.merge(spark, lake, QUARANTINE, silver.quarantine_rows(bad),
                     partitions=[sync_date.isoformat()], changed="FALSE")
     rows = silver.transaction_rows(silver.latest_changes(good))
-    rows = categorise(rows, delta.read_table(spark, lake, CATEGORY_OVERRIDES),
-                      delta.read_table(spark, lake, MERCHANT_RULES), models.current_model(
-                          lake.store))
+    rows = categorise(rows, **engine_inputs(spark, lake))
     placed, months = place_rows(spark, lake, rows)
     result.changes = placed.count()
     if armed("merge.mid"):

@@ -103,7 +103,7 @@ def test_monthly_spend_reduces_live_posted_rows_without_transfers(spark, lake) -
     assert float(jan["FOOD_AND_DRINK_COFFEE"]["amount"]) == pytest.approx(5.40)  # posted
     assert jan["FOOD_AND_DRINK_COFFEE"]["txn_count"] == 1
     assert "GENERAL_MERCHANDISE_ONLINE_MARKETPLACES" not in jan  # removed
-    assert float(jan["UNCATEGORIZED"]["amount"]) == pytest.approx(-1500.00)  # payroll, no rule yet
+    assert float(jan["INCOME_SALARY"]["amount"]) == pytest.approx(-1500.00)  # pattern rule
     feb = {k[2]: r for k, r in gold.items() if k[1] == "2026-02"}
     assert float(feb["GENERAL_MERCHANDISE_ELECTRONICS"]["amount"]) == pytest.approx(99.00)
     total_gold = sum(float(r["amount"]) for r in gold.values())
