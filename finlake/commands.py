@@ -64,6 +64,7 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
     if silver:
         parts.append(f"silver {silver.get('changes', 0)} changes read, "
                      f"{silver.get('rows_affected', 0)} rows written, "
+                     f"{silver.get('recategorised', 0)} re-categorised, "
                      f"{silver.get('quarantined', 0)} quarantined")
     if gold:
         parts.append(f"gold {gold.get('cells_changed', 0)} cells written")
