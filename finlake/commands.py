@@ -126,7 +126,7 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
         return 1
     _say("\nrows per table:")
     for name, n in sorted(_table_counts(settings).items()):
-        _say(f"  {name:<16} {n:>9,}")
+        _say(f"  {name:<22} {n:>9,}")
     if settings.embedded_partner:
         _say("\nreconcile against the sandbox bank's truth:")
         reconcile(settings)

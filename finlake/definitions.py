@@ -6,6 +6,7 @@ from assets.categories import category_model, crowd_rules
 from assets.health import institution_health
 from assets.spend import monthly_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
+from assets.wealth import net_worth, recurring_payments
 from finlake.resources import resources_for
 from finlake.settings import load_settings
 from jobs.nightly import (
@@ -23,7 +24,7 @@ from quality.checks import silver_transactions_suite
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_transaction_pages, silver_transactions, monthly_spend, institution_health,
-                crowd_rules, category_model],
+                crowd_rules, category_model, net_worth, recurring_payments],
         asset_checks=[silver_transactions_suite],
         jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job],
         schedules=[nightly_schedule, weekly_categories_schedule],

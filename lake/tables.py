@@ -284,11 +284,80 @@ ALERTS = Table(
     keys=("alert_key",),
 )
 
+BALANCE_OBSERVATIONS = Table(
+    name="balance_observations",
+    layer="silver",
+    description="The balance each sync day reported per account (after the sanity review).",
+    columns=(
+        ("account_id", "string"),
+        ("user_id", "string"),
+        ("type", "string"),
+        ("date", "date"),
+        ("balance_current", "decimal(18,2)"),
+        ("needs_review", "boolean"),
+        ("observed_at", "timestamp"),
+        ("source_seq", "string"),
+    ),
+    keys=("account_id", "date"),
+)
+
+BALANCES_DAILY = Table(
+    name="balances_daily",
+    layer="gold",
+    description="Balance per account and day; days without a sync carry the last known one.",
+    columns=(
+        ("account_id", "string"),
+        ("user_id", "string"),
+        ("type", "string"),
+        ("date", "date"),
+        ("balance", "decimal(18,2)"),
+        ("observed", "boolean"),
+    ),
+    keys=("account_id", "date"),
+)
+
+NET_WORTH_DAILY = Table(
+    name="net_worth_daily",
+    layer="gold",
+    description="Assets - liabilities (credit cards, loans) per user and day.",
+    columns=(
+        ("user_id", "string"),
+        ("date", "date"),
+        ("assets", "decimal(18,2)"),
+        ("liabilities", "decimal(18,2)"),
+        ("net_worth", "decimal(18,2)"),
+        ("accounts", "int"),
+        ("stale_accounts", "int"),
+    ),
+    keys=("user_id", "date"),
+)
+
+RECURRING_PAYMENTS = Table(
+    name="recurring_payments",
+    layer="gold",
+    description="Detected subscriptions and bills with cadence, next date, price/miss flags.",
+    columns=(
+        ("user_id", "string"),
+        ("merchant_key", "string"),
+        ("cadence", "string"),
+        ("occurrences", "int"),
+        ("typical_amount", "decimal(18,2)"),
+        ("last_amount", "decimal(18,2)"),
+        ("last_date", "date"),
+        ("next_expected_date", "date"),
+        ("price_increase", "boolean"),
+        ("missed_payment", "boolean"),
+        ("detail", "string"),
+    ),
+    keys=("user_id", "merchant_key"),
+)
+
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
               CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS,
-              CATEGORY_OVERRIDES, CUSTOM_CATEGORIES)
+              CATEGORY_OVERRIDES, CUSTOM_CATEGORIES, BALANCE_OBSERVATIONS, BALANCES_DAILY,
+              NET_WORTH_DAILY, RECURRING_PAYMENTS)
 }
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from finlake.crashpoints import CRASH_EXIT_CODE, armed, crash_point
 from lake import delta, models, raw
 from lake.catalog import Lake
@@ -21,6 +23,7 @@ from lake.small_tables import upsert_rows
 from lake.tables import (
     ACCOUNTS,
     ALERTS,
+    BALANCE_OBSERVATIONS,
     CATEGORIES,
     CATEGORY_OVERRIDES,
     MERCHANT_RULES,
@@ -111,6 +114,12 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
                                       delta.read_table(spark, lake, ACCOUNTS))
     accounts = spark.createDataFrame(accounts.collect(), schema=accounts.schema)  # pin
     delta.merge(spark, lake, ACCOUNTS, accounts, changed="s.source_seq > t.source_seq")
+    observations = accounts.select(
+        "account_id", "user_id", "type", F.lit(sync_date).cast("date").alias("date"),
+        F.coalesce("reported_balance", "balance_current").alias("balance_current"),
+        "needs_review", F.col("last_synced_at").alias("observed_at"), "source_seq")
+    delta.merge(spark, lake, BALANCE_OBSERVATIONS, observations,
+                changed="s.source_seq > t.source_seq")
     applied = delta.read_table(spark, lake, ACCOUNTS).filter("needs_review").join(
         accounts.select("account_id", "source_seq"), ["account_id", "source_seq"])
     result.balance_alerts = balance_alerts([r.asDict() for r in applied.collect()])
@@ -187,3 +196,43 @@ def set_user_category(spark: SparkSession, lake: Lake, user_id: str, txn_id: str
                     partitions=months)
     refresh_monthly_spend(spark, lake, months, user_id=user_id)
     return months
+
+
+def refresh_net_worth(spark: SparkSession, lake: Lake, day: date) -> int:
+    """``balances_daily`` and ``net_worth_daily`` for one day: each account's last good
+    balance on or before it (carried forward), then assets - liabilities per user."""
+    from lake.tables import BALANCES_DAILY, NET_WORTH_DAILY
+    from pipelines.networth import balance_snapshots, balances_daily, net_worth_daily
+
+    observed = delta.read_table(spark, lake, BALANCE_OBSERVATIONS).filter(
+        F.col("date") <= F.lit(day).cast("date"))
+    balances = balances_daily(balance_snapshots(observed), day, day)
+    balances = spark.createDataFrame(balances.collect(), schema=balances.schema)  # pin
+    same = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in ("balance", "observed", "type"))
+    n = delta.merge(spark, lake, BALANCES_DAILY, balances, changed=same)
+    worth = net_worth_daily(balances)
+    cols = ("assets", "liabilities", "net_worth", "accounts", "stale_accounts")
+    n += delta.merge(spark, lake, NET_WORTH_DAILY, worth,
+                     changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols))
+    return n
+
+
+def refresh_recurring(spark: SparkSession, lake: Lake) -> int:
+    """Recurring payments as of the freshest sync in silver (so replays give the same)."""
+    from lake.tables import RECURRING_PAYMENTS, TRANSACTIONS
+    from pipelines.recurring import recurring_payments
+
+    silver = delta.read_table(spark, lake, TRANSACTIONS)
+    as_of = silver.agg(F.max("sync_date")).collect()[0][0]
+    if as_of is None:
+        return 0
+    found = recurring_payments(silver, as_of)
+    found = spark.createDataFrame(found.collect(), schema=found.schema)  # pin
+    cols = [c for c in RECURRING_PAYMENTS.column_names if c not in RECURRING_PAYMENTS.keys]
+    return delta.run_merge(spark, lake, RECURRING_PAYMENTS, delta.conform(found,
+                                                                          RECURRING_PAYMENTS), [
+        "WHEN MATCHED AND (" + " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols)
+        + ") THEN UPDATE SET *",
+        "WHEN NOT MATCHED THEN INSERT *",
+        "WHEN NOT MATCHED BY SOURCE THEN DELETE",
+    ])
