@@ -57,8 +57,12 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_home, capsys) -> None:
         == (0, 0, 0, 0)
 
     lake = Lake(settings.lake_root)
-    assert {"transactions", "accounts", "monthly_spend", "credentials"} <= {
-        t.name for t in lake.tables()}
+    assert {"transactions", "accounts", "monthly_spend", "credentials", "balances_daily",
+            "net_worth_daily", "recurring_payments"} <= {t.name for t in lake.tables()}
+    # Net worth: one row per user per demo day, assets - liabilities to the cent.
+    worth = lake.delta(lake_table("net_worth_daily")).to_pyarrow_table().to_pylist()
+    assert len(worth) == 3 * 2
+    assert all(w["net_worth"] == w["assets"] - w["liabilities"] for w in worth)
     before = fingerprints(lake)
     versions = {t.name: lake.delta(t).version() for t in lake.tables()}
     assert commands.demo(settings, users=3, days=2) == 0
