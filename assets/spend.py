@@ -1,21 +1,56 @@
-"""Gold spend assets."""
+"""Gold spend assets: one Spark pass over the day's changed cells refreshes them all."""
 
+from datetime import date
 
 import dagster as dg
 
 from assets.transactions import silver_transactions
 from finlake.partitions import daily_partitions
-from finlake.resources import LakeResource, SparkResource
+from finlake.resources import AlertSettings, LakeResource, SparkResource
+
+GOLD_SPEND = {
+    "daily_spend": "Spend per user, day and category (refunds netted; transfers excluded).",
+    "monthly_spend": "Spend per user, month and category (primary and detailed).",
+    "monthly_cashflow": "Income vs expense per user and month; transfers shown apart.",
+    "spend_trends": "Month-over-month change and 3/6/12-month averages per primary category.",
+    "unusual_activity": "Spend far from the user's own baseline, with the reason.",
+    "budget_progress": "Month-to-date spend against the effective budget.",
+}
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="gold", kinds={"spark", "delta"},
-          ins={"months": dg.AssetIn(key=silver_transactions.key)})
-def monthly_spend(
-    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, months: list[str],
-) -> dg.MaterializeResult:
-    """Spend per user, month and category for the months the day's changes touched."""
-    from pipelines.steps import refresh_monthly_spend
+@dg.multi_asset(
+    specs=[dg.AssetSpec(name, description=text, group_name="gold", kinds={"spark", "delta"},
+                        deps=[silver_transactions], partitions_def=daily_partitions)
+           for name, text in GOLD_SPEND.items()],
+    partitions_def=daily_partitions,
+    can_subset=False,
+)
+def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource,
+               alerts: AlertSettings):
+    """Recompute the user x month cells the day changed; budgets and alerts for its month."""
+    from pipelines.gold import changed_cells, refresh_gold
 
-    changed = refresh_monthly_spend(spark.session(), lake.lake(), months)
-    return dg.MaterializeResult(metadata={"months": ", ".join(months) or "-",
-                                          "cells_changed": changed})
+    session, the_lake = spark.session(), lake.lake()
+    day = date.fromisoformat(context.partition_key)
+    result = refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
+                          alerts.approaching)
+    context.log.info(f"gold: {result.cells} cells, {result.rows_changed}, "
+                     f"{len(result.alerts)} budget alerts, {result.seconds:.1f}s")
+    for name in GOLD_SPEND:
+        meta = {"cells": result.cells, "rows_changed": result.rows_changed.get(name, 0)}
+        if name == "budget_progress":
+            meta["budget_alerts"] = len(result.alerts)
+        yield dg.MaterializeResult(asset_key=name, metadata=meta)
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="gold", kinds={"python", "delta"},
+          deps=["budget_progress", "institution_health", silver_transactions])
+def alert_outbox(context: dg.AssetExecutionContext, lake: LakeResource,
+                 alerts: AlertSettings) -> dg.MaterializeResult:
+    """Deliver unsent alerts (budget, balance review, institution health) to the sink."""
+    from pipelines.alert_delivery import deliver
+
+    out = deliver(lake.lake(), alerts.sink)
+    context.log.info(f"alerts: {len(out.sent)} delivered, {len(out.failed)} kept for later")
+    return dg.MaterializeResult(metadata={"delivered": len(out.sent),
+                                          "not_delivered": len(out.failed)})

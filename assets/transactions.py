@@ -58,7 +58,7 @@ def silver_transactions(
     result = merge_partition(session, the_lake, _partition_date(context))
     from pipelines.recategorise import refresh_categories
 
-    recat_months, recategorised = refresh_categories(session, the_lake)
+    recat_months, recategorised = refresh_categories(session, the_lake, _partition_date(context))
     result.months = sorted(set(result.months) | set(recat_months))
     context.log.info(f"silver: {result.changes} changes, {result.quarantined} quarantined, "
                      f"months {result.months}, {result.seconds:.1f}s")

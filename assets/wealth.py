@@ -25,7 +25,11 @@ def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spar
 def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
                        spark: SparkResource) -> dg.MaterializeResult:
     """Subscriptions and bills: cadence, next expected date, price increases, misses."""
+    from pipelines.gold import changed_cells
     from pipelines.steps import refresh_recurring
 
+    session, the_lake = spark.session(), lake.lake()
+    day = date.fromisoformat(context.partition_key)
+    users = changed_cells(session, the_lake, day).select("user_id").distinct()
     return dg.MaterializeResult(metadata={
-        "rows_written": refresh_recurring(spark.session(), lake.lake())})
+        "rows_written": refresh_recurring(session, the_lake, as_of=day, users=users)})

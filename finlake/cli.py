@@ -80,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--users", type=_positive, default=100)
     lab.add_argument("--days", type=_positive, default=60)
 
+    bud = sub.add_parser("budget", help="set, clear or show a user's monthly budgets")
+    bud_sub = bud.add_subparsers(dest="budget_command", required=True)
+    bset = bud_sub.add_parser("set", help="set a monthly budget (overrides the recommendation)")
+    bset.add_argument("--user", required=True)
+    bset.add_argument("--category", required=True,
+                      help='primary category code or name, e.g. FOOD_AND_DRINK or "Food & drink"')
+    bset.add_argument("--amount", required=True, help="per month, e.g. 400")
+    bclear = bud_sub.add_parser("clear", help="drop a budget (back to the recommendation)")
+    bclear.add_argument("--user", required=True)
+    bclear.add_argument("--category", required=True)
+    bshow = bud_sub.add_parser("show", help="budgets and progress for the newest month")
+    bshow.add_argument("--user", required=True)
+
+    gold = sub.add_parser("gold", help="gold maintenance: full rebuild, alert delivery")
+    gold_sub = gold.add_subparsers(dest="gold_command", required=True)
+    rebuild = gold_sub.add_parser("rebuild", help="recompute every gold spend cell from silver")
+    rebuild.add_argument("--as-of", type=_date, default=None,
+                         help="budget day, YYYY-MM-DD (default: newest sync day)")
+    gold_sub.add_parser("deliver-alerts", help="send unsent alerts to FINLAKE_ALERT_SINK")
+
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -129,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             return cc.categorise_eval(settings, args.file,
                                       args.threshold or settings.category_threshold)
         return cc.sandbox_labelled(args.out, args.seed, args.users, args.days)
+    if args.command in ("budget", "gold"):
+        from finlake import gold_commands as gc
+
+        if args.command == "budget":
+            if args.budget_command == "show":
+                return gc.budget_show(settings, args.user)
+            amount = args.amount if args.budget_command == "set" else None
+            return gc.budget_set(settings, args.user, args.category, amount)
+        if args.gold_command == "rebuild":
+            return gc.gold_rebuild(settings, args.as_of)
+        return gc.alerts_deliver(settings)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":

@@ -67,7 +67,9 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
                      f"{silver.get('recategorised', 0)} re-categorised, "
                      f"{silver.get('quarantined', 0)} quarantined")
     if gold:
-        parts.append(f"gold {gold.get('cells_changed', 0)} cells written")
+        budget = run.metadata.get("budget_progress", {})
+        parts.append(f"gold {gold.get('cells', 0)} cells, {gold.get('rows_changed', 0)} "
+                     f"spend rows written, {budget.get('budget_alerts', 0)} budget alerts")
     checks = ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in run.checks.items())
     return " | ".join(parts + ([checks] if checks else [])) + f"  [{steps}]"
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.categories import category_model, crowd_rules
 from assets.health import institution_health
-from assets.spend import monthly_spend
+from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
 from finlake.resources import resources_for
@@ -17,15 +17,15 @@ from jobs.nightly import (
     weekly_categories_schedule,
 )
 from jobs.on_demand import on_demand_sync, sync_requests
-from quality.checks import silver_transactions_suite
+from quality.checks import gold_reconciles_with_silver, silver_transactions_suite
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_transaction_pages, silver_transactions, monthly_spend, institution_health,
-                crowd_rules, category_model, net_worth, recurring_payments],
-        asset_checks=[silver_transactions_suite],
+        assets=[raw_transaction_pages, silver_transactions, gold_spend, alert_outbox,
+                institution_health, crowd_rules, category_model, net_worth, recurring_payments],
+        asset_checks=[silver_transactions_suite, gold_reconciles_with_silver],
         jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job],
         schedules=[nightly_schedule, weekly_categories_schedule],
         sensors=[sync_requests],

@@ -113,6 +113,13 @@ class CategorySettings(dg.ConfigurableResource):
     threshold: float = 0.6
 
 
+class AlertSettings(dg.ConfigurableResource):
+    """Budget alert threshold (share of the budget) and where alerts are delivered."""
+
+    approaching: float = 0.8
+    sink: str = "log"  # log | a webhook URL
+
+
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resource set for the configured environment (same keys everywhere)."""
     embedded = settings.partner_host is None
@@ -136,5 +143,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
         "vault": VaultResource(key_dir=str(settings.key_dir)),
         "categories": CategorySettings(k=settings.k_anonymity,
                                        threshold=settings.category_threshold),
+        "alerts": AlertSettings(approaching=settings.budget_approaching,
+                                sink=settings.alert_sink),
         "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "dagster" / "io")),
     }

@@ -46,6 +46,8 @@ class Settings:
     retry_base_delay: float
     k_anonymity: int
     category_threshold: float
+    budget_approaching: float = 0.8
+    alert_sink: str = "log"
 
     @property
     def is_s3(self) -> bool:
@@ -83,7 +85,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
             f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, fraction: bool = False
+           ) -> float:
+    """A positive number (``fraction``: strictly between 0 and 1)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -91,7 +95,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value <= 0:
+    if fraction and not 0 < value < 1:
+        raise ConfigError(f"{name}={raw!r} must be a fraction between 0 and 1, e.g. {default}")
+    if not value > 0 or value == float("inf"):
         raise ConfigError(f"{name}={raw!r} must be a positive number of seconds, e.g. {default}")
     return value
 
@@ -139,5 +145,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sync_page_size=_int(env, "FINLAKE_SYNC_PAGE_SIZE", 500),
         retry_base_delay=_float(env, "FINLAKE_RETRY_BASE_DELAY", 1.0),
         k_anonymity=_int(env, "FINLAKE_K_ANONYMITY", 3),
-        category_threshold=_float(env, "FINLAKE_CATEGORY_THRESHOLD", 0.6),
+        category_threshold=_float(env, "FINLAKE_CATEGORY_THRESHOLD", 0.6, fraction=True),
+        budget_approaching=_float(env, "FINLAKE_BUDGET_APPROACHING", 0.8, fraction=True),
+        alert_sink=_alert_sink(env.get("FINLAKE_ALERT_SINK") or "log"),
     )
+
+
+def _alert_sink(raw: str) -> str:
+    if raw == "log" or raw.startswith(("http://", "https://")):
+        return raw
+    raise ConfigError(f"FINLAKE_ALERT_SINK={raw!r} is unknown; use 'log' or a webhook URL "
+                      "(http:// or https://)")

@@ -5,23 +5,24 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.health import institution_health
-from assets.spend import monthly_spend
+from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
 from finlake.partitions import daily_partitions
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, monthly_spend,
-                                       institution_health, net_worth, recurring_payments),
+    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, gold_spend,
+                                       institution_health, net_worth, recurring_payments,
+                                       alert_outbox),
     partitions_def=daily_partitions,
     description="Sync every due item for the day, merge into silver, refresh gold.",
 )
 
 replay_job = dg.define_asset_job(
     "replay",
-    selection=dg.AssetSelection.assets(silver_transactions, monthly_spend, net_worth,
-                                       recurring_payments),
+    selection=dg.AssetSelection.assets(silver_transactions, gold_spend, net_worth,
+                                       recurring_payments, alert_outbox),
     partitions_def=daily_partitions,
     description="Re-merge already-landed raw pages (backfills, rebuilds); no partner calls.",
 )

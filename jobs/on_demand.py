@@ -22,7 +22,8 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
     from connectors.ingest import ingest_day
     from lake.small_tables import append_rows, read_rows
     from lake.tables import ACCOUNTS, SYNC_JOBS
-    from pipelines.steps import merge_partition, refresh_monthly_spend
+    from pipelines.gold import changed_cells, refresh_gold
+    from pipelines.steps import merge_partition
 
     t0 = time.perf_counter()
     the_lake = lake.lake()
@@ -45,11 +46,12 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
     session = spark.session()
     silver = merge_partition(session, the_lake, today, only=(account["user_id"],
                                                              account["item_id"]))
-    cells = refresh_monthly_spend(session, the_lake, silver.months, user_id=account["user_id"])
+    gold = refresh_gold(session, the_lake,
+                        changed_cells(session, the_lake, today, account["user_id"]), today)
     summary = {"account_id": config.account_id, "item_id": account["item_id"],
                "added": report.total("txns_added"), "modified": report.total("txns_modified"),
                "removed": report.total("txns_removed"), "silver_rows": silver.rows_affected,
-               "gold_cells": cells, "sync_seconds": round(t_sync, 2),
+               "gold_cells": gold.cells, "sync_seconds": round(t_sync, 2),
                "total_seconds": round(time.perf_counter() - t0, 2)}
     context.log.info(json.dumps(summary))
     return summary

@@ -33,8 +33,10 @@ BOOKKEEPING = ["source_seq", "raw_ref", "sync_date", "updated_at"]
 CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
 
-def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame) -> tuple[DataFrame, list[str]]:
-    """Give each batch row the month it lives in and list every month the batch touches."""
+def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame
+               ) -> tuple[DataFrame, list[str], list[tuple[str, str]]]:
+    """Give each batch row the month it lives in; list every month the batch touches and
+    every (user_id, month) cell, the month a row leaves included."""
     current = read_table(spark, lake, TRANSACTIONS).select(
         *KEYS, F.col("posted_month").alias("_current_month"))
     placed = rows.join(current, KEYS, "left").withColumn(
@@ -43,10 +45,12 @@ def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame) -> tuple[DataFr
                F.coalesce("_current_month", F.lit(UNSEEN_MONTH)))
         .otherwise(F.col("posted_month")),
     )
-    months_df = placed.select(F.col("posted_month").alias("m")).union(
-        placed.select(F.col("_current_month").alias("m"))).filter("m IS NOT NULL").distinct()
-    months = sorted(r["m"] for r in months_df.collect())
-    return placed.drop("_current_month"), months
+    cells_df = placed.select("user_id", F.col("posted_month").alias("m")).union(
+        placed.select("user_id", F.col("_current_month").alias("m"))).filter(
+        "m IS NOT NULL").distinct()
+    cells = sorted((r["user_id"], r["m"]) for r in cells_df.collect())
+    months = sorted({m for _, m in cells})
+    return placed.drop("_current_month"), months, [c for c in cells if c[1] != UNSEEN_MONTH]
 
 
 def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months: list[str]

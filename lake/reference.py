@@ -96,3 +96,10 @@ def pattern_rules() -> list[dict[str, object]]:
         re.compile(pattern)  # a bad pattern fails here, with its line
         out.append({"priority": len(out), "pattern": f"(?i){pattern}", "category": code})
     return out
+
+
+@cache
+def budget_template() -> dict[str, float]:
+    """Share of monthly income suggested per primary category for users without history."""
+    with open(REFERENCE_DIR / "budget_template.csv", newline="") as fh:
+        return {r["category_primary"]: float(r["share_of_income"]) for r in csv.DictReader(fh)}

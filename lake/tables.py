@@ -280,6 +280,7 @@ ALERTS = Table(
         ("period", "string"),
         ("created_at", "timestamp"),
         ("sent_at", "timestamp"),
+        ("sent_to", "string"),  # the sink that took it: log | webhook
     ),
     keys=("alert_key",),
 )
@@ -312,8 +313,10 @@ BALANCES_DAILY = Table(
         ("date", "date"),
         ("balance", "decimal(18,2)"),
         ("observed", "boolean"),
+        ("month", "string"),
     ),
     keys=("account_id", "date"),
+    partition_by=("month",),
 )
 
 NET_WORTH_DAILY = Table(
@@ -328,8 +331,10 @@ NET_WORTH_DAILY = Table(
         ("net_worth", "decimal(18,2)"),
         ("accounts", "int"),
         ("stale_accounts", "int"),
+        ("month", "string"),
     ),
     keys=("user_id", "date"),
+    partition_by=("month",),
 )
 
 RECURRING_PAYMENTS = Table(
@@ -352,12 +357,138 @@ RECURRING_PAYMENTS = Table(
     keys=("user_id", "merchant_key"),
 )
 
+DAILY_SPEND = Table(
+    name="daily_spend",
+    layer="gold",
+    description="Spend per user x day x category (posted, live, expense rows; refunds netted).",
+    columns=(
+        ("user_id", "string"),
+        ("date", "date"),
+        ("category_primary", "string"),
+        ("category", "string"),
+        ("amount", "decimal(18,2)"),
+        ("txn_count", "bigint"),
+        ("month", "string"),
+    ),
+    keys=("user_id", "date", "category"),
+    partition_by=("month",),
+)
+
+MONTHLY_CASHFLOW = Table(
+    name="monthly_cashflow",
+    layer="gold",
+    description="Income vs expense per user x month; transfers between own accounts shown apart.",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("income", "decimal(18,2)"),
+        ("expense", "decimal(18,2)"),
+        ("net", "decimal(18,2)"),  # income - expense
+        ("transfers_in", "decimal(18,2)"),
+        ("transfers_out", "decimal(18,2)"),
+        ("txn_count", "bigint"),
+    ),
+    keys=("user_id", "month"),
+    partition_by=("month",),
+)
+
+SPEND_TRENDS = Table(
+    name="spend_trends",
+    layer="gold",
+    description="Spend per user x month x primary category with month-over-month change and "
+                "3/6/12-month averages (months without spend count as zero).",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("category_primary", "string"),
+        ("amount", "decimal(18,2)"),
+        ("prev_month_amount", "decimal(18,2)"),
+        ("mom_change", "decimal(18,2)"),
+        ("mom_change_pct", "double"),
+        ("avg_3m", "decimal(18,2)"),
+        ("avg_6m", "decimal(18,2)"),
+        ("avg_12m", "decimal(18,2)"),
+    ),
+    keys=("user_id", "month", "category_primary"),
+    partition_by=("month",),
+)
+
+BUDGETS = Table(
+    name="budgets",
+    layer="silver",
+    description="Budgets people set themselves (overrides only; recommendations are computed).",
+    columns=(
+        ("user_id", "string"),
+        ("category_primary", "string"),
+        ("amount", "decimal(18,2)"),
+        ("set_by", "string"),  # cli | dashboard
+        ("set_at", "timestamp"),
+    ),
+    keys=("user_id", "category_primary"),
+)
+
+BUDGET_PROGRESS = Table(
+    name="budget_progress",
+    layer="gold",
+    description="Month-to-date spend against the effective budget (manual, history or "
+                "income template) per user x month x primary category.",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("category_primary", "string"),
+        ("budget", "decimal(18,2)"),
+        ("budget_source", "string"),  # manual | history | template | none
+        ("spent", "decimal(18,2)"),
+        ("share", "double"),  # spent / budget
+        ("state", "string"),  # ok | approaching | exceeded | no_budget
+        ("as_of", "date"),
+    ),
+    keys=("user_id", "month", "category_primary"),
+    partition_by=("month",),
+)
+
+UNUSUAL_ACTIVITY = Table(
+    name="unusual_activity",
+    layer="gold",
+    description="Transactions and categories far from the user's own baseline, with the reason.",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("kind", "string"),  # category_spike | merchant_outlier | new_merchant_large
+        ("subject", "string"),  # primary category or txn_id
+        ("txn_id", "string"),
+        ("date", "date"),
+        ("merchant_key", "string"),
+        ("category_primary", "string"),
+        ("amount", "decimal(18,2)"),
+        ("baseline", "decimal(18,2)"),
+        ("reason", "string"),
+    ),
+    keys=("user_id", "month", "kind", "subject"),
+    partition_by=("month",),
+)
+
+GOLD_CHANGES = Table(
+    name="gold_changes",
+    layer="ops",
+    description="The user x month cells a sync day changed in silver: what gold recomputes. "
+                "Written before the silver MERGE, so a crash cannot lose a cell.",
+    columns=(
+        ("sync_date", "date"),
+        ("user_id", "string"),
+        ("month", "string"),
+    ),
+    keys=("sync_date", "user_id", "month"),
+    partition_by=("sync_date",),
+)
+
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
               CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS,
               CATEGORY_OVERRIDES, CUSTOM_CATEGORIES, BALANCE_OBSERVATIONS, BALANCES_DAILY,
-              NET_WORTH_DAILY, RECURRING_PAYMENTS)
+              NET_WORTH_DAILY, RECURRING_PAYMENTS, DAILY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS,
+              BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES)
 }
 
 

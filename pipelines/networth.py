@@ -97,6 +97,25 @@ def balances_daily(snapshots: DataFrame, start: date, end: date) -> DataFrame:
     )
 
 
+def carry_forward(previous: DataFrame, snapshots: DataFrame, day: date) -> DataFrame:
+    """``balances_daily`` rows for ``day`` from the day before's rows and ``day``'s snapshots.
+
+    Accounts with a snapshot on ``day`` are observed at it; every other account of
+    ``previous`` keeps its balance, user and type (``observed`` false). Equal to
+    ``balances_daily(snapshots up to day, day, day)`` when ``previous`` is that for day - 1.
+    """
+    on_day = F.lit(day.isoformat()).cast("date")
+    seen = snapshots.filter(F.col("date") == on_day).select(
+        "account_id", "user_id", "type", on_day.alias("date"),
+        F.col("balance_current").cast(MONEY).alias("balance"), F.lit(True).alias("observed"),
+    )
+    carried = previous.join(seen.select("account_id"), "account_id", "left_anti").select(
+        "account_id", "user_id", "type", on_day.alias("date"),
+        F.col("balance").cast(MONEY).alias("balance"), F.lit(False).alias("observed"),
+    )
+    return seen.unionByName(carried)
+
+
 def net_worth_daily(balances: DataFrame) -> DataFrame:
     """Per (user_id, date): assets, liabilities, net_worth, accounts, stale_accounts.
 

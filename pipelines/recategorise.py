@@ -9,7 +9,7 @@ actually changed. History is read (filtered), never rewritten wholesale.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
@@ -45,8 +45,10 @@ def _rules_at(lake: Lake, version: int | None) -> dict[str, tuple[str, str]]:
             for r in dt.to_pyarrow_table().to_pylist()}
 
 
-def refresh_categories(spark: SparkSession, lake: Lake) -> tuple[list[str], int]:
-    """Apply overrides/rules/model changes since the last refresh; (months touched, rows)."""
+def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None = None
+                       ) -> tuple[list[str], int]:
+    """Apply overrides/rules/model changes since the last refresh; (months touched, rows).
+    With ``sync_date`` the changed (user, month) cells are logged for that day's gold."""
     state = _load_state(lake)
     overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES)
     rules_version = lake.delta(MERCHANT_RULES).version()  # type: ignore[union-attr]
@@ -84,11 +86,16 @@ def refresh_categories(spark: SparkSession, lake: Lake) -> tuple[list[str], int]
                                          "description"), **engine_inputs(spark, lake))
         diff = new.join(old, list(TRANSACTIONS.keys)).filter(" OR ".join(
             f"NOT ({c} <=> _old_{c})" for c in CATEGORY_COLUMNS))
-        rows = diff.select(*TRANSACTIONS.keys, "posted_month", *CATEGORY_COLUMNS).collect()
+        cols = [*TRANSACTIONS.keys, "user_id", "posted_month", *CATEGORY_COLUMNS]
+        rows = diff.select(*cols).collect()
         if rows:
-            pinned = spark.createDataFrame(rows, schema=diff.select(
-                *TRANSACTIONS.keys, "posted_month", *CATEGORY_COLUMNS).schema)
+            pinned = spark.createDataFrame(rows, schema=diff.select(*cols).schema)
             months = sorted({r["posted_month"] for r in rows})
+            if sync_date is not None:
+                from pipelines.gold import log_changes
+
+                log_changes(spark, lake, sync_date, pinned.select(
+                    "user_id", F.col("posted_month").alias("month")))
             sets = ", ".join(f"t.{c} = s.{c}" for c in CATEGORY_COLUMNS)
             delta.run_merge(spark, lake, TRANSACTIONS, pinned,
                             [f"WHEN MATCHED THEN UPDATE SET {sets}"], partitions=months)

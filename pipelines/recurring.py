@@ -43,10 +43,45 @@ CADENCES = (
     Cadence("yearly", 360, 370, 2, 30, 365),
 )
 
+
+def _days_until_missed(c: Cadence) -> int:
+    """Days from the first charge a series needs until the day it is flagged missed."""
+    gap = c.typical_gap if c.typical_gap is not None else c.max_gap
+    return (c.min_charges - 1) * c.max_gap + gap + c.grace_days + 1
+
+
+# Silver a refresh reads: as_of's month and the LOOKBACK_MONTHS - 1 before it. A series is
+# detected until it is flagged missed as long as the charges it needs are in the window; the
+# longest such span is a yearly one's (a gap of up to 370 days, then 365 + 30 days of grace):
+# LOOKBACK_DAYS = 766. Any 26 whole calendar months span at least 789 days, so 27 months
+# always cover it. Occurrences, typical amount and "since" count charges in the window only.
+LOOKBACK_DAYS = max(_days_until_missed(c) for c in CADENCES)
+LOOKBACK_MONTHS = 27
+
 OUTPUT_COLUMNS = (
     "user_id", "merchant_key", "cadence", "occurrences", "typical_amount", "last_amount",
     "last_date", "next_expected_date", "price_increase", "missed_payment", "detail",
 )
+
+
+def lookback_months(as_of: date) -> list[str]:
+    """The ``posted_month`` values ('YYYY-MM') a refresh as of ``as_of`` reads, oldest first."""
+    last = as_of.year * 12 + as_of.month - 1
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(last - LOOKBACK_MONTHS + 1, last + 1)]
+
+
+def due_users(stored: DataFrame, as_of: date) -> DataFrame:
+    """``user_id`` of users with a stored series (``recurring_payments`` rows) that is not
+    flagged missed yet but is missed as of ``as_of``."""
+    grace: Column = F.lit(None).cast("int")
+    for c in CADENCES:
+        grace = F.when(F.col("cadence") == c.name, F.lit(c.grace_days)).otherwise(grace)
+    missed = F.lit(as_of) > F.date_add(F.col("next_expected_date"), grace)
+    return (
+        stored.filter(~F.coalesce(F.col("missed_payment"), F.lit(False)) & missed)
+        .select("user_id")
+        .distinct()
+    )
 
 
 def _median(values: Column) -> Column:

@@ -1,8 +1,14 @@
-"""Spend aggregation, reduce side: transaction -> (user, month, category) -> sums."""
+"""Spend aggregation, MapReduce-style: map each transaction to (user, period, category) and
+its amount, then reduce by summing.
+
+Amounts follow the partner's sign: positive is money out, negative money in. A refund is a
+negative amount in an expense category, so it nets against that category's spend. Money
+moving between a user's own accounts (transfers, credit-card payments) is neither income nor
+spend. Pending, removed and superseded rows never count.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -11,9 +17,12 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 UNCATEGORISED = "UNCATEGORIZED"
-# Money moving between a user's own accounts is not spend.
 NOT_SPEND_PRIMARY = ("TRANSFER_IN", "TRANSFER_OUT")
 NOT_SPEND_DETAILED = ("LOAN_PAYMENTS_CREDIT_CARD_PAYMENT",)
+INCOME_PRIMARY = "INCOME"
+PAYROLL = ("INCOME_SALARY", "INCOME_MILITARY")
+EXPENSE, INCOME, TRANSFER = "expense", "income", "transfer"
+MONEY = "decimal(18,2)"
 
 
 def effective_category(df: DataFrame) -> DataFrame:
@@ -28,23 +37,109 @@ def countable(silver: DataFrame) -> DataFrame:
     return silver.filter((F.col("status") == "live") & ~F.col("pending"))
 
 
-def monthly_spend(silver: DataFrame, categories: DataFrame, months: Sequence[str]) -> DataFrame:
-    """``monthly_spend`` cells for the given months (positive = money out, refunds netted)."""
-    cats = categories.select(
-        F.col("category").alias("_cat"), F.col("category_primary").alias("_primary")
-    )
-    rows = effective_category(countable(silver).filter(F.col("posted_month").isin(list(months))))
+def classify(silver: DataFrame, categories: DataFrame, custom: DataFrame | None = None
+             ) -> DataFrame:
+    """Countable rows with ``effective_category``, ``category_primary`` and ``flow``
+    (expense | income | transfer). A user's own categories resolve through ``custom``."""
+    cats = categories.select(F.col("category").alias("_cat"),
+                             F.col("category_primary").alias("_primary"))
+    rows = effective_category(countable(silver))
     rows = rows.join(F.broadcast(cats), rows["effective_category"] == cats["_cat"], "left")
-    primary = F.coalesce("_primary", F.lit(UNCATEGORISED))
-    rows = rows.filter(
-        ~primary.isin(*NOT_SPEND_PRIMARY) & ~F.col("effective_category").isin(*NOT_SPEND_DETAILED)
-    )
-    return rows.groupBy(
-        "user_id",
-        F.col("posted_month").alias("month"),
-        primary.alias("category_primary"),
-        F.col("effective_category").alias("category"),
-    ).agg(
-        F.sum("amount").cast("decimal(18,2)").alias("amount"),
-        F.count(F.lit(1)).alias("txn_count"),
-    )
+    primary = F.col("_primary")
+    if custom is not None:
+        mine = custom.select(F.col("user_id").alias("_cu"), F.col("category").alias("_cc"),
+                             F.col("category_primary").alias("_custom_primary"))
+        rows = rows.join(mine, (rows["user_id"] == mine["_cu"])
+                         & (rows["effective_category"] == mine["_cc"]), "left")
+        primary = F.coalesce(primary, F.col("_custom_primary"))
+    primary = F.coalesce(primary, F.lit(UNCATEGORISED))
+    flow = (F.when(primary.isin(*NOT_SPEND_PRIMARY)
+                   | F.col("effective_category").isin(*NOT_SPEND_DETAILED), F.lit(TRANSFER))
+            .when(primary == INCOME_PRIMARY, F.lit(INCOME))
+            .otherwise(F.lit(EXPENSE)))
+    return rows.withColumn("category_primary", primary).withColumn("flow", flow).drop(
+        *[c for c in ("_cat", "_primary", "_cu", "_cc", "_custom_primary")])
+
+
+def spend_map(classified: DataFrame) -> DataFrame:
+    """Map: each expense transaction to its (user, day, month, category) key and amount."""
+    return classified.filter(F.col("flow") == EXPENSE).select(
+        "user_id", F.col("posted_date").alias("date"), F.col("posted_month").alias("month"),
+        "category_primary", F.col("effective_category").alias("category"), "amount")
+
+
+def daily_spend(mapped: DataFrame) -> DataFrame:
+    """Reduce: sum per user, day and category."""
+    return mapped.groupBy("user_id", "date", "month", "category_primary", "category").agg(
+        F.sum("amount").cast(MONEY).alias("amount"), F.count(F.lit(1)).alias("txn_count"))
+
+
+def monthly_spend(daily: DataFrame) -> DataFrame:
+    """Reduce again: the daily cells summed per month (so the two always agree)."""
+    return daily.groupBy("user_id", "month", "category_primary", "category").agg(
+        F.sum("amount").cast(MONEY).alias("amount"),
+        F.sum("txn_count").cast("bigint").alias("txn_count"))
+
+
+def monthly_cashflow(classified: DataFrame) -> DataFrame:
+    """Income (money in, positive), expense (net spend), and transfers shown apart."""
+    amt, flow = F.col("amount"), F.col("flow")
+
+    def total(cond):
+        return F.coalesce(F.sum(F.when(cond, amt)), F.lit(0)).cast(MONEY)
+
+    income = (-total(flow == INCOME)).cast(MONEY)
+    expense = total(flow == EXPENSE)
+    return classified.groupBy("user_id", F.col("posted_month").alias("month")).agg(
+        income.alias("income"), expense.alias("expense"),
+        (income - expense).cast(MONEY).alias("net"),
+        (-total((flow == TRANSFER) & (amt < 0))).cast(MONEY).alias("transfers_in"),
+        total((flow == TRANSFER) & (amt > 0)).alias("transfers_out"),
+        F.count(F.lit(1)).alias("txn_count"))
+
+
+def month_index(col: str = "month"):
+    """'YYYY-MM' -> months since year 0 (consecutive months differ by one)."""
+    return (F.substring(F.col(col), 1, 4).cast("int") * 12
+            + F.substring(F.col(col), 6, 2).cast("int") - 1)
+
+
+def index_month(idx):
+    """Inverse of ``month_index``."""
+    return F.format_string("%04d-%02d", F.floor(idx / 12).cast("int"),
+                           (idx % 12 + 1).cast("int"))
+
+
+def by_primary(monthly: DataFrame) -> DataFrame:
+    return monthly.groupBy("user_id", "month", "category_primary").agg(
+        F.sum("amount").cast(MONEY).alias("amount"))
+
+
+def spend_trends(primary: DataFrame) -> DataFrame:
+    """Per user x month x primary category present in ``primary`` (which must also hold the 11
+    months before each wanted month): month-over-month change and 3/6/12-month averages,
+    months without spend counting as zero."""
+    cur = primary.select("user_id", "category_primary", "month", "amount",
+                         month_index().alias("_i"))
+    hist = primary.select(F.col("user_id").alias("_u"),
+                          F.col("category_primary").alias("_p"),
+                          F.col("amount").alias("_a"), month_index().alias("_j"))
+    joined = cur.join(hist, (cur["user_id"] == hist["_u"])
+                      & (cur["category_primary"] == hist["_p"])
+                      & (hist["_j"] <= cur["_i"]) & (hist["_j"] > cur["_i"] - 12), "left")
+    lag = F.col("_i") - F.col("_j")
+
+    def window_sum(months: int):
+        return F.coalesce(F.sum(F.when(lag < months, F.col("_a"))), F.lit(0))
+
+    out = joined.groupBy("user_id", "month", "category_primary", "amount").agg(
+        F.coalesce(F.sum(F.when(lag == 1, F.col("_a"))), F.lit(0)).cast(MONEY)
+        .alias("prev_month_amount"),
+        *[(window_sum(n) / n).cast(MONEY).alias(f"avg_{n}m") for n in (3, 6, 12)])
+    return out.select(
+        "user_id", "month", "category_primary", "amount", "prev_month_amount",
+        (F.col("amount") - F.col("prev_month_amount")).cast(MONEY).alias("mom_change"),
+        F.when(F.col("prev_month_amount") != 0,
+               ((F.col("amount") - F.col("prev_month_amount"))
+                / F.col("prev_month_amount")).cast("double")).alias("mom_change_pct"),
+        "avg_3m", "avg_6m", "avg_12m")

@@ -27,11 +27,11 @@ from lake.tables import (
     CATEGORIES,
     CATEGORY_OVERRIDES,
     MERCHANT_RULES,
-    MONTHLY_SPEND,
     QUARANTINE,
 )
-from pipelines import silver, spend
+from pipelines import silver
 from pipelines.categorise import categorise
+from pipelines.gold import log_changes
 from pipelines.health import alert_key
 
 if TYPE_CHECKING:
@@ -101,7 +101,9 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
                     partitions=[sync_date.isoformat()], changed="FALSE")
     rows = silver.transaction_rows(silver.latest_changes(good))
     rows = categorise(rows, **engine_inputs(spark, lake))
-    placed, months = place_rows(spark, lake, rows)
+    placed, months, cells = place_rows(spark, lake, rows)
+    log_changes(spark, lake, sync_date, spark.createDataFrame(
+        cells, schema="user_id string, month string"))
     result.changes = placed.count()
     if armed("merge.mid"):
         placed = _die_while_merging(placed)
@@ -150,34 +152,11 @@ def _die_while_merging(rows: DataFrame) -> DataFrame:
     return rows.filter(_die(F.col("source_seq")))
 
 
-def refresh_monthly_spend(spark: SparkSession, lake: Lake, months: list[str],
-                          user_id: str | None = None) -> int:
-    """Recompute the given months of ``monthly_spend`` from silver (one user's cells only
-    with ``user_id``); unchanged cells are not rewritten."""
-    if not months:
-        return 0
-    from pyspark.sql import functions as F
-
-    from lake.tables import TRANSACTIONS
-
-    crash_point("gold.before_merge")
-    silver_rows = delta.read_table(spark, lake, TRANSACTIONS)
-    if user_id:
-        silver_rows = silver_rows.filter(F.col("user_id") == user_id)
-    cells = spend.monthly_spend(silver_rows, delta.read_table(spark, lake, CATEGORIES), months)
-    return delta.merge(
-        spark, lake, MONTHLY_SPEND, cells, partitions=months,
-        changed="NOT (t.amount <=> s.amount) OR NOT (t.txn_count <=> s.txn_count) "
-                "OR NOT (t.category_primary <=> s.category_primary)",
-        delete_missing_in_partitions=True,
-        target_filter=f"t.user_id = {delta.sql_literal(user_id)}" if user_id else None,
-    )
-
-
 def set_user_category(spark: SparkSession, lake: Lake, user_id: str, txn_id: str,
-                      category: str) -> list[str]:
+                      category: str, as_of: date | None = None) -> list[str]:
     """A person's manual category for one transaction (never changed automatically);
-    refreshes that user's gold for the month. Returns the months touched ([] if no row)."""
+    refreshes that user's gold cell for the month (budgets as of ``as_of``, default the
+    newest sync day). Returns the months touched ([] if no row)."""
     from pyspark.sql import functions as F
 
     from lake.tables import TRANSACTIONS
@@ -188,51 +167,108 @@ def set_user_category(spark: SparkSession, lake: Lake, user_id: str, txn_id: str
     if not row:
         return []
     months = [row[0]["posted_month"]]
+    as_of = as_of or latest_sync_day(spark, lake)
     source = spark.createDataFrame([(*[row[0][k] for k in TRANSACTIONS.keys], category)],
                                    schema="account_id string, partner_txn_id string, "
                                           "user_category string")
     delta.run_merge(spark, lake, TRANSACTIONS, source,
                     ["WHEN MATCHED THEN UPDATE SET t.user_category = s.user_category"],
                     partitions=months)
-    refresh_monthly_spend(spark, lake, months, user_id=user_id)
+    from pipelines.gold import refresh_gold
+
+    refresh_gold(spark, lake, spark.createDataFrame([(user_id, months[0])],
+                                                    "user_id string, month string"), as_of)
     return months
+
+
+def latest_sync_day(spark: SparkSession, lake: Lake) -> date:
+    """The newest sync day silver holds (today when empty): what 'now' means for gold."""
+    from datetime import UTC, datetime
+
+    from lake.tables import TRANSACTIONS
+
+    day = delta.read_table(spark, lake, TRANSACTIONS).agg(F.max("sync_date")).collect()[0][0]
+    return day or datetime.now(UTC).date()
 
 
 def refresh_net_worth(spark: SparkSession, lake: Lake, day: date) -> int:
     """``balances_daily`` and ``net_worth_daily`` for one day: each account's last good
-    balance on or before it (carried forward), then assets - liabilities per user."""
-    from lake.tables import BALANCES_DAILY, NET_WORTH_DAILY
-    from pipelines.networth import balance_snapshots, balances_daily, net_worth_daily
+    balance on or before it (carried forward), then assets - liabilities per user.
 
-    observed = delta.read_table(spark, lake, BALANCE_OBSERVATIONS).filter(
-        F.col("date") <= F.lit(day).cast("date"))
-    balances = balances_daily(balance_snapshots(observed), day, day)
+    When ``balances_daily`` has the day before, only the day's observations are read and
+    the rest is carried from it; otherwise (first run, a gap) all observations up to the day.
+    """
+    from datetime import timedelta
+
+    from lake.tables import BALANCES_DAILY, NET_WORTH_DAILY
+    from pipelines.networth import (
+        balance_snapshots,
+        balances_daily,
+        carry_forward,
+        net_worth_daily,
+    )
+
+    observations = delta.read_table(spark, lake, BALANCE_OBSERVATIONS)
+    before = day - timedelta(days=1)
+    previous = delta.read_table(spark, lake, BALANCES_DAILY).filter(
+        (F.col("month") == f"{before:%Y-%m}") & (F.col("date") == F.lit(before).cast("date")))
+    if previous.isEmpty():
+        observed = observations.filter(F.col("date") <= F.lit(day).cast("date"))
+        balances = balances_daily(balance_snapshots(observed), day, day)
+    else:
+        observed = observations.filter(F.col("date") == F.lit(day).cast("date"))
+        balances = carry_forward(previous, balance_snapshots(observed), day)
+    month = f"{day:%Y-%m}"
+    balances = balances.withColumn("month", F.lit(month))
     balances = spark.createDataFrame(balances.collect(), schema=balances.schema)  # pin
     same = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in ("balance", "observed", "type"))
-    n = delta.merge(spark, lake, BALANCES_DAILY, balances, changed=same)
-    worth = net_worth_daily(balances)
+    n = delta.merge(spark, lake, BALANCES_DAILY, balances, changed=same, partitions=[month])
+    worth = net_worth_daily(balances).withColumn("month", F.lit(month))
     cols = ("assets", "liabilities", "net_worth", "accounts", "stale_accounts")
-    n += delta.merge(spark, lake, NET_WORTH_DAILY, worth,
+    n += delta.merge(spark, lake, NET_WORTH_DAILY, worth, partitions=[month],
                      changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols))
     return n
 
 
-def refresh_recurring(spark: SparkSession, lake: Lake) -> int:
-    """Recurring payments as of the freshest sync in silver (so replays give the same)."""
-    from lake.tables import RECURRING_PAYMENTS, TRANSACTIONS
-    from pipelines.recurring import recurring_payments
+def refresh_recurring(spark: SparkSession, lake: Lake, as_of: date | None = None,
+                      users: DataFrame | None = None) -> int:
+    """Recurring payments as of ``as_of`` (default: the freshest sync in silver, so replays
+    give the same), detected in the last ``LOOKBACK_MONTHS`` months of silver.
 
+    With ``users`` (a frame with ``user_id``: whose transactions changed) only their series
+    and those of users with a series turning missed by ``as_of`` are recomputed: their rows
+    are updated, inserted or deleted; every other user's rows are left as they are.
+    """
+    from lake.tables import RECURRING_PAYMENTS, TRANSACTIONS
+    from pipelines.recurring import KEYS, due_users, lookback_months, recurring_payments
+
+    t = RECURRING_PAYMENTS
     silver = delta.read_table(spark, lake, TRANSACTIONS)
-    as_of = silver.agg(F.max("sync_date")).collect()[0][0]
     if as_of is None:
-        return 0
-    found = recurring_payments(silver, as_of)
-    found = spark.createDataFrame(found.collect(), schema=found.schema)  # pin
-    cols = [c for c in RECURRING_PAYMENTS.column_names if c not in RECURRING_PAYMENTS.keys]
-    return delta.run_merge(spark, lake, RECURRING_PAYMENTS, delta.conform(found,
-                                                                          RECURRING_PAYMENTS), [
-        "WHEN MATCHED AND (" + " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols)
-        + ") THEN UPDATE SET *",
-        "WHEN NOT MATCHED THEN INSERT *",
-        "WHEN NOT MATCHED BY SOURCE THEN DELETE",
+        as_of = silver.agg(F.max("sync_date")).collect()[0][0]
+        if as_of is None:
+            return 0
+    silver = silver.filter(F.col("posted_month").isin(*lookback_months(as_of)))
+    stored = delta.read_table(spark, lake, t)
+    if users is not None:
+        in_scope = users.select(F.col("user_id").cast("string").alias("user_id")).unionByName(
+            due_users(stored, as_of)).distinct().collect()
+        if not in_scope:
+            return 0
+        scope = spark.createDataFrame(in_scope, schema="user_id string")  # pin
+        silver = silver.join(scope, "user_id", "left_semi")
+        stored = stored.join(scope, "user_id", "left_semi")
+    found = delta.conform(recurring_payments(silver, as_of), t)
+    gone = stored.join(found.select(*KEYS), list(KEYS), "left_anti")
+    source = found.withColumn("_delete", F.lit(False)).unionByName(
+        delta.conform(gone, t).withColumn("_delete", F.lit(True)))
+    source = spark.createDataFrame(source.collect(), schema=source.schema)  # pin
+    cols = [c for c in t.column_names if c not in t.keys]
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols)
+    return delta.run_merge(spark, lake, t, source, [
+        "WHEN MATCHED AND s._delete THEN DELETE",
+        f"WHEN MATCHED AND ({changed}) THEN UPDATE SET "
+        + ", ".join(f"t.{c} = s.{c}" for c in cols),
+        f"WHEN NOT MATCHED AND NOT s._delete THEN INSERT ({', '.join(t.column_names)}) "
+        f"VALUES ({', '.join(f's.{c}' for c in t.column_names)})",
     ])

@@ -35,3 +35,33 @@ def silver_transactions_suite(
         metadata={"suite": SUITE_NAME, "months": ", ".join(sorted(months)) or "-",
                   "results": dg.MetadataValue.json(result.results)},
     )
+
+
+@dg.asset_check(asset="monthly_spend", blocking=True,
+                description="Gold reconciles with silver: expense totals and counts per "
+                            "user-month agree across silver, daily and monthly spend and "
+                            "cash flow, for every cell the partition changed")
+def gold_reconciles_with_silver(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource,
+) -> dg.AssetCheckResult:
+    from datetime import date
+
+    from pipelines.gold import changed_cells, reconcile_cells
+
+    session, the_lake = spark.session(), lake.lake()
+    partition = context.run.tags.get("dagster/partition")
+    if partition:
+        cells = changed_cells(session, the_lake, date.fromisoformat(partition))
+    else:
+        from pipelines.gold import all_cells
+
+        cells = all_cells(session, the_lake)
+    n = cells.count()
+    bad = reconcile_cells(session, the_lake, cells)
+    return dg.AssetCheckResult(
+        passed=not bad, severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(bad)} of {n} user-months differ, e.g. {bad[0]}" if bad
+                     else f"{n} user-months reconcile"),
+        metadata={"cells_checked": n, "cells_differing": len(bad),
+                  "examples": dg.MetadataValue.json([{k: str(v) for k, v in r.items()}
+                                                     for r in bad[:5]])})

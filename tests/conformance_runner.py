@@ -60,8 +60,9 @@ def main(engine: str, pages_dir: str) -> None:
     rows = categorise(silver.transaction_rows(silver.latest_changes(good)), overrides, rules,
                       model, threshold=0.5)
     live = rows.filter(F.col("change") == "upsert").withColumn("status", F.lit("live"))
-    gold = spend.monthly_spend(live.withColumn("pending", F.coalesce("pending", F.lit(False))),
-                               cats, ["2026-01", "2026-02"])
+    classified = spend.classify(live.withColumn("pending", F.coalesce("pending", F.lit(False))),
+                                cats)
+    gold = spend.monthly_spend(spend.daily_spend(spend.spend_map(classified)))
     out = {
         "changes": collect(changes, ["source_seq"]),
         "quarantine": collect(silver.quarantine_rows(bad), ["record_id"]),

@@ -87,7 +87,7 @@ def transactions() -> list[dict[str, Any]]:
 
 
 def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``monthly_spend`` as pipelines/spend.py defines it (live, posted, not transfers)."""
+    """``monthly_spend`` as pipelines/spend.py defines it (live, posted, expenses only)."""
     primary = {c["category"]: c["category_primary"] for c in categories()}
     cells: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(list)
     for r in txns:
@@ -95,7 +95,7 @@ def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         cat = r.get("user_category") or r["category"] or "UNCATEGORIZED"
         prim = primary.get(cat, "UNCATEGORIZED")
-        if prim in NOT_SPEND:
+        if prim in NOT_SPEND or prim == "INCOME":
             continue
         cells[(r["user_id"], r["posted_month"], prim, cat)].append(r["amount"])
     return [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pyspark.sql import functions as F
 
-from pipelines.networth import balance_snapshots, balances_daily, net_worth_daily
+from pipelines.networth import balance_snapshots, balances_daily, carry_forward, net_worth_daily
 
 START, END = date(2024, 1, 1), date(2024, 1, 6)
 DDL = ("account_id string, user_id string, type string, date date,"
@@ -103,3 +104,12 @@ def test_schema(daily):
     assert types["assets"] == types["liabilities"] == types["net_worth"] == "decimal(18,2)"
     assert dict(daily.dtypes)["balance"] == "decimal(18,2)"
     assert dict(daily.dtypes)["observed"] == "boolean"
+
+
+def test_carry_forward_equals_balances_daily(spark, daily):
+    snaps = balance_snapshots(spark.createDataFrame(ROWS, DDL))
+    for d in D[1:]:
+        previous = daily.filter(F.col("date") == F.lit(d - timedelta(days=1)))
+        got = carry_forward(previous, snaps, d)
+        assert got.dtypes == daily.dtypes
+        assert set(got.collect()) == set(daily.filter(F.col("date") == F.lit(d)).collect()), d

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from pipelines.recurring import OUTPUT_COLUMNS, recurring_payments
+from pipelines.recurring import (
+    LOOKBACK_DAYS,
+    LOOKBACK_MONTHS,
+    OUTPUT_COLUMNS,
+    due_users,
+    lookback_months,
+    recurring_payments,
+)
 
 AS_OF = date(2026, 7, 10)
 SCHEMA = (
@@ -145,3 +152,22 @@ def test_even_count_median_is_the_mean_of_the_middle_two(spark) -> None:
             for i, a in enumerate(["10.00", "10.00", "12.00", "12.00"])]
     (r,) = recurring_payments(spark.createDataFrame(rows, SCHEMA), AS_OF).collect()
     assert (r.cadence, r.typical_amount, r.price_increase) == ("weekly", Decimal("11.00"), False)
+
+
+def test_lookback_window_covers_a_yearly_series_until_missed() -> None:
+    assert LOOKBACK_DAYS == 370 + 365 + 30 + 1
+    assert lookback_months(date(2026, 1, 31))[-3:] == ["2025-11", "2025-12", "2026-01"]
+    day = date(2020, 1, 1)
+    while day < date(2032, 1, 1):
+        months = lookback_months(day)
+        assert len(months) == LOOKBACK_MONTHS and months[-1] == day.strftime("%Y-%m")
+        assert (day - date.fromisoformat(f"{months[0]}-01")).days >= LOOKBACK_DAYS
+        day += timedelta(days=1)
+
+
+def test_due_users_are_those_with_a_series_turning_missed(result, spark) -> None:
+    stored = spark.createDataFrame(list(result.values()))
+    assert {r.user_id for r in due_users(stored, AS_OF).collect()} == set()  # gas: missed
+    later = date(2026, 7, 21)  # past u1's netflix and gym grace, not u2's netflix
+    assert {r.user_id for r in due_users(stored, later).collect()} == {"u1"}
+    assert {r.user_id for r in due_users(stored, date(2026, 8, 1)).collect()} == {"u1", "u2"}

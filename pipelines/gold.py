@@ -1,0 +1,306 @@
+"""Gold refresh by cell: a night's silver changes recompute only the user x month cells they
+touched, and the MERGE rewrites only cells whose figures changed.
+
+The silver merge logs the cells it is about to change in ``gold_changes`` (before the MERGE,
+so a crash cannot lose one). Gold reads the day's cells, recomputes those cells from silver
+and replaces them: changed rows are updated, new rows inserted, rows the cell no longer has
+deleted. A full rebuild is the same code given every cell, so the two give identical tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from finlake.crashpoints import crash_point
+from lake import delta
+from lake.catalog import Lake
+from lake.small_tables import upsert_rows
+from lake.tables import (
+    ALERTS,
+    BUDGET_PROGRESS,
+    BUDGETS,
+    CATEGORIES,
+    CUSTOM_CATEGORIES,
+    DAILY_SPEND,
+    GOLD_CHANGES,
+    MONTHLY_CASHFLOW,
+    MONTHLY_SPEND,
+    SPEND_TRENDS,
+    TRANSACTIONS,
+    UNUSUAL_ACTIVITY,
+    Table,
+)
+from pipelines import budgets, spend, unusual
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+CELL = ("user_id", "month")
+TREND_MONTHS = 12  # a month's cell feeds the trends of the 12 months after it
+
+
+@dataclass
+class GoldResult:
+    cells: int = 0
+    rows_changed: dict[str, int] = field(default_factory=dict)
+    alerts: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
+
+    def lap(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.steps[name] = round(now - since, 2)
+        return now
+
+
+def shift(month: str, n: int) -> str:
+    y, m = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + n, 12)
+    return f"{y:04d}-{m + 1:02d}"
+
+
+def month_range(first: str, last: str) -> list[str]:
+    out, m = [], first
+    while m <= last:
+        out.append(m)
+        m = shift(m, 1)
+    return out
+
+
+def with_months_before(months: list[str], n: int) -> list[str]:
+    """The months and the ``n`` before each (what a cell's baseline reads; a late change to
+    an old month reads around that month only, not everything since)."""
+    return sorted({shift(m, -k) for m in months for k in range(n + 1)})
+
+
+def month_end(month: str) -> date:
+    from datetime import timedelta
+
+    nxt = shift(month, 1)
+    return date(int(nxt[:4]), int(nxt[5:7]), 1) - timedelta(days=1)
+
+
+def log_changes(spark: SparkSession, lake: Lake, sync_date: date, cells: DataFrame) -> int:
+    """Record the (user_id, month) cells a sync day changes (insert-only, idempotent)."""
+    rows = cells.select("user_id", "month").filter(
+        F.col("user_id").isNotNull() & F.col("month").isNotNull()
+        & (F.col("month") != "unseen")).distinct().withColumn(
+        "sync_date", F.lit(sync_date).cast("date"))
+    return delta.merge(spark, lake, GOLD_CHANGES, rows, partitions=[sync_date.isoformat()],
+                       changed="FALSE")
+
+
+def changed_cells(spark: SparkSession, lake: Lake, sync_date: date,
+                  user_id: str | None = None) -> DataFrame:
+    cells = delta.read_table(spark, lake, GOLD_CHANGES).filter(
+        F.col("sync_date") == F.lit(sync_date).cast("date"))
+    if user_id:
+        cells = cells.filter(F.col("user_id") == user_id)
+    return cells.select(*CELL).distinct()
+
+
+def all_cells(spark: SparkSession, lake: Lake) -> DataFrame:
+    """Every cell silver or gold has: the input of a full rebuild."""
+    silver = delta.read_table(spark, lake, TRANSACTIONS).select(
+        "user_id", F.col("posted_month").alias("month"))
+    gold = delta.read_table(spark, lake, MONTHLY_CASHFLOW).select(*CELL)
+    return silver.unionByName(gold).filter(F.col("month") != "unseen").distinct()
+
+
+def replace_cells(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame,
+                  cells: DataFrame, months: list[str]) -> int:
+    """Make ``t``'s rows of ``cells`` (user_id, month) exactly ``rows``: update what changed,
+    insert what is new, delete what the cells no longer hold. Returns rows written."""
+    if not months:
+        return 0
+    cols, keys = t.column_names, list(t.keys)
+    new = delta.conform(rows, t).withColumn("_delete", F.lit(False))
+    existing = delta.read_table(spark, lake, t).filter(F.col("month").isin(months)).join(
+        cells, list(CELL), "left_semi")
+    gone = existing.join(new.select(*keys), keys, "left_anti").select(
+        *cols, F.lit(True).alias("_delete"))
+    source = new.unionByName(gone)
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols if c not in keys)
+    sets = ", ".join(f"t.{c} = s.{c}" for c in cols)
+    insert = f"INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
+    return delta.run_merge(spark, lake, t, source, [
+        "WHEN MATCHED AND s._delete THEN DELETE",
+        f"WHEN MATCHED AND NOT s._delete AND ({changed}) THEN UPDATE SET {sets}",
+        f"WHEN NOT MATCHED AND NOT s._delete THEN {insert}",
+    ], partitions=months)
+
+
+def _classified(spark: SparkSession, lake: Lake, months: list[str],
+                users: DataFrame) -> DataFrame:
+    silver = delta.read_table(spark, lake, TRANSACTIONS).filter(
+        F.col("posted_month").isin(months)).join(users, "user_id", "left_semi")
+    return spend.classify(silver, delta.read_table(spark, lake, CATEGORIES),
+                          delta.read_table(spark, lake, CUSTOM_CATEGORIES))
+
+
+def _names(spark: SparkSession) -> DataFrame:
+    from lake.reference import categories
+
+    names = sorted({(c["category_primary"], c["primary_display_name"]) for c in categories()})
+    return spark.createDataFrame(names, "category_primary string, name string")
+
+
+def _pin(spark: SparkSession, df: DataFrame) -> DataFrame:
+    return spark.createDataFrame(df.collect(), schema=df.schema)
+
+
+def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
+                 approaching: float = budgets.APPROACHING) -> GoldResult:
+    """Recompute the gold cells (user_id, month) from silver, as of the sync day ``as_of``:
+    daily and monthly spend, cash flow, trends, unusual activity, then budgets and budget
+    alerts for ``as_of``'s month."""
+    t0 = time.perf_counter()
+    cells = _pin(spark, cells.select(*CELL).distinct())
+    result = GoldResult(cells=cells.count())
+    months = sorted(r["month"] for r in cells.select("month").distinct().collect())
+    if not months:
+        return result
+    users = cells.select("user_id").distinct()
+    n = result.rows_changed
+
+    rows = _classified(spark, lake, months, users).join(
+        cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
+        "left_semi")
+    daily = spend.daily_spend(spend.spend_map(rows))
+    crash_point("gold.before_merge")
+    n["daily_spend"] = replace_cells(spark, lake, DAILY_SPEND, daily, cells, months)
+    monthly = spend.monthly_spend(daily)
+    n["monthly_spend"] = replace_cells(spark, lake, MONTHLY_SPEND, monthly, cells, months)
+    n["monthly_cashflow"] = replace_cells(spark, lake, MONTHLY_CASHFLOW,
+                                          spend.monthly_cashflow(rows), cells, months)
+    t = result.lap("spend", t0)
+
+    # Trends: a cell feeds its own month and the TREND_MONTHS after it (up to as_of's month).
+    last = max(as_of.strftime("%Y-%m"), months[-1])
+    offsets = spark.range(0, TREND_MONTHS + 1).select(F.col("id").cast("int").alias("_k"))
+    trend_cells = cells.crossJoin(offsets).select(
+        "user_id", spend.index_month(spend.month_index() + F.col("_k")).alias("month")
+    ).filter(F.col("month") <= last).distinct()
+    trend_months = sorted({m for first in months
+                           for m in month_range(first, min(shift(first, TREND_MONTHS), last))})
+    read_months = with_months_before(trend_months, TREND_MONTHS - 1)
+    primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
+        F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))
+    trends = spend.spend_trends(primary).join(trend_cells, list(CELL), "left_semi")
+    n["spend_trends"] = replace_cells(spark, lake, SPEND_TRENDS, trends, trend_cells,
+                                      trend_months)
+    t = result.lap("trends", t)
+
+    # Unusual activity for the cells, judged against the months before them.
+    history = with_months_before(months, unusual.LOOKBACK_MONTHS)
+    lookback = _classified(spark, lake, history, users)
+    expenses = lookback.filter(F.col("flow") == spend.EXPENSE)
+    judged = cells.select(F.col("user_id").alias("_cu"), F.col("month").alias("_cm"))
+    flags = unusual.transaction_flags(expenses, judged)
+    base_months = with_months_before(months, unusual.BASELINE_MONTHS)
+    primary_recent = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
+        F.col("month").isin(base_months)).join(users, "user_id", "left_semi"))
+    active = lookback.filter(F.col("posted_month").isin(base_months)).select(
+        "user_id", F.col("posted_month").alias("month")).distinct()
+    flags = flags.unionByName(unusual.category_spikes(primary_recent, active, judged,
+                                                      _names(spark)))
+    n["unusual_activity"] = replace_cells(spark, lake, UNUSUAL_ACTIVITY, flags, cells, months)
+    t = result.lap("unusual", t)
+
+    # Budgets: the current month as of the day (with alerts); a past month a change touched
+    # as of its last day (a closed month raises no alerts).
+    current = as_of.strftime("%Y-%m")
+    n["budget_progress"] = 0
+    for month in (m for m in months if m <= current):
+        users_m = cells.filter(F.col("month") == month).select("user_id")
+        day = as_of if month == current else month_end(month)
+        changed, alerts = refresh_budgets(spark, lake, users_m, day, approaching,
+                                          raise_alerts=month == current)
+        n["budget_progress"] += changed
+        result.alerts += alerts
+    result.lap("budgets", t)
+    result.seconds = time.perf_counter() - t0
+    log.info("gold: %d cells, %s, %.1fs", result.cells, n, result.seconds)
+    return result
+
+
+def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: date,
+                    approaching: float = budgets.APPROACHING, raise_alerts: bool = True
+                    ) -> tuple[int, list[dict]]:
+    """``budget_progress`` for ``users`` in ``as_of``'s month, and their budget alerts."""
+    month = as_of.strftime("%Y-%m")
+    window = budgets.window_months(month)
+    users = _pin(spark, users.select("user_id").distinct())
+    classified = _classified(spark, lake, [*window, month], users)
+    past = classified.filter(F.col("posted_month").isin(window))
+    active = past.select("user_id", F.col("posted_month").alias("month")).distinct()
+    history = spend.by_primary(spend.monthly_spend(spend.daily_spend(spend.spend_map(past))))
+    recommended = budgets.recommended(history, active)
+    templated = budgets.template(spark, budgets.monthly_income(classified))
+    manual = delta.read_table(spark, lake, BUDGETS).join(users, "user_id", "left_semi")
+    chosen = budgets.effective(manual, recommended, templated, budgets.history_users(active))
+    spent = spend.spend_map(classified.filter(
+        (F.col("posted_month") == month) & (F.col("posted_date") <= F.lit(as_of).cast("date"))
+    )).groupBy("user_id", "category_primary").agg(F.sum("amount").alias("spent"))
+    rows = _pin(spark, budgets.progress(chosen, spent, month, as_of, approaching))
+    cells = users.withColumn("month", F.lit(month))
+    changed = replace_cells(spark, lake, BUDGET_PROGRESS, rows, cells, [month])
+    if not raise_alerts:
+        return changed, []
+    alerts = budgets.budget_alerts([r.asDict() for r in rows.collect()], approaching,
+                                   datetime.now(UTC))
+    upsert_rows(lake, ALERTS, alerts, update=False)
+    return changed, alerts
+
+
+def rebuild_gold(spark: SparkSession, lake: Lake, as_of: date) -> GoldResult:
+    """Every cell, from scratch: the reference the incremental path must equal."""
+    return refresh_gold(spark, lake, all_cells(spark, lake), as_of)
+
+
+def reconcile_cells(spark: SparkSession, lake: Lake, cells: DataFrame) -> list[dict]:
+    """Per user-month: silver's expense total and count against monthly_spend, daily_spend
+    and monthly_cashflow. Returns every cell where any of them differ (empty = reconciled)."""
+    cells = _pin(spark, cells.select(*CELL).distinct())
+    months = sorted(r["month"] for r in cells.select("month").distinct().collect())
+    if not months:
+        return []
+    users = cells.select("user_id").distinct()
+    rows = _classified(spark, lake, months, users).join(
+        cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
+        "left_semi").filter(F.col("flow") == spend.EXPENSE)
+    silver = rows.groupBy("user_id", F.col("posted_month").alias("month")).agg(
+        F.sum("amount").alias("silver_amount"), F.count(F.lit(1)).alias("silver_count"))
+
+    def gold(t: Table, amount: str, count: str | None) -> DataFrame:
+        df = delta.read_table(spark, lake, t).filter(F.col("month").isin(months)).join(
+            cells, list(CELL), "left_semi").groupBy(*CELL)
+        aggs = [F.sum(amount).alias(f"{t.name}_amount")]
+        if count:
+            aggs.append(F.sum(count).alias(f"{t.name}_count"))
+        return df.agg(*aggs)
+
+    joined = (silver.join(gold(MONTHLY_SPEND, "amount", "txn_count"), list(CELL), "full_outer")
+              .join(gold(DAILY_SPEND, "amount", "txn_count"), list(CELL), "full_outer")
+              .join(gold(MONTHLY_CASHFLOW, "expense", None), list(CELL), "full_outer"))
+    zero = F.lit(0).cast("decimal(18,2)")
+
+    def amt(c: str) -> F.Column:
+        return F.coalesce(F.col(c), zero)
+
+    def cnt(c: str) -> F.Column:
+        return F.coalesce(F.col(c), F.lit(0)).cast("bigint")
+
+    bad = joined.filter(
+        (amt("silver_amount") != amt("monthly_spend_amount"))
+        | (amt("silver_amount") != amt("daily_spend_amount"))
+        | (amt("silver_amount") != amt("monthly_cashflow_amount"))
+        | (cnt("silver_count") != cnt("monthly_spend_count"))
+        | (cnt("silver_count") != cnt("daily_spend_count")))
+    return [r.asDict() for r in bad.orderBy(*CELL).limit(1000).collect()]

@@ -1,0 +1,116 @@
+"""Unusual activity: spend far from the user's own baseline, each flag with its reason.
+
+Three rules, tuned on the sandbox world so an ordinary month flags few rows
+(``bench/gold_refresh.py`` reports the rate):
+
+- ``category_spike``: a primary category's month (to date) is at least ``SPIKE_RATIO`` times
+  its average over the previous ``BASELINE_MONTHS`` months, and at least ``SPIKE_MIN`` more;
+  needs the user active in all of those months.
+- ``merchant_outlier``: a payment at least ``OUTLIER_RATIO`` times the user's average at that
+  merchant over the previous ``LOOKBACK_DAYS`` (at least ``MIN_PRIOR`` payments), and at least
+  ``OUTLIER_MIN`` more.
+- ``new_merchant_large``: the first payment at a merchant in ``LOOKBACK_DAYS`` by a user with
+  at least ``SEASONED_DAYS`` of history, of at least ``NEW_MIN`` and ``NEW_RATIO`` times their
+  average payment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from pipelines.spend import MONEY, month_index
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SPIKE_RATIO, SPIKE_MIN, BASELINE_MONTHS = 1.25, 50, 3
+OUTLIER_RATIO, OUTLIER_MIN, MIN_PRIOR = 3.0, 50, 3
+NEW_MIN, NEW_RATIO, SEASONED_DAYS = 250, 5.0, 60
+LOOKBACK_DAYS = 400
+# Months of silver the transaction rules read before the earliest month they judge.
+LOOKBACK_MONTHS = 14
+
+COLUMNS = ("user_id", "month", "kind", "subject", "txn_id", "date", "merchant_key",
+           "category_primary", "amount", "baseline", "reason")
+
+
+def _money(col: str) -> F.Column:
+    return F.concat(F.lit("$"), F.format_number(F.col(col).cast("double"), 2))
+
+
+def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
+    """Flags for the payments in ``cells`` (user_id, month); ``expenses`` are the users'
+    classified expense rows from ``LOOKBACK_MONTHS`` before the earliest cell on."""
+    day = F.datediff(F.col("posted_date"), F.lit("1970-01-01").cast("date"))
+    paid = F.when(F.col("amount") > 0, F.col("amount").cast("double"))
+    e = expenses.withColumn("_d", day).withColumn("_paid", paid)
+    at_merchant = (Window.partitionBy("user_id", "merchant_key").orderBy("_d")
+                   .rangeBetween(-LOOKBACK_DAYS, -1))
+    by_user = Window.partitionBy("user_id").orderBy("_d")
+    e = (e.withColumn("_prior_n", F.count("_paid").over(at_merchant))
+         .withColumn("_prior_avg", F.avg("_paid").over(at_merchant))
+         .withColumn("_user_avg", F.avg("_paid").over(by_user.rangeBetween(-LOOKBACK_DAYS, -1)))
+         .withColumn("_seasoned", F.count(F.lit(1)).over(
+             by_user.rangeBetween(-LOOKBACK_DAYS, -SEASONED_DAYS)) > 0))
+    judged = e.join(cells, (e["user_id"] == cells["_cu"]) & (e["posted_month"] == cells["_cm"]),
+                    "left_semi").filter(F.col("merchant_key").isNotNull() & (F.col("amount") > 0))
+    amount = F.col("amount").cast("double")
+    outlier = judged.filter(
+        (F.col("_prior_n") >= MIN_PRIOR) & (amount >= OUTLIER_RATIO * F.col("_prior_avg"))
+        & (amount - F.col("_prior_avg") >= OUTLIER_MIN)
+    ).select("*", F.lit("merchant_outlier").alias("kind"),
+             F.col("_prior_avg").cast(MONEY).alias("baseline"))
+    outlier = outlier.withColumn("reason", F.format_string(
+        "%s at %s is %.1fx your usual %s there", _money("amount"), F.col("merchant"),
+        amount / F.col("_prior_avg"), _money("baseline")))
+    new = judged.filter(
+        (F.col("_prior_n") == 0) & F.col("_seasoned") & (amount >= NEW_MIN)
+        & (amount >= NEW_RATIO * F.coalesce(F.col("_user_avg"), F.lit(0.0)))
+    ).select("*", F.lit("new_merchant_large").alias("kind"),
+             F.col("_user_avg").cast(MONEY).alias("baseline"))
+    new = new.withColumn("reason", F.format_string(
+        "first payment to %s in over a year, %s (your average payment is %s)",
+        F.col("merchant"), _money("amount"), _money("baseline")))
+    out = outlier.unionByName(new)
+    return out.select("user_id", F.col("posted_month").alias("month"), "kind",
+                      F.col("txn_id").alias("subject"), "txn_id",
+                      F.col("posted_date").alias("date"), "merchant_key", "category_primary",
+                      F.col("amount").cast(MONEY).alias("amount"), "baseline", "reason")
+
+
+def category_spikes(primary: DataFrame, active: DataFrame, cells: DataFrame,
+                    names: DataFrame) -> DataFrame:
+    """Flags for (user, month, primary category) cells in ``cells``; ``primary`` holds spend
+    per (user_id, month, category_primary) for those months and the ``BASELINE_MONTHS``
+    before, ``active`` the (user_id, month) pairs with any posted transaction."""
+    cur = primary.join(cells, (primary["user_id"] == cells["_cu"])
+                       & (primary["month"] == cells["_cm"]), "left_semi").withColumn(
+        "_i", month_index())
+    prev = primary.select(F.col("user_id").alias("_u"), F.col("category_primary").alias("_p"),
+                          F.col("amount").alias("_a"), month_index().alias("_j"))
+    act = active.select(F.col("user_id").alias("_au"), month_index().alias("_aj"))
+    seen = cur.join(act, (cur["user_id"] == act["_au"]) & (act["_aj"] < cur["_i"])
+                    & (act["_aj"] >= cur["_i"] - BASELINE_MONTHS)).groupBy(
+        "user_id", "month", "category_primary").agg(F.count(F.lit(1)).alias("_active"))
+    base = cur.join(prev, (cur["user_id"] == prev["_u"])
+                    & (cur["category_primary"] == prev["_p"]) & (prev["_j"] < cur["_i"])
+                    & (prev["_j"] >= cur["_i"] - BASELINE_MONTHS), "left").groupBy(
+        "user_id", "month", "category_primary", "amount").agg(
+        (F.coalesce(F.sum("_a"), F.lit(0)) / BASELINE_MONTHS).cast(MONEY).alias("baseline"))
+    rows = base.join(seen, ["user_id", "month", "category_primary"]).filter(
+        (F.col("_active") == BASELINE_MONTHS) & (F.col("baseline") > 0)
+        & (F.col("amount") >= F.col("baseline") * SPIKE_RATIO)
+        & (F.col("amount") - F.col("baseline") >= SPIKE_MIN))
+    rows = rows.join(F.broadcast(names), "category_primary", "left")
+    pct = F.round((F.col("amount") / F.col("baseline") - 1) * 100).cast("int")
+    return rows.select(
+        "user_id", "month", F.lit("category_spike").alias("kind"),
+        F.col("category_primary").alias("subject"), F.lit(None).cast("string").alias("txn_id"),
+        F.lit(None).cast("date").alias("date"), F.lit(None).cast("string").alias("merchant_key"),
+        "category_primary", F.col("amount").cast(MONEY).alias("amount"), "baseline",
+        F.format_string("%s spend %s is %d%% above its %d-month average of %s",
+                        F.coalesce(F.col("name"), F.col("category_primary")), _money("amount"),
+                        pct, F.lit(BASELINE_MONTHS), _money("baseline")).alias("reason"))
