@@ -50,7 +50,7 @@ TREND_MONTHS = 12  # a month's cell feeds the trends of the 12 months after it
 class GoldResult:
     cells: int = 0
     rows_changed: dict[str, int] = field(default_factory=dict)
-    alerts: list[dict] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)  # new budget alerts
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step
 
@@ -255,8 +255,14 @@ def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: da
         return changed, []
     alerts = budgets.budget_alerts([r.asDict() for r in rows.collect()], approaching,
                                    datetime.now(UTC))
-    upsert_rows(lake, ALERTS, alerts, update=False)
-    return changed, alerts
+    if not alerts:
+        return changed, []
+    keys = spark.createDataFrame([(a["alert_key"],) for a in alerts], "alert_key string")
+    fresh = {r[0] for r in keys.join(delta.read_table(spark, lake, ALERTS).select("alert_key"),
+                                     "alert_key", "left_anti").collect()}
+    new = [a for a in alerts if a["alert_key"] in fresh]
+    upsert_rows(lake, ALERTS, new, update=False)
+    return changed, new
 
 
 def rebuild_gold(spark: SparkSession, lake: Lake, as_of: date) -> GoldResult:

@@ -4,8 +4,9 @@ Three rules, tuned on the sandbox world so an ordinary month flags few rows
 (``bench/gold_refresh.py`` reports the rate):
 
 - ``category_spike``: a primary category's month (to date) is at least ``SPIKE_RATIO`` times
-  its average over the previous ``BASELINE_MONTHS`` months, and at least ``SPIKE_MIN`` more;
-  needs the user active in all of those months.
+  its average over the previous ``BASELINE_MONTHS`` months, and above it by at least
+  ``SPIKE_MIN`` and ``SPIKE_SD`` standard deviations of those months; only for a regular
+  category (spend in each of those months).
 - ``merchant_outlier``: a payment at least ``OUTLIER_RATIO`` times the user's average at that
   merchant over the previous ``LOOKBACK_DAYS`` (at least ``MIN_PRIOR`` payments), and at least
   ``OUTLIER_MIN`` more.
@@ -26,9 +27,9 @@ from pipelines.spend import MONEY, month_index
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-SPIKE_RATIO, SPIKE_MIN, BASELINE_MONTHS = 1.25, 50, 3
-OUTLIER_RATIO, OUTLIER_MIN, MIN_PRIOR = 3.0, 50, 3
-NEW_MIN, NEW_RATIO, SEASONED_DAYS = 250, 5.0, 60
+SPIKE_RATIO, SPIKE_MIN, SPIKE_SD, BASELINE_MONTHS = 1.25, 100, 3.0, 3
+OUTLIER_RATIO, OUTLIER_MIN, MIN_PRIOR = 4.0, 100, 3
+NEW_MIN, NEW_RATIO, SEASONED_DAYS = 500, 8.0, 60
 LOOKBACK_DAYS = 400
 # Months of silver the transaction rules read before the earliest month they judge.
 LOOKBACK_MONTHS = 14
@@ -97,13 +98,16 @@ def category_spikes(primary: DataFrame, active: DataFrame, cells: DataFrame,
         "user_id", "month", "category_primary").agg(F.count(F.lit(1)).alias("_active"))
     base = cur.join(prev, (cur["user_id"] == prev["_u"])
                     & (cur["category_primary"] == prev["_p"]) & (prev["_j"] < cur["_i"])
-                    & (prev["_j"] >= cur["_i"] - BASELINE_MONTHS), "left").groupBy(
+                    & (prev["_j"] >= cur["_i"] - BASELINE_MONTHS)).groupBy(
         "user_id", "month", "category_primary", "amount").agg(
-        (F.coalesce(F.sum("_a"), F.lit(0)) / BASELINE_MONTHS).cast(MONEY).alias("baseline"))
+        (F.sum("_a") / BASELINE_MONTHS).cast(MONEY).alias("baseline"),
+        F.stddev_pop(F.col("_a").cast("double")).alias("_sd"),
+        F.count(F.when(F.col("_a") > 0, 1)).alias("_months"))
+    excess = F.col("amount") - F.col("baseline")
     rows = base.join(seen, ["user_id", "month", "category_primary"]).filter(
-        (F.col("_active") == BASELINE_MONTHS) & (F.col("baseline") > 0)
-        & (F.col("amount") >= F.col("baseline") * SPIKE_RATIO)
-        & (F.col("amount") - F.col("baseline") >= SPIKE_MIN))
+        (F.col("_active") == BASELINE_MONTHS) & (F.col("_months") == BASELINE_MONTHS)
+        & (F.col("amount") >= F.col("baseline") * SPIKE_RATIO) & (excess >= SPIKE_MIN)
+        & (excess.cast("double") >= SPIKE_SD * F.col("_sd")))
     rows = rows.join(F.broadcast(names), "category_primary", "left")
     pct = F.round((F.col("amount") / F.col("baseline") - 1) * 100).cast("int")
     return rows.select(

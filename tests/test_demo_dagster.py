@@ -50,6 +50,7 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_home, capsys) -> None:
     assert commands.demo(settings, users=3, days=2) == 0
     out = capsys.readouterr().out
     assert "[2/2]" in out and "silver_transactions_suite ok" in out
+    assert out.count("gold_reconciles_with_silver ok") == 2  # gold = silver, every partition
     result = json.loads(out.split("reconcile against the sandbox bank's truth:\n")[1]
                         .splitlines()[0])
     assert result["truth_rows"] > 100
@@ -58,7 +59,11 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_home, capsys) -> None:
 
     lake = Lake(settings.lake_root)
     assert {"transactions", "accounts", "monthly_spend", "credentials", "balances_daily",
-            "net_worth_daily", "recurring_payments"} <= {t.name for t in lake.tables()}
+            "net_worth_daily", "recurring_payments", "daily_spend", "monthly_cashflow",
+            "spend_trends", "budget_progress"} <= {t.name for t in lake.tables()}
+    outbox = lake.delta(lake_table("alerts"))
+    alerts = outbox.to_pyarrow_table().to_pylist() if outbox else []
+    assert all(a["sent_at"] is not None for a in alerts)  # the outbox was delivered
     # Net worth: one row per user per demo day, assets - liabilities to the cent.
     worth = lake.delta(lake_table("net_worth_daily")).to_pyarrow_table().to_pylist()
     assert len(worth) == 3 * 2
@@ -66,7 +71,7 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_home, capsys) -> None:
     before = fingerprints(lake)
     versions = {t.name: lake.delta(t).version() for t in lake.tables()}
     assert commands.demo(settings, users=3, days=2) == 0
-    assert fingerprints(lake) == before
+    assert fingerprints(lake) == before  # alerts included: no second alert, none re-sent
     # A replay with nothing new commits nothing to silver or gold.
     assert lake.delta(lake_table("transactions")).version() == versions["transactions"]
     assert lake.delta(lake_table("monthly_spend")).version() == versions["monthly_spend"]
