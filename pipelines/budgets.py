@@ -1,10 +1,12 @@
 """Budgets: what a person set, else what their history suggests, else an income template.
 
 Only budgets people set are stored (``budgets``). A recommendation is the trailing median
-of the user's monthly spend per primary category over the last ``HISTORY_MONTHS`` months
+of the user's monthly spend per primary category over the last ``HISTORY_MONTHS`` full months
 they were active (months without spend in the category count as zero), rounded up to
-``ROUND_TO``; it needs ``MIN_HISTORY_MONTHS`` active months. Users with less history get the
-template: a share of their monthly income, detected from payroll deposits.
+``ROUND_TO``; it needs ``MIN_HISTORY_MONTHS`` such months. A user's first month is partial
+(linked mid-month), so a month counts only when the month before it has data too.
+Uncategorised spend gets no budget. Users with less history get the template: a share of
+their monthly income, detected from payroll deposits.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pyspark.sql import functions as F
 
 from lake.reference import budget_template
 from pipelines.health import alert_key
-from pipelines.spend import MONEY, PAYROLL
+from pipelines.spend import MONEY, PAYROLL, UNCATEGORISED, month_index
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -46,12 +48,22 @@ def _median(values: str) -> F.Column:
     return (lo + hi) / 2
 
 
+def full_months(active: DataFrame, window: list[str]) -> DataFrame:
+    """The (user_id, month) pairs of ``window`` with data whose previous month has data too
+    (``active`` must also hold the month before the window)."""
+    cur = active.filter(F.col("month").isin(window)).withColumn("_i", month_index())
+    before = active.select(F.col("user_id").alias("_u"), month_index().alias("_j"))
+    return cur.join(before, (cur["user_id"] == before["_u"]) & (before["_j"] == cur["_i"] - 1),
+                    "left_semi").select("user_id", "month")
+
+
 def recommended(primary_history: DataFrame, active: DataFrame) -> DataFrame:
     """(user_id, category_primary, budget) from history; ``primary_history`` holds spend per
-    (user_id, month, category_primary) over the window, ``active`` the (user_id, month)
-    pairs the user had any posted transaction in."""
-    grid = active.join(history_users(active), "user_id").join(
-        primary_history.select("user_id", "category_primary").distinct(), "user_id")
+    (user_id, month, category_primary) over the window, ``active`` the full (user_id, month)
+    pairs the user had posted transactions in."""
+    categories = primary_history.filter(F.col("category_primary") != UNCATEGORISED).select(
+        "user_id", "category_primary").distinct()
+    grid = active.join(history_users(active), "user_id").join(categories, "user_id")
     filled = grid.join(primary_history, ["user_id", "month", "category_primary"], "left")
     med = filled.withColumn(
         "_amount", F.coalesce(F.col("amount"), F.lit(0)).cast("double")).groupBy(

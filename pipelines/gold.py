@@ -237,9 +237,11 @@ def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: da
     month = as_of.strftime("%Y-%m")
     window = budgets.window_months(month)
     users = _pin(spark, users.select("user_id").distinct())
-    classified = _classified(spark, lake, [*window, month], users)
+    before = budgets.window_months(window[0], 1)
+    classified = _classified(spark, lake, [*before, *window, month], users)
     past = classified.filter(F.col("posted_month").isin(window))
-    active = past.select("user_id", F.col("posted_month").alias("month")).distinct()
+    active = budgets.full_months(classified.select(
+        "user_id", F.col("posted_month").alias("month")).distinct(), window)
     history = spend.by_primary(spend.monthly_spend(spend.daily_spend(spend.spend_map(past))))
     recommended = budgets.recommended(history, active)
     templated = budgets.template(spark, budgets.monthly_income(classified))

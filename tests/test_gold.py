@@ -129,13 +129,14 @@ def test_refresh_is_a_no_op_when_nothing_changed(spark, spend_lake) -> None:
 
 # ---- budgets and alerts -------------------------------------------------------------------
 
-H, N, T = "hana", "nico", "theo"
+H, N, T, UMA = "hana", "nico", "theo", "uma"
 FOOD = "FOOD_AND_DRINK_GROCERIES"
 
 
 def budget_history() -> list[dict]:
-    """Hana: six months of food spend 100, 200, 300, none (but active), 400, 500; then
-    February so far. Nico: new this month, paid 4000. Theo: two months only, paid 2000."""
+    """Hana: six full months of food spend 100, 200, 300, none (but active), 400, 500; then
+    February so far. Nico: new this month, paid 4000. Theo: two months only (the first
+    partial), paid 2000. Uma: three months, the first partial, and uncategorised spend."""
     rows, n = [], 0
 
     def add(user, day, amount, desc, cat):
@@ -148,12 +149,18 @@ def budget_history() -> list[dict]:
         add(H, date(y, m, 5), "9.99", "NETFLIX", "ENTERTAINMENT_TV_AND_MOVIES")
         if amount:
             add(H, date(y, m, 10), amount, "KROGER", FOOD)
+    add(H, date(2023, 7, 5), "9.99", "NETFLIX", "ENTERTAINMENT_TV_AND_MOVIES")  # so August is full
     add(H, date(2024, 2, 3), "210.00", "KROGER", FOOD)
     add(N, date(2024, 2, 1), "-4000.00", "ACME PAYROLL", "INCOME_SALARY")
     add(N, date(2024, 2, 2), "1200.00", "LANDLORD", "RENT_AND_UTILITIES_RENT")
     add(T, date(2023, 12, 15), "-1000.00", "ACME PAYROLL", "INCOME_SALARY")
     add(T, date(2024, 1, 15), "-2000.00", "ACME PAYROLL", "INCOME_SALARY")
     add(T, date(2024, 2, 4), "100.00", "KROGER", FOOD)
+    for day, amount in ((date(2023, 10, 28), "10.00"), (date(2023, 11, 9), "50.00"),
+                        (date(2023, 12, 9), "100.00"), (date(2024, 1, 9), "100.00")):
+        add(UMA, day, amount, "KROGER", FOOD)
+        add(UMA, day, "500.00", "MYSTERY SHOP", None)
+    add(UMA, date(2024, 2, 2), "50.00", "MYSTERY SHOP", None)
     return rows
 
 
@@ -169,7 +176,7 @@ def progress(lake: Lake) -> dict:
 
 
 def feb(spark):
-    return cells(spark, (H, "2024-02"), (N, "2024-02"), (T, "2024-02"))
+    return cells(spark, (H, "2024-02"), (N, "2024-02"), (T, "2024-02"), (UMA, "2024-02"))
 
 
 def test_budgets_from_history_template_and_alerts_once(spark, budget_lake) -> None:
@@ -186,6 +193,11 @@ def test_budgets_from_history_template_and_alerts_once(spark, budget_lake) -> No
     assert p[(N, "FOOD_AND_DRINK")]["budget"] == D("480.00")  # 12% of 4000, nothing spent
     assert p[(T, "FOOD_AND_DRINK")]["budget_source"] == "template"  # 2 months: not enough
     assert p[(T, "FOOD_AND_DRINK")]["budget"] == D("240.00")  # 12% of the best month, 2000
+    uma = p[(UMA, "FOOD_AND_DRINK")]  # median of 50, 100, 100: partial October left out
+    assert (uma["budget"], uma["budget_source"]) == (D("100.00"), "history")
+    mystery = p[(UMA, "UNCATEGORIZED")]  # uncategorised spend is shown, never budgeted
+    assert (mystery["budget"], mystery["state"], mystery["spent"]) == (None, "no_budget",
+                                                                     D("50.00"))
     kinds = sorted((a["user_id"], a["kind"], a["subject"]) for a in result.alerts)
     assert kinds == [(H, "budget_approaching", "FOOD_AND_DRINK"),
                      (N, "budget_exceeded", "RENT_AND_UTILITIES")]
