@@ -47,7 +47,11 @@ def fault_run(tmp_path_factory):
     ids = [f"ins_{i}" for i in range(1, N_INSTITUTIONS + 1)]
     # Data faults on every response of their institution, so their effect is certain.
     certain = {"empty_results", "wrong_balance"}
-    plan = {k: [Fault(f.kind, 1.0) if f.kind in certain else f for f in v]
+    # A mutation fires on exactly one request (the institution's second): a random 50% draw
+    # depended on the order the workers' requests reached the bank, and was sometimes unseen.
+    plan = {k: [Fault(f.kind, 1.0) if f.kind in certain
+                else Fault("mutation", 1.0, after_calls=1, calls=1) if f.kind == "mutation"
+                else f for f in v]
             for k, v in FaultPlan.every_kind(ids, seed=11).items()}
     bank.set_fault_plan(plan, seed=11)
     mp.setenv("FINLAKE_SYNC_PAGE_SIZE", "4")  # paginate, so mutations can happen mid-update
