@@ -19,6 +19,7 @@ from lake.catalog import Lake
 from lake.delta import read_table, run_merge
 from lake.tables import TRANSACTIONS
 from pipelines.pending import DEFAULT_WINDOW_DAYS, pending_matches
+from pipelines.spend import shift_month
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -93,10 +94,7 @@ def neighbour_months(months: list[str]) -> list[str]:
     for m in months:
         if m == UNSEEN_MONTH:
             continue
-        year, month = int(m[:4]), int(m[5:7])
-        for delta in (-1, 0, 1):
-            y, mo = divmod(year * 12 + month - 1 + delta, 12)
-            out.add(f"{y:04d}-{mo + 1:02d}")
+        out.update(shift_month(m, delta) for delta in (-1, 0, 1))
     return sorted(out)
 
 

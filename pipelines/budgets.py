@@ -18,7 +18,14 @@ from pyspark.sql import functions as F
 
 from lake.reference import budget_template
 from pipelines.health import alert_key
-from pipelines.spend import MONEY, PAYROLL, UNCATEGORISED, month_index
+from pipelines.spend import (
+    MONEY,
+    PAYROLL,
+    UNCATEGORISED,
+    month_index,
+    month_range,
+    shift_month,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -32,12 +39,7 @@ MANUAL, HISTORY, TEMPLATE, NONE = "manual", "history", "template", "none"
 
 def window_months(month: str, n: int = HISTORY_MONTHS) -> list[str]:
     """The ``n`` months before ``month`` ('YYYY-MM'), oldest first."""
-    y, m = int(month[:4]), int(month[5:7])
-    out = []
-    for back in range(n, 0, -1):
-        yy, mm = divmod(y * 12 + m - 1 - back, 12)
-        out.append(f"{yy:04d}-{mm + 1:02d}")
-    return out
+    return month_range(shift_month(month, -n), shift_month(month, -1))
 
 
 def _median(values: str) -> F.Column:

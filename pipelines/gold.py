@@ -37,6 +37,7 @@ from lake.tables import (
     Table,
 )
 from pipelines import budgets, spend, unusual
+from pipelines.spend import month_range, shift_month
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -60,29 +61,16 @@ class GoldResult:
         return now
 
 
-def shift(month: str, n: int) -> str:
-    y, m = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + n, 12)
-    return f"{y:04d}-{m + 1:02d}"
-
-
-def month_range(first: str, last: str) -> list[str]:
-    out, m = [], first
-    while m <= last:
-        out.append(m)
-        m = shift(m, 1)
-    return out
-
-
 def with_months_before(months: list[str], n: int) -> list[str]:
     """The months and the ``n`` before each (what a cell's baseline reads; a late change to
     an old month reads around that month only, not everything since)."""
-    return sorted({shift(m, -k) for m in months for k in range(n + 1)})
+    return sorted({shift_month(m, -k) for m in months for k in range(n + 1)})
 
 
 def month_end(month: str) -> date:
     from datetime import timedelta
 
-    nxt = shift(month, 1)
+    nxt = shift_month(month, 1)
     return date(int(nxt[:4]), int(nxt[5:7]), 1) - timedelta(days=1)
 
 
@@ -187,8 +175,8 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     trend_cells = cells.crossJoin(offsets).select(
         "user_id", spend.index_month(spend.month_index() + F.col("_k")).alias("month")
     ).filter(F.col("month") <= last).distinct()
-    trend_months = sorted({m for first in months
-                           for m in month_range(first, min(shift(first, TREND_MONTHS), last))})
+    trend_months = sorted({m for first in months for m in month_range(
+        first, min(shift_month(first, TREND_MONTHS), last))})
     read_months = with_months_before(trend_months, TREND_MONTHS - 1)
     primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))

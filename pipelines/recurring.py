@@ -66,8 +66,10 @@ OUTPUT_COLUMNS = (
 
 def lookback_months(as_of: date) -> list[str]:
     """The ``posted_month`` values ('YYYY-MM') a refresh as of ``as_of`` reads, oldest first."""
-    last = as_of.year * 12 + as_of.month - 1
-    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(last - LOOKBACK_MONTHS + 1, last + 1)]
+    from pipelines.spend import month_range, shift_month
+
+    last = f"{as_of:%Y-%m}"
+    return month_range(shift_month(last, 1 - LOOKBACK_MONTHS), last)
 
 
 def due_users(stored: DataFrame, as_of: date) -> DataFrame:

@@ -98,6 +98,21 @@ def monthly_cashflow(classified: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias("txn_count"))
 
 
+def shift_month(month: str, n: int) -> str:
+    """'YYYY-MM' moved by ``n`` months (negative = earlier)."""
+    y, m = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + n, 12)
+    return f"{y:04d}-{m + 1:02d}"
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` inclusive, oldest first."""
+    out, m = [], first
+    while m <= last:
+        out.append(m)
+        m = shift_month(m, 1)
+    return out
+
+
 def month_index(col: str = "month"):
     """'YYYY-MM' -> months since year 0 (consecutive months differ by one)."""
     return (F.substring(F.col(col), 1, 4).cast("int") * 12
