@@ -7,6 +7,7 @@ import dagster as dg
 from assets.transactions import silver_transactions
 from finlake.partitions import daily_partitions
 from finlake.resources import AlertSettings, LakeResource, SparkResource
+from quality.checks import blocked, check_result, gold_check_specs
 
 GOLD_SPEND = {
     "daily_spend": "Spend per user, day and category (refunds netted; transfers excluded).",
@@ -22,18 +23,26 @@ GOLD_SPEND = {
     specs=[dg.AssetSpec(name, description=text, group_name="gold", kinds={"spark", "delta"},
                         deps=[silver_transactions], partitions_def=daily_partitions)
            for name, text in GOLD_SPEND.items()],
+    check_specs=gold_check_specs(GOLD_SPEND),
     partitions_def=daily_partitions,
     can_subset=False,
 )
 def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource,
                alerts: AlertSettings):
-    """Recompute the user x month cells the day changed; budgets and alerts for its month."""
+    """Recompute the user x month cells the day changed; budgets and alerts for its month.
+    Each table's staged rows pass its suite before they replace the published cells."""
     from pipelines.gold import changed_cells, refresh_gold
+    from quality.audit import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
-    result = refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
-                          alerts.approaching)
+    try:
+        result = refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
+                              alerts.approaching)
+    except AuditFailed as failed:
+        for audit in failed.audits:
+            yield check_result([audit], f"{audit.suite}_suite", audit.suite)
+        raise blocked(failed) from None
     context.log.info(f"gold: {result.cells} cells, {result.rows_changed}, "
                      f"{len(result.alerts)} budget alerts, {result.seconds:.1f}s")
     for name in GOLD_SPEND:
@@ -41,6 +50,12 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
         if name == "budget_progress":
             meta["budget_alerts"] = len(result.alerts)
         yield dg.MaterializeResult(asset_key=name, metadata=meta)
+        mine = [a for a in result.audits if a.suite == name]
+        if mine:
+            yield check_result(mine, f"{name}_suite", name)
+        else:  # no cell of this table changed: nothing was staged or published
+            yield dg.AssetCheckResult(check_name=f"{name}_suite", asset_key=name, passed=True,
+                                      description="no rows staged: nothing to validate")
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", kinds={"python", "delta"},

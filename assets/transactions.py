@@ -1,12 +1,20 @@
 """Ingestion and silver assets (orchestration only; the work is in connectors/ and pipelines/)."""
 
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 
 from finlake.partitions import daily_partitions
-from finlake.resources import LakeResource, PartnerResource, SparkResource, VaultResource
+from finlake.resources import (
+    LakeResource,
+    PartnerResource,
+    QualitySettings,
+    SparkResource,
+    VaultResource,
+)
+from quality.checks import SILVER_CHECKS, blocked, check_result, silver_check_specs
 
 
 def _partition_date(context: dg.AssetExecutionContext) -> date:
@@ -46,24 +54,42 @@ def raw_transaction_pages(
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="silver", deps=[raw_transaction_pages],
-          kinds={"spark", "delta"})
+          kinds={"spark", "delta"}, check_specs=silver_check_specs("silver_transactions"))
 def silver_transactions(
     context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource,
-) -> dg.Output[list[str]]:
+    quality: QualitySettings,
+):
     """Transactions merged from the day's raw pages (idempotent MERGE on account + partner id)."""
+    from pipelines.recategorise import refresh_categories
     from pipelines.steps import merge_partition, seed_reference
+    from quality.audit import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     seed_reference(session, the_lake)
-    result = merge_partition(session, the_lake, _partition_date(context))
-    from pipelines.recategorise import refresh_categories
-
-    recat_months, recategorised = refresh_categories(session, the_lake, _partition_date(context))
+    day = _partition_date(context)
+    try:
+        result = merge_partition(session, the_lake, day,
+                                 quarantine_ceiling=quality.quarantine_ceiling,
+                                 progress=context.log.info)
+    except AuditFailed as failed:
+        yield from _check_results(failed.audits)
+        raise blocked(failed) from None
+    recat_months, recategorised = refresh_categories(session, the_lake, day)
     result.months = sorted(set(result.months) | set(recat_months))
     context.log.info(f"silver: {result.changes} changes, {result.quarantined} quarantined, "
                      f"months {result.months}, {result.seconds:.1f}s")
-    return dg.Output(result.months, metadata={
+    yield from _check_results(result.audits)
+    yield dg.Output(result.months, metadata={
         "pages": result.pages, "changes": result.changes, "quarantined": result.quarantined,
         "rows_affected": result.rows_affected, "recategorised": recategorised,
         "months": ", ".join(result.months) or "-",
+        "contract": dg.MetadataValue.json(result.contract.as_dict()),
+        "reconciliation": dg.MetadataValue.json(result.reconciliation),
     })
+
+
+def _check_results(audits) -> Iterator[dg.AssetCheckResult]:
+    for suite, (name, _) in SILVER_CHECKS.items():
+        mine = [a for a in audits if a.suite == suite]
+        if mine:
+            yield check_result(mine, name, "silver_transactions")

@@ -100,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="budget day, YYYY-MM-DD (default: newest sync day)")
     gold_sub.add_parser("deliver-alerts", help="send unsent alerts to FINLAKE_ALERT_SINK")
 
+    q = sub.add_parser("quarantine", help="records the raw contract held back; release fixes")
+    q_sub = q.add_subparsers(dest="quarantine_command", required=True)
+    qlist = q_sub.add_parser("list", help="quarantined records, one per line")
+    qlist.add_argument("--date", type=_date, help="only this sync day, YYYY-MM-DD")
+    qlist.add_argument("--status", choices=("quarantined", "released", "all"),
+                       default="quarantined")
+    qlist.add_argument("--limit", type=_positive, default=50)
+    qshow = q_sub.add_parser("show", help="one record in full, with its reason and raw object")
+    qshow.add_argument("record_id")
+    qrel = q_sub.add_parser("release", help="release a fixed record (it must pass the contract)")
+    qrel.add_argument("record_id")
+    qrel.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
+                      help="fix one field of the quarantined record (repeatable)")
+    qrel.add_argument("--record", dest="record_file", metavar="FILE",
+                      help="a JSON file holding the whole fixed record")
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -160,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.gold_command == "rebuild":
             return gc.gold_rebuild(settings, args.as_of)
         return gc.alerts_deliver(settings)
+    if args.command == "quarantine":
+        from finlake import quarantine_commands as qc
+
+        if args.quarantine_command == "list":
+            return qc.quarantine_list(settings, args.date, args.status, args.limit)
+        if args.quarantine_command == "show":
+            return qc.quarantine_show(settings, args.record_id)
+        return qc.quarantine_release(settings, args.record_id, args.record_file, args.sets)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":

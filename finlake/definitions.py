@@ -17,17 +17,20 @@ from jobs.nightly import (
     weekly_categories_schedule,
 )
 from jobs.on_demand import on_demand_sync, sync_requests
-from quality.checks import gold_reconciles_with_silver, silver_transactions_suite
+from quality.checks import gold_reconciles_with_silver
+from quality.freshness import freshness_definitions
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    settings = load_settings()
+    freshness_checks, freshness_sensors = freshness_definitions(settings)
     return dg.Definitions(
         assets=[raw_transaction_pages, silver_transactions, gold_spend, alert_outbox,
                 institution_health, crowd_rules, category_model, net_worth, recurring_payments],
-        asset_checks=[silver_transactions_suite, gold_reconciles_with_silver],
+        asset_checks=[gold_reconciles_with_silver, *freshness_checks],
         jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job],
         schedules=[nightly_schedule, weekly_categories_schedule],
-        sensors=[sync_requests],
-        resources=resources_for(load_settings()),
+        sensors=[sync_requests, *freshness_sensors],
+        resources=resources_for(settings),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -120,6 +121,36 @@ class AlertSettings(dg.ConfigurableResource):
     sink: str = "log"  # log | a webhook URL
 
 
+class QualitySettings(dg.ConfigurableResource):
+    """Data quality gates: the quarantined share above which a partition is held back."""
+
+    quarantine_ceiling: float = 0.5
+
+
+class SlaSettings(dg.ConfigurableResource):
+    """The nightly sweep's service level: every due item synced by ``deadline`` local time."""
+
+    timezone: str = "UTC"  # IANA name
+    deadline: str = "08:00"  # HH:MM
+
+    def deadline_for(self, sync_date: date) -> datetime:
+        """When the items due on ``sync_date`` must be synced by (see pipelines/freshness.py)."""
+        from zoneinfo import ZoneInfo
+
+        from pipelines.freshness import sla_deadline
+
+        return sla_deadline(sync_date, time.fromisoformat(self.deadline), ZoneInfo(self.timezone))
+
+    def latest_sync_date_due(self, now: datetime) -> date:
+        """The newest sync date whose deadline has passed at ``now``."""
+        from zoneinfo import ZoneInfo
+
+        from pipelines.freshness import latest_sync_date_due
+
+        return latest_sync_date_due(now, time.fromisoformat(self.deadline),
+                                    ZoneInfo(self.timezone))
+
+
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resource set for the configured environment (same keys everywhere)."""
     embedded = settings.partner_host is None
@@ -145,5 +176,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
                                        threshold=settings.category_threshold),
         "alerts": AlertSettings(approaching=settings.budget_approaching,
                                 sink=settings.alert_sink),
+        "sla": SlaSettings(timezone=settings.sla_timezone, deadline=settings.sla_deadline),
+        "quality": QualitySettings(quarantine_ceiling=settings.quarantine_ceiling),
         "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "dagster" / "io")),
     }

@@ -7,9 +7,11 @@ environment variables at import time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("local", "production")
 
@@ -48,6 +50,15 @@ class Settings:
     category_threshold: float
     budget_approaching: float = 0.8
     alert_sink: str = "log"
+    sla_timezone: str = "UTC"  # IANA name: the nightly sweep's deadline is local to it
+    sla_deadline: str = "08:00"  # HH:MM, local; every due item synced by then
+    quarantine_ceiling: float = 0.5  # a partition with a larger quarantined share is held
+
+    @property
+    def sla_deadline_cron(self) -> str:
+        """The deadline as a daily cron (in ``sla_timezone``) for Dagster freshness checks."""
+        hour, minute = self.sla_deadline.split(":")
+        return f"{int(minute)} {int(hour)} * * *"
 
     @property
     def is_s3(self) -> bool:
@@ -148,6 +159,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         category_threshold=_float(env, "FINLAKE_CATEGORY_THRESHOLD", 0.6, fraction=True),
         budget_approaching=_float(env, "FINLAKE_BUDGET_APPROACHING", 0.8, fraction=True),
         alert_sink=_alert_sink(env.get("FINLAKE_ALERT_SINK") or "log"),
+        sla_timezone=_sla_timezone(env.get("FINLAKE_SLA_TIMEZONE") or "UTC"),
+        sla_deadline=_sla_deadline(env.get("FINLAKE_SLA_DEADLINE") or "08:00"),
+        quarantine_ceiling=_float(env, "FINLAKE_QUARANTINE_CEILING", 0.5, fraction=True),
     )
 
 
@@ -156,3 +170,22 @@ def _alert_sink(raw: str) -> str:
         return raw
     raise ConfigError(f"FINLAKE_ALERT_SINK={raw!r} is unknown; use 'log' or a webhook URL "
                       "(http:// or https://)")
+
+
+def _sla_timezone(raw: str) -> str:
+    """An IANA time zone name that this machine's zone database knows."""
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"FINLAKE_SLA_TIMEZONE={raw!r} is not a known IANA time zone; use "
+                          "a name like UTC, Europe/London or America/New_York") from None
+    return raw.strip()
+
+
+def _sla_deadline(raw: str) -> str:
+    """A 24-hour time of day, HH:MM (normalised to two digits each)."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ConfigError(f"FINLAKE_SLA_DEADLINE={raw!r} is not a time of day; use HH:MM "
+                          "(24-hour), e.g. 08:00")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"

@@ -9,20 +9,31 @@ from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
 from finlake.partitions import daily_partitions
+from quality.freshness import SLA_CHECK
+
+
+def _nightly(*assets: dg.AssetsDefinition) -> dg.AssetSelection:
+    """The assets with their checks, except freshness checks: those are evaluated by their
+    sensor after each deadline, not by the run they judge (a backfill run of an old day
+    would otherwise report its own lateness)."""
+    freshness = [dg.AssetCheckKey(key, "freshness_check") for a in assets for key in a.keys]
+    if raw_transaction_pages in assets:
+        freshness.append(dg.AssetCheckKey(raw_transaction_pages.key, SLA_CHECK))
+    return dg.AssetSelection.assets(*assets) - dg.AssetSelection.checks(*freshness)
+
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.assets(raw_transaction_pages, silver_transactions, gold_spend,
-                                       institution_health, net_worth, recurring_payments,
-                                       alert_outbox),
+    selection=_nightly(raw_transaction_pages, silver_transactions, gold_spend,
+                       institution_health, net_worth, recurring_payments, alert_outbox),
     partitions_def=daily_partitions,
     description="Sync every due item for the day, merge into silver, refresh gold.",
 )
 
 replay_job = dg.define_asset_job(
     "replay",
-    selection=dg.AssetSelection.assets(silver_transactions, gold_spend, net_worth,
-                                       recurring_payments, alert_outbox),
+    selection=_nightly(silver_transactions, gold_spend, net_worth, recurring_payments,
+                       alert_outbox),
     partitions_def=daily_partitions,
     description="Re-merge already-landed raw pages (backfills, rebuilds); no partner calls.",
 )

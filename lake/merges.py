@@ -11,6 +11,7 @@ up in silver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -34,10 +35,12 @@ BOOKKEEPING = ["source_seq", "raw_ref", "sync_date", "updated_at"]
 CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
 
-def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame
+def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame,
+               stage: Callable[[DataFrame], DataFrame] | None = None
                ) -> tuple[DataFrame, list[str], list[tuple[str, str]]]:
     """Give each batch row the month it lives in; list every month the batch touches and
-    every (user_id, month) cell, the month a row leaves included."""
+    every (user_id, month) cell, the month a row leaves included. ``stage`` writes the
+    placed rows once (write-audit-publish) and returns them read back."""
     current = read_table(spark, lake, TRANSACTIONS).select(
         *KEYS, F.col("posted_month").alias("_current_month"))
     placed = rows.join(current, KEYS, "left").withColumn(
@@ -46,6 +49,8 @@ def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame
                F.coalesce("_current_month", F.lit(UNSEEN_MONTH)))
         .otherwise(F.col("posted_month")),
     )
+    if stage is not None:
+        placed = stage(placed)
     cells_df = placed.select("user_id", F.col("posted_month").alias("m")).union(
         placed.select("user_id", F.col("_current_month").alias("m"))).filter(
         "m IS NOT NULL").distinct()

@@ -4,6 +4,12 @@
 one response wrapped in an envelope (``meta`` + the partner's ``response``); the attempt's
 ``_manifest.json`` is written only after every page of the update has landed, so readers
 take pages from complete updates only. One user's objects sit under ``user=U`` of each date.
+
+A response the partner sent that cannot be read at all is kept as received, as
+``.../attempt=A/rejected-K.json`` (no manifest needed: the merge quarantines it whole).
+A quarantined record fixed by an operator is landed beside them as
+``.../item=I/release=<record_id>/page-00001.json``: a one-record page whose meta keeps the
+record's original place in the change stream, so replaying the day gives the same result.
 """
 
 from __future__ import annotations
@@ -50,6 +56,13 @@ def complete_pages(store: ObjectStore, sync_date: date, user_id: str | None = No
                    item_id: str | None = None) -> list[str]:
     """Keys of every page of a complete update landed on ``sync_date`` (optionally one
     user's, or one item's of that user)."""
+    return partition_pages(store, sync_date, user_id, item_id, releases=False)
+
+
+def partition_pages(store: ObjectStore, sync_date: date, user_id: str | None = None,
+                    item_id: str | None = None, *, releases: bool = True) -> list[str]:
+    """Pages of complete updates, plus (unless ``releases`` is False) released fixes and
+    unreadable responses kept for quarantine."""
     prefix = date_prefix(sync_date)
     if user_id:
         prefix += f"user={user_id}/" + (f"item={item_id}/" if item_id else "")
@@ -57,7 +70,20 @@ def complete_pages(store: ObjectStore, sync_date: date, user_id: str | None = No
     for key in store.list(prefix):
         if key.endswith("/_manifest.json"):
             pages.extend(json.loads(store.get(key))["pages"])
+        elif releases and (key.endswith(".json") and "/release=" in key
+                           or "/rejected-" in key):  # a fix, or a body that could not be read
+            pages.append(key)
     return sorted(pages)
+
+
+def rejected_key(ref: UpdateRef, page: int) -> str:
+    """Where an unreadable partner response is kept, exactly as received, for quarantine."""
+    return f"{ref.prefix}/rejected-{page:05d}.json"
+
+
+def release_key(sync_date: date, user_id: str, item_id: str, record_id: str) -> str:
+    return (f"{date_prefix(sync_date)}user={user_id}/item={item_id}/release={record_id}/"
+            "page-00001.json")
 
 
 def load_cursor(store: ObjectStore, item_id: str) -> tuple[str | None, int]:

@@ -35,6 +35,7 @@ def upsert_rows(lake: Lake, t: Table, rows: Sequence[dict[str, Any]], *,
     if dt is None:
         append_rows(lake, t, rows)
         return
+    add_missing_columns(dt, t)
     on = " AND ".join(f"t.{k} = s.{k}" for k in t.keys)
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in t.column_names if c not in t.keys)
     merger = dt.merge(_table(t, rows), predicate=on, source_alias="s", target_alias="t")
@@ -43,8 +44,25 @@ def upsert_rows(lake: Lake, t: Table, rows: Sequence[dict[str, Any]], *,
     merger.when_not_matched_insert_all().execute()
 
 
+def add_missing_columns(dt: Any, t: Table) -> None:
+    """Columns the registry added since the table was created (delta-rs's MERGE would
+    silently drop them otherwise); existing rows read them as null."""
+    from deltalake.schema import Schema
+
+    have = {f.name for f in dt.schema().fields}
+    new = [f for f in Schema.from_arrow(arrow_schema(t)).fields if f.name not in have]
+    if new:
+        dt.alter.add_columns(new)
+
+
 def read_rows(lake: Lake, t: Table, filter_expr: Any = None) -> list[dict[str, Any]]:
     dt = lake.delta(t)
     if dt is None:
         return []
-    return dt.to_pyarrow_dataset().to_table(filter=filter_expr).to_pylist()
+    dataset = dt.to_pyarrow_dataset(schema=arrow_schema(t))
+    try:
+        return dataset.to_table(filter=filter_expr).to_pylist()
+    except pa.ArrowNotImplementedError:
+        # Files written by delta-rs's MERGE hold string_view columns, which pyarrow cannot
+        # compare while scanning: read them as the registered types, then filter.
+        return dataset.to_table().filter(filter_expr).to_pylist()

@@ -103,13 +103,19 @@ QUARANTINE = Table(
     description="Partner records that failed the raw contract, with the reason and raw object.",
     columns=(
         ("record_id", "string"),
-        ("source", "string"),
-        ("raw_ref", "string"),
+        ("source", "string"),  # transactions_sync | transactions_sync_page | ..._section | accounts
+        ("raw_ref", "string"),  # the raw object the record came in
+        ("user_id", "string"),
         ("item_id", "string"),
+        ("source_seq", "string"),  # its place in the change stream (kept by a release)
+        ("change_kind", "string"),  # added | modified | removed | accounts
         ("reason", "string"),
         ("record", "string"),
         ("sync_date", "date"),
         ("quarantined_at", "timestamp"),
+        ("status", "string"),  # quarantined | released
+        ("released_at", "timestamp"),
+        ("released_ref", "string"),  # the raw object holding the fixed record
     ),
     keys=("record_id",),
     partition_by=("sync_date",),
@@ -253,7 +259,8 @@ SYNC_JOBS = Table(
 INSTITUTION_HEALTH = Table(
     name="institution_health",
     layer="gold",
-    description="Per institution and day: items synced, success rate, silent-empty detection.",
+    description="Per institution and day: items synced, success rate, silent-empty detection, "
+                "freshness SLA (due, stale, lag).",
     columns=(
         ("institution_id", "string"),
         ("sync_date", "date"),
@@ -262,7 +269,11 @@ INSTITUTION_HEALTH = Table(
         ("items_empty", "int"),
         ("success_rate", "double"),
         ("error_classes", "string"),
-        ("status", "string"),  # healthy | degraded | silent | down
+        ("status", "string"),  # healthy | degraded | silent | down | no_attempts
+        ("items_due", "int"),  # freshness SLA (pipelines/freshness.py): due for the day
+        ("items_stale", "int"),  # due but not synced by the deadline
+        ("lag_hours", "double"),  # deadline - oldest last success among due items
+        ("sla_met", "boolean"),
     ),
     keys=("institution_id", "sync_date"),
 )
@@ -482,13 +493,37 @@ GOLD_CHANGES = Table(
     partition_by=("sync_date",),
 )
 
+QUALITY_RESULTS = Table(
+    name="quality_results",
+    layer="audit",
+    description="Every audit run: suite and version, what it validated, outcome per severity, "
+                "the failed expectations and the HTML report (GX data docs) it wrote.",
+    columns=(
+        ("validation_id", "string"),
+        ("suite", "string"),
+        ("suite_version", "int"),
+        ("layer", "string"),
+        ("scope", "string"),  # the partition (sync date) or "rebuild"
+        ("rows_validated", "bigint"),
+        ("passed", "boolean"),  # no error-severity expectation failed
+        ("errors", "int"),
+        ("warnings", "int"),
+        ("failures", "string"),  # JSON: the failed expectations with their figures
+        ("report_ref", "string"),
+        ("validated_at", "timestamp"),
+        ("sync_date", "date"),
+    ),
+    keys=("validation_id",),
+    partition_by=("sync_date",),
+)
+
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
               CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS,
               CATEGORY_OVERRIDES, CUSTOM_CATEGORIES, BALANCE_OBSERVATIONS, BALANCES_DAILY,
               NET_WORTH_DAILY, RECURRING_PAYMENTS, DAILY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS,
-              BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES)
+              BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES, QUALITY_RESULTS)
 }
 
 

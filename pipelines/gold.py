@@ -21,6 +21,7 @@ from finlake.crashpoints import crash_point
 from lake import delta
 from lake.catalog import Lake
 from lake.small_tables import upsert_rows
+from lake.staging import discard, new_run, stage_frame
 from lake.tables import (
     ALERTS,
     BUDGET_PROGRESS,
@@ -38,6 +39,7 @@ from lake.tables import (
 )
 from pipelines import budgets, spend, unusual
 from pipelines.spend import month_range, shift_month
+from quality.audit import Audit, AuditFailed, validate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -54,6 +56,7 @@ class GoldResult:
     alerts: list[dict] = field(default_factory=list)  # new budget alerts
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step
+    audits: list[Audit] = field(default_factory=list)
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -124,6 +127,24 @@ def replace_cells(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame,
     ], partitions=months)
 
 
+def publish(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame, cells: DataFrame,
+            months: list[str], as_of: date, audits: list[Audit]) -> int:
+    """Write-audit-publish one gold table's cells: stage the rows, validate them with the
+    table's suite, and only then replace the cells. Raises :class:`AuditFailed` (the table
+    keeps its previous rows) when an error-severity expectation fails."""
+    if not months:
+        return 0
+    prefix = new_run(f"gold/{t.name}", as_of)
+    staged = stage_frame(spark, lake, delta.conform(rows, t), prefix)
+    audit = validate(lake, t.name, staged, as_of.isoformat(), as_of)
+    audits.append(audit)
+    if not audit.passed:
+        raise AuditFailed([audit], held=lake.store.uri(prefix))
+    written = replace_cells(spark, lake, t, staged, cells, months)
+    discard(lake, prefix)
+    return written
+
+
 def _classified(spark: SparkSession, lake: Lake, months: list[str],
                 users: DataFrame) -> DataFrame:
     silver = delta.read_table(spark, lake, TRANSACTIONS).filter(
@@ -162,11 +183,13 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
         "left_semi")
     daily = spend.daily_spend(spend.spend_map(rows))
     crash_point("gold.before_merge")
-    n["daily_spend"] = replace_cells(spark, lake, DAILY_SPEND, daily, cells, months)
+    audits = result.audits
+    n["daily_spend"] = publish(spark, lake, DAILY_SPEND, daily, cells, months, as_of, audits)
     monthly = spend.monthly_spend(daily)
-    n["monthly_spend"] = replace_cells(spark, lake, MONTHLY_SPEND, monthly, cells, months)
-    n["monthly_cashflow"] = replace_cells(spark, lake, MONTHLY_CASHFLOW,
-                                          spend.monthly_cashflow(rows), cells, months)
+    n["monthly_spend"] = publish(spark, lake, MONTHLY_SPEND, monthly, cells, months, as_of,
+                                 audits)
+    n["monthly_cashflow"] = publish(spark, lake, MONTHLY_CASHFLOW,
+                                    spend.monthly_cashflow(rows), cells, months, as_of, audits)
     t = result.lap("spend", t0)
 
     # Trends: a cell feeds its own month and the TREND_MONTHS after it (up to as_of's month).
@@ -181,8 +204,8 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))
     trends = spend.spend_trends(primary).join(trend_cells, list(CELL), "left_semi")
-    n["spend_trends"] = replace_cells(spark, lake, SPEND_TRENDS, trends, trend_cells,
-                                      trend_months)
+    n["spend_trends"] = publish(spark, lake, SPEND_TRENDS, trends, trend_cells,
+                                trend_months, as_of, audits)
     t = result.lap("trends", t)
 
     # Unusual activity for the cells, judged against the months before them.
@@ -198,7 +221,8 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
         "user_id", F.col("posted_month").alias("month")).distinct()
     flags = flags.unionByName(unusual.category_spikes(primary_recent, active, judged,
                                                       _names(spark)))
-    n["unusual_activity"] = replace_cells(spark, lake, UNUSUAL_ACTIVITY, flags, cells, months)
+    n["unusual_activity"] = publish(spark, lake, UNUSUAL_ACTIVITY, flags, cells, months, as_of,
+                                    audits)
     t = result.lap("unusual", t)
 
     # Budgets: the current month as of the day (with alerts); a past month a change touched
@@ -209,7 +233,7 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
         users_m = cells.filter(F.col("month") == month).select("user_id")
         day = as_of if month == current else month_end(month)
         changed, alerts = refresh_budgets(spark, lake, users_m, day, approaching,
-                                          raise_alerts=month == current)
+                                          raise_alerts=month == current, audits=audits)
         n["budget_progress"] += changed
         result.alerts += alerts
     result.lap("budgets", t)
@@ -219,8 +243,8 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
 
 
 def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: date,
-                    approaching: float = budgets.APPROACHING, raise_alerts: bool = True
-                    ) -> tuple[int, list[dict]]:
+                    approaching: float = budgets.APPROACHING, raise_alerts: bool = True,
+                    audits: list[Audit] | None = None) -> tuple[int, list[dict]]:
     """``budget_progress`` for ``users`` in ``as_of``'s month, and their budget alerts."""
     month = as_of.strftime("%Y-%m")
     window = budgets.window_months(month)
@@ -240,7 +264,8 @@ def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: da
     )).groupBy("user_id", "category_primary").agg(F.sum("amount").alias("spent"))
     rows = _pin(spark, budgets.progress(chosen, spent, month, as_of, approaching))
     cells = users.withColumn("month", F.lit(month))
-    changed = replace_cells(spark, lake, BUDGET_PROGRESS, rows, cells, [month])
+    changed = publish(spark, lake, BUDGET_PROGRESS, rows, cells, [month], as_of,
+                      audits if audits is not None else [])
     if not raise_alerts:
         return changed, []
     alerts = budgets.budget_alerts([r.asDict() for r in rows.collect()], approaching,

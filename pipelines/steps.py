@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -15,11 +16,12 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from finlake.crashpoints import CRASH_EXIT_CODE, armed, crash_point
-from lake import delta, models, raw
+from lake import delta, models
 from lake.catalog import Lake
 from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
-from lake.reference import categories, currencies, merchant_rules
+from lake.reference import categories, merchant_rules
 from lake.small_tables import upsert_rows
+from lake.staging import discard, stage_frame
 from lake.tables import (
     ACCOUNTS,
     ALERTS,
@@ -31,13 +33,19 @@ from lake.tables import (
 )
 from pipelines import silver
 from pipelines.categorise import categorise
+from pipelines.contract import ContractStats
 from pipelines.gold import log_changes
 from pipelines.health import alert_key
+from pipelines.intake import take_in
+from pipelines.reconcile_raw import reconcile
+from quality.audit import Audit, AuditFailed, check, validate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+QUARANTINE_CEILING = 0.5  # default for FINLAKE_QUARANTINE_CEILING
+QUARANTINE_MIN_RECORDS = 50  # fewer bad records than this never hold a partition back
 
 
 @dataclass
@@ -50,6 +58,9 @@ class SilverResult:
     rows_affected: int = 0
     balance_alerts: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    contract: ContractStats = field(default_factory=ContractStats)
+    audits: list[Audit] = field(default_factory=list)
+    reconciliation: dict = field(default_factory=dict)
 
 
 def seed_reference(spark: SparkSession, lake: Lake) -> None:
@@ -73,46 +84,85 @@ def engine_inputs(spark: SparkSession, lake: Lake) -> dict:
     }
 
 
-def read_pages(spark: SparkSession, lake: Lake, sync_date: date,
-               only: tuple[str, str] | None = None) -> DataFrame | None:
-    """The day's complete raw pages (``only`` = (user_id, item_id) for one item's)."""
-    keys = raw.complete_pages(lake.store, sync_date, *(only or (None, None)))
-    if not keys:
-        return None
-    return spark.read.schema(silver.PAGE_DDL).json([lake.store.uri(k) for k in keys])
-
-
 def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
-                    only: tuple[str, str] | None = None) -> SilverResult:
+                    only: tuple[str, str] | None = None, *,
+                    quarantine_ceiling: float = QUARANTINE_CEILING,
+                    progress: Callable[[str], None] | None = None) -> SilverResult:
     """Merge one day's landed raw pages into silver (``only`` = (user_id, item_id) limits it
-    to one item: on-demand sync); returns the months it touched."""
+    to one item: on-demand sync); returns the months it touched.
+
+    Write-audit-publish: the raw contract quarantines bad records, the valid changes are
+    audited (``raw_changes`` suite), the silver rows are built and staged and audited
+    (``silver_transactions`` suite), and only then MERGEd. A failed audit raises
+    :class:`AuditFailed` with nothing published. After the MERGE every raw record is
+    reconciled (``raw_silver_reconciliation``)."""
     t0 = time.perf_counter()
     result = SilverResult(sync_date)
-    pages = read_pages(spark, lake, sync_date, only)
-    if pages is None:
+    intake = take_in(lake, sync_date, only, progress)
+    if intake is None:
         log.info("%s: no complete raw updates landed", sync_date)
         return result
-    result.pages = len(raw.complete_pages(lake.store, sync_date, *(only or (None, None))))
-    changes = silver.page_changes(pages)
-    good, bad = silver.split_contract(changes, sync_date, currencies())
-    result.quarantined = bad.count()
-    if result.quarantined:
-        delta.merge(spark, lake, QUARANTINE, silver.quarantine_rows(bad),
-                    partitions=[sync_date.isoformat()], changed="FALSE")
-    rows = silver.transaction_rows(silver.latest_changes(good))
-    rows = categorise(rows, **engine_inputs(spark, lake))
-    placed, months, cells = place_rows(spark, lake, rows)
-    log_changes(spark, lake, sync_date, spark.createDataFrame(
-        cells, schema="user_id string, month string"))
-    result.changes = placed.count()
-    if armed("merge.mid"):
-        placed = _die_while_merging(placed)
-    result.rows_affected = merge_transactions(spark, lake, placed, months)
-    crash_point("merge.after_merge")
-    result.months = [m for m in months if m != UNSEEN_MONTH]
-    if result.months:
-        result.rows_affected += apply_supersession(spark, lake, result.months)
-    accounts = silver.review_balances(silver.account_rows(pages),
+    scope = sync_date.isoformat() + (f"/user={only[0]}/item={only[1]}" if only else "")
+    stats = result.contract = intake.stats
+    result.pages, result.quarantined = stats.pages, stats.quarantine_rows
+    if intake.rejected:
+        upsert_rows(lake, QUARANTINE, intake.rejected, update=False)
+    changes = spark.read.parquet(intake.changes_uri) if intake.changes_uri else None
+    raw_audit = validate(lake, "raw_changes", changes, scope, sync_date,
+                         extra=[quarantine_share(stats, quarantine_ceiling)])
+    result.audits.append(raw_audit)
+    if not raw_audit.passed:
+        raise AuditFailed(result.audits, held=lake.store.uri(intake.staging))
+    months: list[str] = []
+    if changes is not None:
+        rows = silver.transaction_rows(silver.latest_changes(changes))
+        rows = categorise(rows, **engine_inputs(spark, lake))
+        placed, months, cells = place_rows(spark, lake, rows, stage=lambda df: stage_frame(
+            spark, lake, df, f"{intake.staging}/silver"))
+        silver_audit = validate(lake, "silver_transactions", placed, scope, sync_date)
+        result.audits.append(silver_audit)
+        if not silver_audit.passed:
+            raise AuditFailed(result.audits, held=lake.store.uri(intake.staging))
+        log_changes(spark, lake, sync_date, spark.createDataFrame(
+            cells, schema="user_id string, month string"))
+        result.changes = silver_audit.rows
+        if armed("merge.mid"):
+            placed = _die_while_merging(placed)
+        result.rows_affected = merge_transactions(spark, lake, placed, months)
+        crash_point("merge.after_merge")
+        result.months = [m for m in months if m != UNSEEN_MONTH]
+        if result.months:
+            result.rows_affected += apply_supersession(spark, lake, result.months)
+    if intake.accounts_uri:
+        merge_accounts(spark, lake, sync_date, spark.read.parquet(intake.accounts_uri), result)
+    result.reconciliation, rules = reconcile(spark, lake, changes, stats, intake.rejected,
+                                             [m for m in months if m != UNSEEN_MONTH])
+    recon = validate(lake, "raw_silver_reconciliation", None, scope, sync_date, extra=rules)
+    result.audits.append(recon)
+    if not recon.passed:
+        raise AuditFailed(result.audits)
+    discard(lake, intake.staging)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def quarantine_share(stats: ContractStats, ceiling: float) -> dict:
+    """Partition-level rule: a partition where most records fail the contract is treated as
+    corrupt and held back whole (a few bad records are quarantined and the rest proceeds)."""
+    units = stats.records + stats.bad_pages + stats.bad_sections
+    bad = stats.quarantined + stats.bad_pages + stats.bad_sections
+    share = bad / units if units else 0.0
+    systemic = bad >= QUARANTINE_MIN_RECORDS and share > ceiling
+    return check("quarantined share of the partition at most "
+                 f"{ceiling:.0%} (from {QUARANTINE_MIN_RECORDS} bad records)", not systemic,
+                 f"{bad} of {units} records or pages quarantined ({share:.1%})",
+                 "a partition mostly rejected by the raw contract is corrupt, not noisy")
+
+
+def merge_accounts(spark: SparkSession, lake: Lake, sync_date: date, staged: DataFrame,
+                   result: SilverResult) -> None:
+    """Balances and account details from the day's pages (implausible jumps held back)."""
+    accounts = silver.review_balances(silver.account_rows(staged),
                                       delta.read_table(spark, lake, ACCOUNTS))
     accounts = spark.createDataFrame(accounts.collect(), schema=accounts.schema)  # pin
     delta.merge(spark, lake, ACCOUNTS, accounts, changed="s.source_seq > t.source_seq")
@@ -126,8 +176,6 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         accounts.select("account_id", "source_seq"), ["account_id", "source_seq"])
     result.balance_alerts = balance_alerts([r.asDict() for r in applied.collect()])
     upsert_rows(lake, ALERTS, result.balance_alerts, update=False)
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def balance_alerts(flagged: list[dict]) -> list[dict]:

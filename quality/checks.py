@@ -1,40 +1,72 @@
-"""Asset checks: the silver suite blocks gold from publishing when it fails."""
+"""Asset checks: audits before publishing (write-audit-publish) and gold-silver reconciliation.
 
+The silver and gold assets validate their staged output themselves and report each suite as
+a check result; an error-severity failure stops the asset before it publishes (the run
+fails with the reason) and, as the checks are blocking, nothing downstream runs.
+"""
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from assets.transactions import silver_transactions
 from finlake.resources import LakeResource, SparkResource
 
+if TYPE_CHECKING:
+    from quality.audit import Audit, AuditFailed
 
-@dg.asset_check(asset=silver_transactions, blocking=True,
-                description="Great Expectations suite on the silver rows the partition touched")
-def silver_transactions_suite(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource,
-) -> dg.AssetCheckResult:
-    from pyspark.sql import functions as F
+# suite -> (check name, what it checks)
+SILVER_CHECKS = {
+    "raw_changes": ("raw_changes_suite",
+                    "Raw contract + GX suite on the partition's change records, before merging"),
+    "silver_transactions": ("silver_transactions_suite",
+                            "GX suite on the staged silver rows, before the MERGE"),
+    "raw_silver_reconciliation": ("raw_silver_reconciliation",
+                                  "Every raw record is in silver, superseded or quarantined"),
+}
 
-    from lake.delta import read_table
-    from lake.tables import TRANSACTIONS
-    from quality.silver_suite import SUITE_NAME, validate_live_transactions
 
-    partition = context.run.tags.get("dagster/partition")
-    silver = read_table(spark.session(), lake.lake(), TRANSACTIONS)
-    touched = silver.filter(F.col("sync_date") == F.lit(partition).cast("date")) if partition \
-        else silver
-    months = [r[0] for r in touched.select("posted_month").distinct().collect()]
-    scope = silver.filter(F.col("posted_month").isin(months))
-    live = scope.filter(F.col("status") == "live")
-    result = validate_live_transactions(live, datetime.now(UTC).date())
+def silver_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name, asset=asset, blocking=True, description=text)
+            for name, text in SILVER_CHECKS.values()]
+
+
+def gold_check_specs(tables: Iterable[str]) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(f"{t}_suite", asset=t, blocking=True,
+                              description=f"GX suite on the staged {t} rows, before publishing")
+            for t in tables]
+
+
+def check_result(audits: list["Audit"], name: str, asset: str) -> dg.AssetCheckResult:
+    """One check result for one or more runs of a suite (budgets run once per month)."""
+    errors = [e for a in audits for e in a.errors]
+    warnings = [w for a in audits for w in a.warnings]
+    failed = [a for a in audits if a.errors or a.warnings]
+    reports = [a.report_uri for a in audits if a.report_uri]
+    meta: dict = {
+        "suite": f"{audits[0].suite} v{audits[0].version}",
+        "rows_validated": sum(a.rows for a in audits),
+        "errors": len(errors), "warnings": len(warnings),
+        "seconds": round(sum(a.seconds for a in audits), 2),
+        "expectations": dg.MetadataValue.json([r for a in audits for r in a.results][:60]),
+    }
+    if reports:
+        meta["report"] = dg.MetadataValue.url(reports[-1] if not failed
+                                              else (failed[0].report_uri or reports[-1]))
     return dg.AssetCheckResult(
-        passed=result.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(result.failures) or "all expectations met",
-        metadata={"suite": SUITE_NAME, "months": ", ".join(sorted(months)) or "-",
-                  "results": dg.MetadataValue.json(result.results)},
-    )
+        check_name=name, asset_key=asset, passed=not errors and not warnings,
+        severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+        description=" | ".join(a.summary() for a in (failed or audits[-1:])),
+        metadata=meta)
+
+
+def blocked(failed: "AuditFailed") -> dg.Failure:
+    """The run's failure when an audit stopped publishing: what failed and where to look."""
+    first = next(a for a in failed.audits if not a.passed)
+    return dg.Failure(description=str(failed), metadata={
+        "suite": first.suite, "scope": first.scope,
+        "failed_expectations": dg.MetadataValue.json(first.errors),
+        "report": dg.MetadataValue.url(first.report_uri or "-")})
 
 
 @dg.asset_check(asset="monthly_spend", blocking=True,

@@ -34,7 +34,11 @@ def collect(df, order: list[str]) -> list[dict]:
 
 
 def main(engine: str, pages_dir: str) -> None:
+    import tempfile
+
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from pyspark.sql import functions as F
 
     from lake.reference import categories, currencies, merchant_rules
@@ -42,12 +46,23 @@ def main(engine: str, pages_dir: str) -> None:
     from pipelines import silver, spend
     from pipelines.categorise import categorise
     from pipelines.category_model import CategoryModel
+    from pipelines.contract import parse_page
+    from pipelines.intake import ACCOUNT_SCHEMA, CHANGE_SCHEMA
 
     spark = session(engine)
-    paths = sorted(str(p) for p in Path(pages_dir).rglob("page-*.json"))
-    pages = spark.read.schema(silver.PAGE_DDL).json(paths)
-    changes = silver.page_changes(pages)
-    good, bad = silver.split_contract(changes, date(2026, 2, 2), currencies())
+    # The raw contract is Python (the same on every engine): its staged Parquet is the input.
+    root = Path(pages_dir)
+    parsed = [parse_page(p.read_bytes(), str(p.relative_to(root)), date(2026, 2, 2),
+                         frozenset(currencies()))
+              for p in sorted(root.rglob("page-*.json"))]
+    out_dir = Path(tempfile.mkdtemp())
+    for name, schema, rows_ in (
+            ("changes", CHANGE_SCHEMA, [c for p in parsed for c in p.changes]),
+            ("accounts", ACCOUNT_SCHEMA, [a for p in parsed for a in p.accounts])):
+        pq.write_table(pa.Table.from_pylist(rows_, schema=schema), out_dir / f"{name}.parquet")
+    good = spark.read.parquet(str(out_dir / "changes.parquet"))
+    staged_accounts = spark.read.parquet(str(out_dir / "accounts.parquet"))
+    bad = [r for p in parsed for r in p.rejected]
     rules = spark.createDataFrame(merchant_rules(), schema=MERCHANT_RULES.ddl)
     cats = spark.createDataFrame(categories(), schema=CATEGORIES.ddl)
     overrides = spark.createDataFrame(
@@ -64,10 +79,10 @@ def main(engine: str, pages_dir: str) -> None:
                                 cats)
     gold = spend.monthly_spend(spend.daily_spend(spend.spend_map(classified)))
     out = {
-        "changes": collect(changes, ["source_seq"]),
-        "quarantine": collect(silver.quarantine_rows(bad), ["record_id"]),
+        "changes": collect(good, ["source_seq"]),
+        "quarantine": sorted((r["record_id"], r["reason"]) for r in bad),
         "rows": collect(rows, ["account_id", "partner_txn_id"]),
-        "accounts": collect(silver.account_rows(pages), ["account_id"]),
+        "accounts": collect(silver.account_rows(staged_accounts), ["account_id"]),
         "monthly_spend": collect(gold, ["user_id", "month", "category"]),
     }
     print(json.dumps(out, sort_keys=True))

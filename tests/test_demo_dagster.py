@@ -127,23 +127,66 @@ def test_dagster_definitions_validate(tmp_path) -> None:
     assert [r.partition_key for r in requests] == ["2026-11-20"]  # yesterday's partition
 
 
-def test_failing_silver_suite_blocks_gold(demo_home) -> None:
-    """A corrupted silver partition fails the blocking GX check and gold is not refreshed."""
+def _demo_lake() -> Lake:
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    if not lake.tables():
+        commands.demo(settings, users=3, days=2)
+    return lake
+
+
+def test_silver_that_no_longer_matches_raw_blocks_gold(demo_home) -> None:
+    """Silver tampered after publishing: the raw-silver reconciliation fails, gold waits."""
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_partition
     from lake.spark import spark_session
     from lake.tables import TRANSACTIONS
 
-    settings = load_settings()
-    lake = Lake(settings.lake_root)
-    if not lake.tables():
-        commands.demo(settings, users=3, days=2)
+    lake = _demo_lake()
     day = max(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
     spark_session().sql(
         f"UPDATE delta.`{lake.uri(TRANSACTIONS)}` SET currency = 'XXX' "
         f"WHERE sync_date = DATE'{day}' AND status = 'live'")
     gold_version = lake.delta(lake_table("monthly_spend")).version()
-    run = run_partition(defs(), prepare_instance(settings), "replay", day.isoformat())
-    assert run.checks == {"silver_transactions_suite": False}
+    run = run_partition(defs(), prepare_instance(load_settings()), "replay", day.isoformat())
+    assert run.checks == {"raw_changes_suite": True, "silver_transactions_suite": True,
+                          "raw_silver_reconciliation": False}
+    assert "silver holds each record as sent" in run.error
     assert "monthly_spend" not in run.metadata  # gold did not publish
     assert lake.delta(lake_table("monthly_spend")).version() == gold_version
+
+
+def test_a_corrupted_raw_partition_is_blocked_before_publishing(demo_home) -> None:
+    """Every record of a landed day rewritten with a broken amount: the raw contract
+    quarantines them, the partition-level rule holds the partition, silver is untouched and
+    the run says why (with the GX data docs page that shows it)."""
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, run_partition
+    from lake import raw
+    from lake.tables import QUALITY_RESULTS, TRANSACTIONS
+
+    lake = _demo_lake()
+    day = min(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
+    keys = raw.complete_pages(lake.store, day)
+    originals = {k: lake.store.get(k) for k in keys}
+    try:
+        for key, body in originals.items():
+            page = json.loads(body)
+            for section in ("added", "modified"):
+                for rec in page["response"].get(section) or []:
+                    rec["amount"] = "twelve"
+            lake.store.put(key, json.dumps(page).encode())
+        silver_version = lake.delta(TRANSACTIONS).version()
+        run = run_partition(defs(), prepare_instance(load_settings()), "replay",
+                            day.isoformat())
+        assert not run.success
+        assert run.checks == {"raw_changes_suite": False}
+        assert "not published" in run.error and "quarantined share" in run.error
+        assert lake.delta(TRANSACTIONS).version() == silver_version
+        assert "silver_transactions" not in run.metadata
+        [blocked] = [r for r in lake.delta(QUALITY_RESULTS).to_pyarrow_table().to_pylist()
+                     if not r["passed"] and r["suite"] == "raw_changes"]
+        assert "BLOCKED" in lake.store.get(blocked["report_ref"]).decode()
+    finally:
+        for key, body in originals.items():
+            lake.store.put(key, body)

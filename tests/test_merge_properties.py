@@ -3,6 +3,8 @@ out-of-order runs included), silver's live transactions equal the partner's trut
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -103,6 +105,7 @@ def test_silver_equals_sandbox_bank_truth_for_any_replay_order(
     from connectors.credentials import CredentialStore
     from connectors.linking import link_sandbox
     from connectors.partner import partner_client
+    from connectors.ratelimit import LocalRateLimiter
     from connectors.sandbox_bank.bank import SandboxBank
     from connectors.sandbox_bank.server import serve
     from connectors.sync import sync_item
@@ -114,6 +117,13 @@ def test_silver_equals_sandbox_bank_truth_for_any_replay_order(
                             clock=START + timedelta(days=5))
     lake = Lake(str(root / "lake"))
     creds = CredentialStore(lake, Vault(LocalKeyProvider(root / "keys")))
+    limiter = LocalRateLimiter()
+
+    @contextmanager
+    def paced() -> Iterator[None]:  # the bank allows 10 requests/s per institution
+        limiter.acquire("bank", rate=8.0, burst=1)
+        yield
+
     with serve(bank) as running:
         api = partner_client(running.url, "prop", "prop")
         link_sandbox(api, running.url, creds)
@@ -121,7 +131,8 @@ def test_silver_equals_sandbox_bank_truth_for_any_replay_order(
         for day in sync_days:
             bank.advance_to(day)
             for cred in creds.all():
-                sync_item(api, lake.store, cred, creds.token(cred), day, count=page_size)
+                sync_item(api, lake.store, cred, creds.token(cred), day, count=page_size,
+                          call_slot=paced)
         truth = {(t["account_id"], t["transaction_id"]): t["amount"]
                  for cred in creds.all()
                  for t in bank.truth(creds.token(cred), load_cursor(lake.store,

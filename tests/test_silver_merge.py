@@ -126,8 +126,9 @@ def test_bad_records_are_quarantined_with_reason_and_the_rest_proceeds(spark, la
     run_days(spark, lake, [D1])
     assert set(rows(lake)) == {("acc_1", "ok")}
     reasons = sorted(r["reason"] for r in rows(lake, QUARANTINE).values())
-    assert reasons == ["date implausible", "date missing or not YYYY-MM-DD",
-                       "missing transaction_id", "unknown currency"]
+    assert reasons == ["date implausible",
+                       "date missing or not YYYY-MM-DD; authorized_date not YYYY-MM-DD",
+                       "transaction_id empty", "unknown currency"]
     assert all(r["raw_ref"].startswith("raw/") for r in rows(lake, QUARANTINE).values())
     v = version(lake, QUARANTINE)
     run_days(spark, lake, [D1])
