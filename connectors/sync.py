@@ -2,7 +2,9 @@
 
 Pages land as they arrive; the attempt's manifest is written after the last page, and only
 then is the item's cursor saved. If the partner reports a mutation during pagination the
-loop restarts from the cursor it started with, under a new attempt id.
+loop restarts from the cursor it started with, under a new attempt id. A response that cannot
+be read at all is kept exactly as received (``rejected-K.json``, for quarantine) and the
+attempt fails without moving the cursor.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from connectors.credentials import Credential
 from connectors.partner import PartnerError, as_partner_error
 from finlake.crashpoints import crash_point
 from lake.objectstore import ObjectStore
-from lake.raw import UpdateRef, complete_update, land_page, load_cursor, save_cursor
+from lake.raw import (
+    UpdateRef,
+    complete_update,
+    land_page,
+    load_cursor,
+    rejected_key,
+    save_cursor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,10 @@ MUTATION = "TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION"
 
 class PartnerPayloadError(RuntimeError):
     """A page could not be read at all (not JSON, or no cursor); its raw body has landed."""
+
+    def __init__(self, message: str, raw: bytes = b"") -> None:
+        super().__init__(message)
+        self.raw = raw  # the body exactly as received
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,8 @@ def _fetch_page(api: plaid_api.PlaidApi, token: str, cursor: str | None, count: 
         body = json.loads(raw)
         body["next_cursor"], body["has_more"]  # noqa: B018 - both must be present
     except (TypeError, ValueError, KeyError) as exc:
-        raise PartnerPayloadError(f"unreadable /transactions/sync page ({exc})") from None
+        kept = raw if isinstance(raw, bytes) else str(raw or "").encode(errors="surrogatepass")
+        raise PartnerPayloadError(f"unreadable /transactions/sync page ({exc})", kept) from None
     return body, contract_error
 
 
@@ -106,8 +120,12 @@ def sync_item(
         pages: list[str] = []
         try:
             while True:
-                with call_slot():
-                    body, contract_error = _fetch_page(api, token, cursor, count, timeout)
+                try:
+                    with call_slot():
+                        body, contract_error = _fetch_page(api, token, cursor, count, timeout)
+                except PartnerPayloadError as err:  # kept for quarantine; the attempt fails
+                    store.put_once(rejected_key(ref, len(pages) + 1), err.raw)
+                    raise
                 n = {k: len(body.get(k) or []) for k in totals}
                 if not pages and not body["has_more"] and not sum(n.values()):
                     break  # nothing new: land nothing, the tables stay as they are

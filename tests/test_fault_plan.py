@@ -49,10 +49,13 @@ def fault_run(tmp_path_factory):
     certain = {"empty_results", "wrong_balance"}
     # A mutation fires on exactly one request (the institution's second): a random 50% draw
     # depended on the order the workers' requests reached the bank, and was sometimes unseen.
-    plan = {k: [Fault(f.kind, 1.0) if f.kind in certain
-                else Fault("mutation", 1.0, after_calls=1, calls=1) if f.kind == "mutation"
-                else f for f in v]
-            for k, v in FaultPlan.every_kind(ids, seed=11).items()}
+    # Records broken on the wire are quarantined and never re-sent, so they would be lost by
+    # design and no item could reconcile exactly: tests/test_partner_payloads.py covers them.
+    plan = {k: faults for k, v in FaultPlan.every_kind(ids, seed=11).items()
+            if (faults := [Fault(f.kind, 1.0) if f.kind in certain
+                           else Fault("mutation", 1.0, after_calls=1, calls=1)
+                           if f.kind == "mutation" else f
+                           for f in v if f.kind != "malformed_records"])}
     bank.set_fault_plan(plan, seed=11)
     mp.setenv("FINLAKE_SYNC_PAGE_SIZE", "4")  # paginate, so mutations can happen mid-update
     ok = commands._run_days(settings, [FAULT_DAY], "nightly")

@@ -155,6 +155,10 @@ def test_a_fixed_record_is_released_from_quarantine(spark, lake, monkeypatch, ca
     [q] = rows(lake, QUARANTINE).values()
     assert main(["quarantine", "list"]) == 0
     assert q["record_id"] in capsys.readouterr().out
+    assert main(["quarantine", "show", q["record_id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["reason"] == "unknown currency" and shown["record"]["amount"] == 25.0
+    assert shown["raw_ref"].startswith("raw/transactions_sync/sync_date=2026-02-02/")
 
     assert main(["quarantine", "release", q["record_id"], "--set", "iso_currency_code=EURO"]) == 2
     assert "still breaks the raw contract: unknown currency" in capsys.readouterr().err

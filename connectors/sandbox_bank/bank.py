@@ -3,6 +3,8 @@ truth, request log, server-side rate limits and the fault plan (see :mod:`faults
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -38,7 +40,7 @@ RATE_LIMITED = FAULTABLE  # /transactions/sync and /accounts/*
 
 class Reply(NamedTuple):
     status: int
-    body: dict
+    body: dict | bytes  # bytes: sent as they are (an ``unreadable_page`` fault)
     headers: dict[str, str]  # extra HTTP headers (Retry-After)
 
 
@@ -130,6 +132,15 @@ class SandboxBank(PlaidEndpoints):
         """Every account balance the ``wrong_balance`` fault falsified."""
         return self.faults.wrong_balances
 
+    @property
+    def broken_records(self) -> list[dict]:
+        """Every record the ``malformed_records`` fault sent broken: institution_id, item_id,
+        request, transaction_id, account_id, section, field and how."""
+        return [{"institution_id": e["institution_id"], "item_id": e["item_id"],
+                 "request": e["request"], **b}
+                for e in list(self.fault_log) if e["kind"] == "malformed_records"
+                for b in e["breaks"]]
+
     def resolve_item(self, item_id: str) -> bool:
         """End an item's sticky login/MFA error (the user re-linked); False if it had none."""
         return self.faults.resolve(item_id)
@@ -148,8 +159,10 @@ class SandboxBank(PlaidEndpoints):
         return limits.request_counts(log)
 
     # -- HTTP entry point -----------------------------------------------------------------
-    def handle(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-        """Serve one HTTP request; every call lands in the request log."""
+    def handle(self, path: str, body: Any, headers: Mapping[str, str] | None = None
+               ) -> Response | tuple[int, bytes]:
+        """Serve one HTTP request; every call lands in the request log. The body is bytes
+        (not JSON) only when an ``unreadable_page`` fault cut it."""
         reply = self.respond(path, body, headers)
         return reply.status, reply.body
 
@@ -227,17 +240,21 @@ class SandboxBank(PlaidEndpoints):
         status, resp = serve(body, inj=inj) if fault.kind in SYNC_ONLY else serve(body)
         if fault.kind == "wrong_balance" and status == 200:
             self._falsify_balances(resp, inj, item, path)
+        sent: dict | bytes = resp
+        if fault.kind == "unreadable_page" and status == 200:
+            sent = self._cut(resp, inj)
         code = resp.get("error_code") if status != 200 else None
         applied = (fault.kind in ("timeout", "wrong_balance")
                    or (fault.kind == "mutation" and code == er.mutation_during_pagination()
                        .error_code)
-                   or (fault.kind == "empty_results" and status == 200)
-                   or (fault.kind == "duplicate_ids" and bool(inj.details.get("transaction_ids"))))
+                   or (fault.kind in ("empty_results", "unreadable_page") and status == 200)
+                   or (fault.kind == "duplicate_ids" and bool(inj.details.get("transaction_ids")))
+                   or (fault.kind == "malformed_records" and bool(inj.details.get("breaks"))))
         if not applied:
             return Reply(status, resp, {}), None
         self.faults.record(ins.institution_id, item.item_id, fault.kind, d.n, path,
                            error_code=code, **inj.details)
-        return Reply(status, resp, {}), fault.kind
+        return Reply(status, sent, {}), fault.kind
 
     @staticmethod
     def _cursor_kind(body: dict, item: Item) -> str:
@@ -251,6 +268,16 @@ class SandboxBank(PlaidEndpoints):
         if cur.offset is None:
             return "complete"
         return "page" if cur.since is not None else "page_initial"
+
+    @staticmethod
+    def _cut(resp: dict, inj: Injection) -> bytes:
+        """The first half of the body the server would send: truncated JSON. Serving a page
+        changes nothing in the bank, so the request's cursor stays valid for a retry."""
+        full = json.dumps(resp).encode()
+        sent = full[:len(full) // 2]
+        inj.details.update(bytes_sent=len(sent), bytes_full=len(full),
+                           sha256=hashlib.sha256(sent).hexdigest())
+        return sent
 
     def _falsify_balances(self, resp: dict, inj: Injection, item: Item, path: str) -> None:
         accounts = resp.get("accounts") or []

@@ -22,6 +22,15 @@ from connectors.sandbox_bank.world import Item, World
 
 log = logging.getLogger(__name__)
 Response = tuple[int, dict]
+# how ``malformed_records`` breaks a record on the wire: how -> (field, broken value or None
+# to drop the field)
+BREAKS: dict[str, tuple[str, Callable[[dict], object] | None]] = {
+    "amount_string": ("amount", lambda r: f"{r['amount']:.2f}"),
+    "amount_nan": ("amount", lambda r: float("nan")),  # json.dumps writes the bare token NaN
+    "unknown_currency": ("iso_currency_code", lambda r: "ZZZ"),
+    "impossible_date": ("date", lambda r: "2026-02-30"),
+    "no_transaction_id": ("transaction_id", None),
+}
 
 
 def _endpoint(fn: Callable[..., dict]) -> Callable[..., Response]:
@@ -97,7 +106,8 @@ class PlaidEndpoints:
 
     @_endpoint
     def transactions_sync(self, body: dict, inj: Injection | None = None) -> dict:
-        """``inj``: a ``mutation``, ``empty_results`` or ``duplicate_ids`` fault to inject."""
+        """``inj``: a ``mutation``, ``empty_results``, ``duplicate_ids`` or
+        ``malformed_records`` fault to inject (others are carried out by the caller)."""
         item = self._item(body)
         count = body.get("count", 100)
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
@@ -141,12 +151,15 @@ class PlaidEndpoints:
                 accounts = self._accounts(item, clock)
         nxt = ch.Cursor(cur.since, cur.until, offset + count, cur.gen, cur.since_gen, seen) \
             if has_more else ch.Cursor(cur.until, cur.until, gen=seen)
-        return {"added": added,
-                "modified": [p for k, p in page if k == "modified"],
-                "removed": [p for k, p in page if k == "removed"],
-                "next_cursor": ch.encode_cursor(item, nxt), "has_more": has_more,
-                "accounts": accounts,
-                "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
+        out = {"added": added,
+               "modified": [p for k, p in page if k == "modified"],
+               "removed": [p for k, p in page if k == "removed"],
+               "next_cursor": ch.encode_cursor(item, nxt), "has_more": has_more,
+               "accounts": accounts,
+               "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
+        if inj and kind == "malformed_records":
+            break_records(out, inj)
+        return out
 
     @_endpoint
     def accounts_get(self, body: dict) -> dict:
@@ -230,3 +243,26 @@ class PlaidEndpoints:
             if item.user_id == user_id:
                 out.extend(self.truth(item.access_token, cursors_by_item.get(item.item_id)))
         return out
+
+
+def break_records(page: dict, inj: Injection) -> None:
+    """Give ``count`` records of the page's ``added``/``modified`` one wrong field each.
+
+    Only the page's lists hold the broken copies: the bank's records (and its caches of
+    them) stay as they were, so its truth is unchanged. What was broken, and how, goes to
+    ``inj.details`` for the fault log."""
+    spots = [(section, i) for section in ("added", "modified") for i in range(len(page[section]))]
+    chosen = sorted(inj.rng.sample(spots, min(int(inj.fault["count"]), len(spots))))
+    breaks = []
+    for section, i in chosen:
+        rec = dict(page[section][i])
+        how = inj.rng.choice(sorted(BREAKS))
+        name, broken = BREAKS[how]
+        breaks.append({"transaction_id": rec["transaction_id"], "account_id": rec["account_id"],
+                       "section": section, "field": name, "how": how})
+        if broken is None:
+            del rec[name]
+        else:
+            rec[name] = broken(rec)
+        page[section][i] = rec
+    inj.details.update(transaction_ids=[b["transaction_id"] for b in breaks], breaks=breaks)

@@ -7,6 +7,22 @@ of the list *fires* for request ``n`` when ``after_calls <= n < after_calls + ca
 upper bound when ``calls`` is None) and ``draw(seed, institution, n, i) < rate``; the first
 firing fault that fits the request is injected (see :mod:`injector`). Decisions depend only on
 the plan, the seed and the request numbers, so a run is reproducible.
+
+Kinds (parameters with their defaults in :data:`KINDS`):
+
+- errors: ``rate_limit`` (429 with Retry-After), ``login_required`` and ``mfa_required``
+  (sticky for the item unless ``sticky=False``), ``institution_down``, ``server_error``;
+- ``timeout``: the answer comes ``delay`` seconds late;
+- sync only (:data:`SYNC_ONLY`): ``mutation`` (a page cursor is refused mid-pagination),
+  ``duplicate_ids`` (``count`` ids sent again with corrected details), ``empty_results``
+  (nothing new, cursor unmoved);
+- ``wrong_balance``: balances multiplied by ``factor`` on the wire;
+- ``malformed_records`` (sync only): ``count`` records of the page's ``added``/``modified``
+  get one wrong field each on the wire (amount as a string, amount NaN, currency "ZZZ",
+  date "2026-02-30", or no transaction_id); the bank's truth is unchanged, nothing is
+  re-sent, and the fault log lists the ``breaks`` (transaction id, field, how);
+- ``unreadable_page`` (sync only): HTTP 200 with the first half of the real body (truncated
+  JSON); nothing moves, so the request's cursor stays valid and a retry gets the real page.
 """
 
 from __future__ import annotations
@@ -28,10 +44,13 @@ KINDS: dict[str, dict[str, Any]] = {
     "duplicate_ids": {"count": 2},
     "wrong_balance": {"factor": 1000.0, "all_accounts": False},
     "empty_results": {},
+    "malformed_records": {"count": 2},
+    "unreadable_page": {},
 }
 INSTITUTION_DOWN_CODES = ("INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING",
                           "INSTITUTION_NOT_AVAILABLE", "PLANNED_MAINTENANCE")
-SYNC_ONLY = frozenset({"mutation", "duplicate_ids", "empty_results"})
+SYNC_ONLY = frozenset({"mutation", "duplicate_ids", "empty_results", "malformed_records",
+                       "unreadable_page"})
 
 
 class Fault:
@@ -105,8 +124,8 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
     if kind == "timeout" and (isinstance(p["delay"], bool)
                               or not isinstance(p["delay"], int | float) or p["delay"] < 0):
         raise bad("delay", "a number of seconds >= 0")
-    if kind == "duplicate_ids" and (isinstance(p["count"], bool)
-                                    or not isinstance(p["count"], int) or p["count"] < 1):
+    if kind in ("duplicate_ids", "malformed_records") and (
+            isinstance(p["count"], bool) or not isinstance(p["count"], int) or p["count"] < 1):
         raise bad("count", "an integer >= 1")
     if kind == "wrong_balance":
         if isinstance(p["factor"], bool) or not isinstance(p["factor"], int | float) \
@@ -165,7 +184,7 @@ class FaultPlan(Mapping[str, tuple[Fault, ...]]):
     def every_kind(cls, institution_ids: Iterable[str], seed: int) -> FaultPlan:
         """A plan covering every fault kind across ``institution_ids`` (shuffled by ``seed``):
         one kind per institution when there are at least as many institutions as kinds (the
-        rest stay healthy), else up to two (more only below five institutions)."""
+        rest stay healthy), else up to two (more only below six institutions)."""
         ids = list(dict.fromkeys(institution_ids))
         if not ids:
             raise ValueError("every_kind needs at least one institution")
@@ -191,4 +210,6 @@ _ACCEPTANCE: dict[str, Fault] = {
     "duplicate_ids": Fault("duplicate_ids", 0.3),
     "wrong_balance": Fault("wrong_balance", 0.25),
     "empty_results": Fault("empty_results", 0.3),
+    "malformed_records": Fault("malformed_records", 0.3),
+    "unreadable_page": Fault("unreadable_page", 0.2),
 }

@@ -49,9 +49,10 @@ def _handler_for(bank: SandboxBank) -> type[BaseHTTPRequestHandler]:
                               "error_message": "use POST with a JSON body",
                               "display_message": None, "request_id": ""})
 
-        def _reply(self, status: int, payload: dict,
+        def _reply(self, status: int, payload: dict | bytes,
                    extra: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
+            # bytes are sent as they are: a body the bank cut on purpose (unreadable_page)
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
