@@ -49,8 +49,10 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
         meta = {"cells": result.cells, "rows_changed": result.rows_changed.get(name, 0)}
         if name == "budget_progress":
             meta["budget_alerts"] = len(result.alerts)
-        yield dg.MaterializeResult(asset_key=name, metadata=meta)
         mine = [a for a in result.audits if a.suite == name]
+        if mine and mine[-1].report_uri:
+            meta["quality_report"] = dg.MetadataValue.url(mine[-1].report_uri)
+        yield dg.MaterializeResult(asset_key=name, metadata=meta)
         if mine:
             yield check_result(mine, f"{name}_suite", name)
         else:  # no cell of this table changed: nothing was staged or published

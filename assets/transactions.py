@@ -85,6 +85,8 @@ def silver_transactions(
         "months": ", ".join(result.months) or "-",
         "contract": dg.MetadataValue.json(result.contract.as_dict()),
         "reconciliation": dg.MetadataValue.json(result.reconciliation),
+        "quality_reports": dg.MetadataValue.json(
+            {a.suite: a.report_uri for a in result.audits}),
     })
 
 

@@ -85,6 +85,8 @@ def _text(value: Any) -> str:
         out.encode("utf-8")
     except (UnicodeEncodeError, ValueError, TypeError):
         out = json.dumps(value, ensure_ascii=True, allow_nan=True, default=str)
+    except RecursionError:
+        out = repr(value)[:QUARANTINE_TEXT]
     if len(out) > QUARANTINE_TEXT:
         out = out[:QUARANTINE_TEXT] + " ...[cut; the raw object holds all of it]"
     return out
@@ -129,6 +131,13 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _plausible(x: float, limit: float) -> bool:
+    """Finite and below ``limit`` (an int may be too large to become a float at all)."""
+    if isinstance(x, int):
+        return abs(x) < limit
+    return math.isfinite(x) and abs(x) < limit
+
+
 def transaction_violations(rec: Any, upsert: bool, sync_date: date,
                            currencies: frozenset[str]) -> list[str]:
     """Every rule of the partner schema the record breaks (empty when it is valid)."""
@@ -142,7 +151,7 @@ def transaction_violations(rec: Any, upsert: bool, sync_date: date,
     amount = rec.get("amount")
     if amount is None or not _number(amount):
         reasons.append("amount missing or not a number")
-    elif not math.isfinite(amount) or abs(amount) >= MAX_AMOUNT:
+    elif not _plausible(amount, MAX_AMOUNT):
         reasons.append("amount not finite or absurd")
     currency = rec.get("iso_currency_code")
     if not isinstance(currency, str) or currency not in currencies:
@@ -180,7 +189,7 @@ def account_violations(acc: Any, currencies: frozenset[str]) -> list[str]:
         return [*reasons, "balances is not an object"]
     for name in ("current", "available"):
         v = balances.get(name)
-        if v is not None and (not _number(v) or not math.isfinite(v) or abs(v) >= MAX_BALANCE):
+        if v is not None and (not _number(v) or not _plausible(v, MAX_BALANCE)):
             reasons.append(f"balance {name} not a finite number")
     cur = balances.get("iso_currency_code")
     if cur is not None and cur not in currencies:
@@ -204,10 +213,10 @@ def _meta(envelope: Any, key: str) -> tuple[dict[str, Any] | None, str]:
     try:
         landed = datetime.fromisoformat(meta["landed_at"])
         date.fromisoformat(meta["sync_date"])
-    except ValueError:
+        observed = (landed if landed.tzinfo else landed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None, "meta.landed_at or meta.sync_date is not an ISO date"
-    meta = dict(meta, observed_at=(landed if landed.tzinfo else landed.replace(tzinfo=UTC))
-                .astimezone(UTC))
+    meta = dict(meta, observed_at=observed)
     if not isinstance(envelope.get("response"), dict):
         return None, "page has no response object"
     return meta, ""
@@ -237,9 +246,14 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
 
     try:
         envelope = json.loads(body)
-        meta, why = _meta(envelope, key)
     except (ValueError, RecursionError) as exc:
-        meta, why = None, f"malformed JSON page ({type(exc).__name__}: {str(exc)[:120]})"
+        envelope, why = None, f"malformed JSON page ({type(exc).__name__}: {str(exc)[:120]})"
+        meta = None
+    else:
+        try:
+            meta, why = _meta(envelope, key)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the page is quarantined
+            meta, why = None, f"page meta could not be read ({type(exc).__name__}: {exc})"
     if meta is None:
         out.stats.bad_pages = 1
         reject("transactions_sync_page", None, None, None, [why],
@@ -262,7 +276,10 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
             seq = release["source_seq"] if release else _seq(meta, position)
             position += 1
             out.stats.records += 1
-            reasons = transaction_violations(rec, upsert, sync_date, currencies)
+            try:
+                reasons = transaction_violations(rec, upsert, sync_date, currencies)
+            except Exception as exc:  # noqa: BLE001 - never crash on what a partner sends
+                reasons = [f"record could not be checked ({type(exc).__name__}: {exc})"]
             if reasons:
                 out.stats.quarantined += 1
                 reject("transactions_sync", meta, seq, section, reasons, _text(rec))
@@ -276,7 +293,10 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
                ["response.accounts is not a list"], _text(accounts))
         accounts = []
     for i, acc in enumerate(accounts or []):
-        reasons = account_violations(acc, currencies)
+        try:
+            reasons = account_violations(acc, currencies)
+        except Exception as exc:  # noqa: BLE001 - never crash on what a partner sends
+            reasons = [f"account could not be checked ({type(exc).__name__}: {exc})"]
         if reasons:
             out.stats.bad_accounts += 1
             reject("accounts", meta, _seq(meta, f"account-{i:04d}"), "accounts", reasons,

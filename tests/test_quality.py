@@ -53,7 +53,9 @@ def test_contract_rejects_each_bad_field_and_keeps_the_good_ones() -> None:
             + b", " + json.dumps(dict(good, transaction_id="str", amount="12.50")).encode()
             + b', {"transaction_id": "sur", "account_id": "acc_1", "amount": 1, '
               b'"iso_currency_code": "USD", "date": "2026-01-10", "name": "\\ud800", '
-              b'"pending": false}, 5'
+              b'"pending": false}, 5, '
+            + json.dumps(dict(good, transaction_id="big")).replace(
+                "10.0", "1" + "0" * 400).encode()
             + b"], \"removed\": \"oops\"}}")
     out = parse_page(body, KEY, DAY, CURRENCIES)
     assert [c["transaction_id"] for c in out.changes] == ["ok"]
@@ -64,10 +66,11 @@ def test_contract_rejects_each_bad_field_and_keeps_the_good_ones() -> None:
         "000003": "amount missing or not a number",
         "000004": "name is not valid Unicode",
         "000005": "record is not an object (int)",
+        "000006": "amount not finite or absurd",  # an int too large to be a float
         "emoved": "response.removed is not a list",
     }
     assert (out.stats.records, out.stats.changes, out.stats.quarantined,
-            out.stats.bad_sections) == (6, 1, 5, 1)
+            out.stats.bad_sections) == (7, 1, 6, 1)
 
 
 @pytest.mark.parametrize("body, why", [
@@ -77,6 +80,7 @@ def test_contract_rejects_each_bad_field_and_keeps_the_good_ones() -> None:
     (envelope(None), "page has no response object"),
     (envelope({"added": []}, user="user_9999"), "meta user/item do not match"),
     (envelope({"added": []}, update_seq="1"), "meta.update_seq missing or not a int"),
+    (envelope({"added": []}, landed_at="0001-01-01T00:00:00+05:00"), "not an ISO date"),
 ])
 def test_an_unreadable_page_is_quarantined_whole(body: bytes, why: str) -> None:
     out = parse_page(body, KEY, DAY, CURRENCIES)
