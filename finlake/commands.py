@@ -70,7 +70,9 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
         budget = run.metadata.get("budget_progress", {})
         parts.append(f"gold {gold.get('cells', 0)} cells, {gold.get('rows_changed', 0)} "
                      f"spend rows written, {budget.get('budget_alerts', 0)} budget alerts")
-    checks = ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in run.checks.items())
+    failed = [k for k, v in run.checks.items() if not v]
+    checks = (f"checks {len(run.checks) - len(failed)} ok"
+              + (f", FAILED: {', '.join(failed)}" if failed else "")) if run.checks else ""
     return " | ".join(parts + ([checks] if checks else [])) + f"  [{steps}]"
 
 
