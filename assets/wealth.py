@@ -1,5 +1,6 @@
 """Gold: daily balances and net worth; recurring payments."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -7,29 +8,61 @@ import dagster as dg
 from assets.transactions import silver_transactions
 from finlake.partitions import daily_partitions
 from finlake.resources import LakeResource, SparkResource
+from quality.checks import blocked, check_result
+
+
+def _suite(name: str, asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(f"{name}_suite", asset=asset, blocking=True,
+                             description=f"GX suite on the staged {name} rows, before merging")
+
+
+def _checks(audits: list, asset: str) -> Iterator[dg.AssetCheckResult]:
+    for suite in dict.fromkeys(a.suite for a in audits):
+        yield check_result([a for a in audits if a.suite == suite], f"{suite}_suite", asset)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", deps=[silver_transactions],
-          kinds={"spark", "delta"})
-def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
-              ) -> dg.MaterializeResult:
+          kinds={"spark", "delta"},
+          check_specs=[_suite("balances_daily", "net_worth"),
+                       _suite("net_worth_daily", "net_worth")])
+def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Balances per account and net worth per user for the day (last known balance carried)."""
     from pipelines.steps import refresh_net_worth
+    from quality.audit import AuditFailed
 
-    n = refresh_net_worth(spark.session(), lake.lake(), date.fromisoformat(context.partition_key))
-    return dg.MaterializeResult(metadata={"rows_written": n})
+    audits: list = []
+    try:
+        n = refresh_net_worth(spark.session(), lake.lake(),
+                              date.fromisoformat(context.partition_key), audits)
+    except AuditFailed as failed:
+        yield from _checks(audits, "net_worth")
+        raise blocked(failed) from None
+    yield from _checks(audits, "net_worth")
+    yield dg.MaterializeResult(metadata={"rows_written": n})
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", deps=[silver_transactions],
-          kinds={"spark", "delta"})
+          kinds={"spark", "delta"}, check_specs=[_suite("recurring_payments",
+                                                        "recurring_payments")])
 def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
-                       spark: SparkResource) -> dg.MaterializeResult:
+                       spark: SparkResource):
     """Subscriptions and bills: cadence, next expected date, price increases, misses."""
     from pipelines.gold import changed_cells
     from pipelines.steps import refresh_recurring
+    from quality.audit import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
     users = changed_cells(session, the_lake, day).select("user_id").distinct()
-    return dg.MaterializeResult(metadata={
-        "rows_written": refresh_recurring(session, the_lake, as_of=day, users=users)})
+    audits: list = []
+    try:
+        n = refresh_recurring(session, the_lake, as_of=day, users=users, audits=audits)
+    except AuditFailed as failed:
+        yield from _checks(audits, "recurring_payments")
+        raise blocked(failed) from None
+    yield from _checks(audits, "recurring_payments")
+    if not audits:  # no user in scope: nothing was staged
+        yield dg.AssetCheckResult(check_name="recurring_payments_suite",
+                                  asset_key="recurring_payments", passed=True,
+                                  description="no rows staged: nothing to validate")
+    yield dg.MaterializeResult(metadata={"rows_written": n})

@@ -239,7 +239,18 @@ def latest_sync_day(spark: SparkSession, lake: Lake) -> date:
     return day or datetime.now(UTC).date()
 
 
-def refresh_net_worth(spark: SparkSession, lake: Lake, day: date) -> int:
+def audited(lake: Lake, name: str, staged: DataFrame, day: date | None,
+            audits: list[Audit] | None) -> None:
+    """Validate pinned rows with their suite before they are merged (write-audit-publish)."""
+    audit = validate(lake, name, staged, day.isoformat() if day else "all", day)
+    if audits is not None:
+        audits.append(audit)
+    if not audit.passed:
+        raise AuditFailed([audit])
+
+
+def refresh_net_worth(spark: SparkSession, lake: Lake, day: date,
+                      audits: list[Audit] | None = None) -> int:
     """``balances_daily`` and ``net_worth_daily`` for one day: each account's last good
     balance on or before it (carried forward), then assets - liabilities per user.
 
@@ -269,9 +280,12 @@ def refresh_net_worth(spark: SparkSession, lake: Lake, day: date) -> int:
     month = f"{day:%Y-%m}"
     balances = balances.withColumn("month", F.lit(month))
     balances = spark.createDataFrame(balances.collect(), schema=balances.schema)  # pin
+    worth = net_worth_daily(balances).withColumn("month", F.lit(month))
+    worth = spark.createDataFrame(worth.collect(), schema=worth.schema)  # pin
+    audited(lake, "balances_daily", balances, day, audits)
+    audited(lake, "net_worth_daily", worth, day, audits)
     same = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in ("balance", "observed", "type"))
     n = delta.merge(spark, lake, BALANCES_DAILY, balances, changed=same, partitions=[month])
-    worth = net_worth_daily(balances).withColumn("month", F.lit(month))
     cols = ("assets", "liabilities", "net_worth", "accounts", "stale_accounts")
     n += delta.merge(spark, lake, NET_WORTH_DAILY, worth, partitions=[month],
                      changed=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols))
@@ -279,7 +293,8 @@ def refresh_net_worth(spark: SparkSession, lake: Lake, day: date) -> int:
 
 
 def refresh_recurring(spark: SparkSession, lake: Lake, as_of: date | None = None,
-                      users: DataFrame | None = None) -> int:
+                      users: DataFrame | None = None, audits: list[Audit] | None = None
+                      ) -> int:
     """Recurring payments as of ``as_of`` (default: the freshest sync in silver, so replays
     give the same), detected in the last ``LOOKBACK_MONTHS`` months of silver.
 
@@ -307,6 +322,8 @@ def refresh_recurring(spark: SparkSession, lake: Lake, as_of: date | None = None
         silver = silver.join(scope, "user_id", "left_semi")
         stored = stored.join(scope, "user_id", "left_semi")
     found = delta.conform(recurring_payments(silver, as_of), t)
+    found = spark.createDataFrame(found.collect(), schema=found.schema)  # pin
+    audited(lake, "recurring_payments", found, as_of, audits)
     gone = stored.join(found.select(*KEYS), list(KEYS), "left_anti")
     source = found.withColumn("_delete", F.lit(False)).unionByName(
         delta.conform(gone, t).withColumn("_delete", F.lit(True)))

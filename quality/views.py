@@ -55,12 +55,28 @@ def budget_progress(df: DataFrame) -> DataFrame:
     return df.withColumn("_state_agrees", _true(agrees))
 
 
+def net_worth_daily(df: DataFrame) -> DataFrame:
+    return df.select(
+        "*", _true(F.col("assets") - F.col("liabilities") == F.col("net_worth"))
+        .alias("_net_adds_up"),
+        _true((F.col("stale_accounts") >= 0) & (F.col("stale_accounts") <= F.col("accounts")))
+        .alias("_stale_within"))
+
+
+def recurring_payments(df: DataFrame) -> DataFrame:
+    return df.withColumn("_next_after_last",
+                         _true(F.col("next_expected_date") > F.col("last_date")))
+
+
 VIEWS: dict[str, Callable[[DataFrame], DataFrame]] = {
     "raw_changes": raw_changes,
     "silver_transactions": silver_transactions,
     "daily_spend": daily_spend,
+    "balances_daily": daily_spend,  # the same rule: a day sits in its month
     "monthly_cashflow": monthly_cashflow,
     "budget_progress": budget_progress,
+    "net_worth_daily": net_worth_daily,
+    "recurring_payments": recurring_payments,
 }
 
 

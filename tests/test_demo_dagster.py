@@ -50,8 +50,8 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_home, capsys) -> None:
     assert commands.demo(settings, users=3, days=2) == 0
     out = capsys.readouterr().out
     assert "[2/2]" in out and "FAILED" not in out
-    # every partition: the raw, silver and six gold suites, raw = silver, gold = silver
-    assert out.count("checks 10 ok") == 2
+    # every partition: the raw, silver and nine gold suites, raw = silver, gold = silver
+    assert out.count("checks 13 ok") == 2
     result = json.loads(out.split("reconcile against the sandbox bank's truth:\n")[1]
                         .splitlines()[0])
     assert result["truth_rows"] > 100

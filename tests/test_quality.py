@@ -267,3 +267,27 @@ def test_thousands_of_hostile_records_never_crash_and_reconcile_exactly(spark, l
         == counts["good"]
     assert rec["quarantine_rows_found"] == rec["quarantine_rows_expected"]
     assert all(a.passed for a in result.audits)
+
+
+def test_net_worth_failing_its_suite_is_not_published(spark, lake, monkeypatch) -> None:
+    from pyspark.sql import functions as F
+
+    from lake.tables import BALANCES_DAILY, NET_WORTH_DAILY
+    from pipelines import networth
+    from pipelines.steps import refresh_net_worth
+
+    land(lake.store, DAY.isoformat(), 1, [page(added=[txn("a", 10.0, "2026-02-01")],
+                                               balance=250.0)])
+    seed_reference(spark, lake)
+    merge_partition(spark, lake, DAY)
+    good = networth.net_worth_daily
+    monkeypatch.setattr(networth, "net_worth_daily",
+                        lambda b: good(b).withColumn("net_worth", F.col("net_worth") * 2))
+    with pytest.raises(AuditFailed) as exc:
+        refresh_net_worth(spark, lake, DAY)
+    assert "net_worth_daily" in str(exc.value) and "_net_adds_up" in str(exc.value)
+    assert not rows(lake, NET_WORTH_DAILY) and not rows(lake, BALANCES_DAILY)
+    monkeypatch.setattr(networth, "net_worth_daily", good)
+    refresh_net_worth(spark, lake, DAY)
+    [worth] = rows(lake, NET_WORTH_DAILY).values()
+    assert float(worth["net_worth"]) == pytest.approx(250.0)
