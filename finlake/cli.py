@@ -210,5 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     raise AssertionError(args.command)  # pragma: no cover
 
 
+def entry() -> None:
+    """Console entry point. Exits without running the interpreter's teardown: delta-rs's
+    native threads can still be winding down after a read and abort it ("terminate called
+    without an active exception", delta-io/delta-rs#2184), turning a finished command's exit
+    code into 134. Output is flushed and logging shut down first."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse errors, --help
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -113,6 +113,18 @@ def _float(env: Mapping[str, str], name: str, default: float, *, fraction: bool 
     return value
 
 
+def _ceiling(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise ConfigError(f"FINLAKE_QUARANTINE_CEILING={raw!r} must be a share of a partition's "
+                          "records above 0 and at most 1 (1: never hold a partition back), "
+                          "e.g. 0.5")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Resolve settings from ``FINLAKE_*`` variables (``FINLAKE_ENV`` picks local|production)."""
     env = os.environ if env is None else env
@@ -161,7 +173,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_sink=_alert_sink(env.get("FINLAKE_ALERT_SINK") or "log"),
         sla_timezone=_sla_timezone(env.get("FINLAKE_SLA_TIMEZONE") or "UTC"),
         sla_deadline=_sla_deadline(env.get("FINLAKE_SLA_DEADLINE") or "08:00"),
-        quarantine_ceiling=_float(env, "FINLAKE_QUARANTINE_CEILING", 0.5, fraction=True),
+        quarantine_ceiling=_ceiling(env.get("FINLAKE_QUARANTINE_CEILING") or "0.5"),
     )
 
 

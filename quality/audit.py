@@ -75,7 +75,13 @@ class AuditFailed(RuntimeError):
         failed = [a for a in audits if not a.passed]
         text = " | ".join(a.summary() for a in failed)
         where = f" Staged rows kept at {held}." if held else ""
-        super().__init__(f"not published: {text}.{where} Reports: "
+        hint = ""
+        if any(a.suite == "raw_changes" for a in failed):
+            day = failed[0].scope.split("/")[0]
+            hint = (f" Review the held records with `finlake quarantine list --date {day}`;"
+                    " fix and release them, or once the cause is understood re-run with"
+                    " FINLAKE_QUARANTINE_CEILING=1 to publish the valid rest.")
+        super().__init__(f"not published: {text}.{where}{hint} Reports: "
                          + ", ".join(a.report_uri or "-" for a in failed))
 
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -191,3 +191,19 @@ def test_a_corrupted_raw_partition_is_blocked_before_publishing(demo_home) -> No
     finally:
         for key, body in originals.items():
             lake.store.put(key, body)
+
+
+def test_a_day_with_nothing_landed_runs_clean(demo_home) -> None:
+    """No page landed for the day: every check still reports (nothing to validate)."""
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, run_partition
+    from lake.tables import TRANSACTIONS
+
+    lake = _demo_lake()
+    first = min(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
+    version = lake.delta(TRANSACTIONS).version()
+    run = run_partition(defs(), prepare_instance(load_settings()), "replay",
+                        (first - timedelta(days=3)).isoformat())
+    assert run.success, run.error
+    assert run.checks and all(run.checks.values())
+    assert lake.delta(TRANSACTIONS).version() == version

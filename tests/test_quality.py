@@ -291,3 +291,13 @@ def test_net_worth_failing_its_suite_is_not_published(spark, lake, monkeypatch) 
     refresh_net_worth(spark, lake, DAY)
     [worth] = rows(lake, NET_WORTH_DAILY).values()
     assert float(worth["net_worth"]) == pytest.approx(250.0)
+
+
+def test_the_quarantine_ceiling_setting() -> None:
+    from finlake.settings import ConfigError, load_settings
+
+    assert load_settings({}).quarantine_ceiling == 0.5
+    assert load_settings({"FINLAKE_QUARANTINE_CEILING": "1"}).quarantine_ceiling == 1.0
+    for bad in ("0", "1.5", "half"):
+        with pytest.raises(ConfigError, match="FINLAKE_QUARANTINE_CEILING"):
+            load_settings({"FINLAKE_QUARANTINE_CEILING": bad})
