@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
     sql = sub.add_parser("sql", help="query lake tables with DuckDB")
-    sql.add_argument("query", help='e.g. "SELECT count(*) FROM transactions"')
+    sql.add_argument("query", nargs="?",
+                     help='e.g. "SELECT count(*) FROM transactions"; none: interactive')
+    sql.add_argument("--export", metavar="FILE.duckdb",
+                     help="write a DuckDB file with a view per table (for notebooks)")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     dash = sub.add_parser("dashboard", help="open the Streamlit dashboard on 127.0.0.1")
@@ -191,7 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         from finlake.sql_cli import run_sql
         from lake.catalog import Lake
 
-        return run_sql(Lake(settings.lake_root, settings.s3_endpoint), args.query, args.format)
+        lake = Lake(settings.lake_root, settings.s3_endpoint)
+        if args.export:
+            from finlake.sql_cli import export_file
+
+            return export_file(lake, args.export)
+        if args.query is None:
+            from finlake.sql_cli import interactive
+
+            return interactive(lake, args.format)
+        return run_sql(lake, args.query, args.format)
     if args.command == "dashboard":
         app = os.path.join(os.path.dirname(os.path.dirname(__file__)), "dashboard", "app.py")
         return subprocess.call([sys.executable, "-m", "streamlit", "run", app,

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from lake.duck import LakeQueryError, query_rows
@@ -31,12 +32,77 @@ def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO = sys.stdout) 
     except LakeQueryError as error:
         print(str(error), file=sys.stderr)
         return 2
+    _write(fmt, names, types, rows, out)
+    return 0
+
+
+def _write(fmt: str, names: Sequence[str], types: Sequence[str],
+           rows: Sequence[Sequence[Any]], out: TextIO) -> None:
     if fmt == "csv":
         write_csv(names, rows, out)
     elif fmt == "json":
         write_json(names, rows, out)
     else:
         write_table(names, types, rows, out)
+
+
+def interactive(lake: Lake, fmt: str = "table", inp: TextIO = sys.stdin,
+                out: TextIO = sys.stdout) -> int:
+    """Read statements (ending with ``;``) and print each result; ``.tables`` lists the
+    tables, ``.quit`` (or end of input) leaves. From a pipe it runs a script and exits 1 if
+    any statement failed."""
+    from lake.duck import available_tables, connect, fetch_rows
+
+    tty = inp.isatty()
+    if tty:
+        import readline  # noqa: F401 - line editing and history at the prompt
+
+        out.write("finlake sql: DuckDB over the lake. End a statement with ';'. "
+                  ".tables lists the tables, .quit leaves.\n")
+    con = connect(lake)
+    buf: list[str] = []
+    failed = 0
+    while True:
+        if tty:
+            out.write("finlake> " if not buf else "     ...> ")
+            out.flush()
+        line = inp.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not buf and text in (".quit", ".exit", "\\q"):
+            break
+        if not buf and text == ".tables":
+            out.write(", ".join(available_tables(con)) + "\n")
+            continue
+        if not text or (not buf and text.startswith("--")):
+            continue
+        buf.append(line)
+        if not text.endswith(";"):
+            continue
+        sql, buf = "".join(buf).strip().rstrip(";"), []
+        try:
+            names, types, rows = fetch_rows(con, sql)
+        except LakeQueryError as error:
+            print(str(error), file=sys.stderr)
+            failed += 1
+            continue
+        _write(fmt, names, types, rows, out)
+    con.close()
+    return 1 if failed and not tty else 0
+
+
+def export_file(lake: Lake, path: str, out: TextIO = sys.stdout) -> int:
+    """``finlake sql --export FILE``: a DuckDB file with a view per table."""
+    from lake.duck_export import export
+
+    try:
+        versions = export(lake, Path(path))
+    except (ValueError, OSError) as error:
+        print(f"finlake sql --export: {error}", file=sys.stderr)
+        return 2
+    out.write(f"wrote {path}: {len(versions)} views ({', '.join(sorted(versions))}); open it "
+              f"with duckdb.connect({path!r}, read_only=True)\n")
     return 0
 
 

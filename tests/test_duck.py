@@ -123,3 +123,48 @@ def test_run_sql_error_goes_to_stderr(lake: Lake, capsys: pytest.CaptureFixture[
     assert "accounts" in err and "Available tables: categories" in err
     assert run_sql(lake, "SELECT 1", "xml", out=out) == 2
     assert "unknown format" in capsys.readouterr().err
+
+
+def test_export_writes_a_duckdb_file_that_matches_the_lake(lake: Lake, tmp_path) -> None:
+    import duckdb
+
+    from finlake.sql_cli import export_file
+    from lake.tables import CREDENTIALS
+
+    out = io.StringIO()
+    path = tmp_path / "lake.duckdb"
+    assert export_file(lake, str(path), out) == 0
+    con = duckdb.connect(str(path), read_only=True)
+    exported = {r[0] for r in con.execute("SELECT table_name FROM _finlake_export").fetchall()}
+    assert exported == set(available_tables(connect(lake)))
+    assert CREDENTIALS.name not in exported  # sealed credentials never leave the lake
+    sql = "SELECT month, category, amount FROM monthly_spend ORDER BY ALL"
+    from lake.duck import query_rows
+
+    assert con.execute(sql).fetchall() == query_rows(lake, sql)[2]
+    [(kind,)] = con.execute("SELECT typeof(amount) FROM monthly_spend LIMIT 1").fetchall()
+    assert kind == "DECIMAL(18,2)"  # the registry's types, not whatever Parquet inferred
+
+
+def test_export_refuses_an_s3_lake(tmp_path, capsys) -> None:
+    from finlake.sql_cli import export_file
+
+    assert export_file(Lake("s3://bucket/finlake"), str(tmp_path / "x.duckdb")) == 2
+    assert "needs a local lake" in capsys.readouterr().err
+
+
+def test_interactive_mode_runs_a_script_of_statements(lake: Lake, capsys) -> None:
+    from finlake.sql_cli import interactive
+
+    script = io.StringIO("-- a comment\nSELECT count(*) AS n\n  FROM transactions;\n"
+                         ".tables\nSELECT 2 AS two;\n.quit\nSELECT 3;\n")
+    out = io.StringIO()
+    assert interactive(lake, "csv", script, out) == 0
+    text = out.getvalue()
+    assert text.startswith("n\n") and "monthly_spend" in text and "two\n2\n" in text
+    assert "3" not in text.split("two\n2\n")[1]  # nothing after .quit
+    bad = io.StringIO("SELECT * FROM nowhere;\nSELECT 1 AS one;\n")
+    out = io.StringIO()
+    assert interactive(lake, "csv", bad, out) == 1  # a script with a failed statement
+    assert "one\n1\n" in out.getvalue()  # ... still runs the rest
+    assert "Available tables" in capsys.readouterr().err
