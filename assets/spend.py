@@ -7,7 +7,7 @@ import dagster as dg
 from assets.transactions import silver_transactions
 from finlake.partitions import daily_partitions
 from finlake.resources import AlertSettings, LakeResource, SparkResource
-from quality.checks import blocked, check_result, gold_check_specs
+from quality.checks import blocked, gold_check_specs, suite_checks
 
 GOLD_SPEND = {
     "daily_spend": "Spend per user, day and category (refunds netted; transfers excluded).",
@@ -40,8 +40,7 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
         result = refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
                               alerts.approaching)
     except AuditFailed as failed:
-        for audit in failed.audits:
-            yield check_result([audit], f"{audit.suite}_suite", audit.suite)
+        yield from suite_checks(failed.audits)
         raise blocked(failed) from None
     context.log.info(f"gold: {result.cells} cells, {result.rows_changed}, "
                      f"{len(result.alerts)} budget alerts, {result.seconds:.1f}s")
@@ -54,7 +53,7 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
             meta["quality_report"] = dg.MetadataValue.url(mine[-1].report_uri)
         yield dg.MaterializeResult(asset_key=name, metadata=meta)
         if mine:
-            yield check_result(mine, f"{name}_suite", name)
+            yield from suite_checks(mine)
         else:  # no cell of this table changed: nothing was staged or published
             yield dg.AssetCheckResult(check_name=f"{name}_suite", asset_key=name, passed=True,
                                       description="no rows staged: nothing to validate")

@@ -1,6 +1,5 @@
 """Gold: daily balances and net worth; recurring payments."""
 
-from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -8,17 +7,12 @@ import dagster as dg
 from assets.transactions import silver_transactions
 from finlake.partitions import daily_partitions
 from finlake.resources import LakeResource, SparkResource
-from quality.checks import blocked, check_result
+from quality.checks import blocked, suite_checks
 
 
 def _suite(name: str, asset: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(f"{name}_suite", asset=asset, blocking=True,
                              description=f"GX suite on the staged {name} rows, before merging")
-
-
-def _checks(audits: list, asset: str) -> Iterator[dg.AssetCheckResult]:
-    for suite in dict.fromkeys(a.suite for a in audits):
-        yield check_result([a for a in audits if a.suite == suite], f"{suite}_suite", asset)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", deps=[silver_transactions],
@@ -35,9 +29,9 @@ def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spar
         n = refresh_net_worth(spark.session(), lake.lake(),
                               date.fromisoformat(context.partition_key), audits)
     except AuditFailed as failed:
-        yield from _checks(audits, "net_worth")
+        yield from suite_checks(audits, "net_worth")
         raise blocked(failed) from None
-    yield from _checks(audits, "net_worth")
+    yield from suite_checks(audits, "net_worth")
     yield dg.MaterializeResult(metadata={"rows_written": n})
 
 
@@ -58,9 +52,9 @@ def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
     try:
         n = refresh_recurring(session, the_lake, as_of=day, users=users, audits=audits)
     except AuditFailed as failed:
-        yield from _checks(audits, "recurring_payments")
+        yield from suite_checks(audits, "recurring_payments")
         raise blocked(failed) from None
-    yield from _checks(audits, "recurring_payments")
+    yield from suite_checks(audits, "recurring_payments")
     if not audits:  # no user in scope: nothing was staged
         yield dg.AssetCheckResult(check_name="recurring_payments_suite",
                                   asset_key="recurring_payments", passed=True,

@@ -260,7 +260,9 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
                body[:QUARANTINE_TEXT].decode("utf-8", errors="replace"))
         return out
     response = envelope["response"]
-    release = meta.get("release") if isinstance(meta.get("release"), dict) else None
+    release = meta.get("release")  # a fixed record keeps its original stream position
+    if not (isinstance(release, dict) and isinstance(release.get("source_seq"), str)):
+        release = None
     position = 0
     for section in SECTIONS:
         records = response.get(section)

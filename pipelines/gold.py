@@ -39,7 +39,7 @@ from lake.tables import (
 )
 from pipelines import budgets, spend, unusual
 from pipelines.spend import month_range, shift_month
-from quality.audit import Audit, AuditFailed, validate
+from quality.audit import Audit, gate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -136,10 +136,7 @@ def publish(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame, cells: D
         return 0
     prefix = new_run(f"gold/{t.name}", as_of)
     staged = stage_frame(spark, lake, delta.conform(rows, t), prefix)
-    audit = validate(lake, t.name, staged, as_of.isoformat(), as_of)
-    audits.append(audit)
-    if not audit.passed:
-        raise AuditFailed([audit], held=lake.store.uri(prefix))
+    gate(lake, t.name, staged, as_of.isoformat(), as_of, audits, held=lake.store.uri(prefix))
     written = replace_cells(spark, lake, t, staged, cells, months)
     discard(lake, prefix)
     return written

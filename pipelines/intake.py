@@ -57,16 +57,11 @@ class Intake:
     seconds: float = 0.0
 
 
-def page_keys(lake: Lake, sync_date: date, only: tuple[str, str] | None = None) -> list[str]:
-    """Pages of the day's complete updates and released fixes (``only`` = one item's)."""
-    return raw.partition_pages(lake.store, sync_date, *(only or (None, None)))
-
-
 def take_in(lake: Lake, sync_date: date, only: tuple[str, str] | None = None,
             progress: Any = None) -> Intake | None:
     """Check the partition's pages; stage what passed. None when nothing has landed."""
     t0 = time.perf_counter()
-    keys = page_keys(lake, sync_date, only)
+    keys = raw.partition_pages(lake.store, sync_date, *(only or (None, None)))
     if not keys:
         return None
     out = Intake(sync_date, new_run("intake", sync_date))

@@ -38,7 +38,7 @@ from pipelines.gold import log_changes
 from pipelines.health import alert_key
 from pipelines.intake import take_in
 from pipelines.reconcile_raw import reconcile
-from quality.audit import Audit, AuditFailed, check, validate
+from quality.audit import Audit, check, gate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -108,21 +108,17 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
     if intake.rejected:
         upsert_rows(lake, QUARANTINE, intake.rejected, update=False)
     changes = spark.read.parquet(intake.changes_uri) if intake.changes_uri else None
-    raw_audit = validate(lake, "raw_changes", changes, scope, sync_date,
-                         extra=[quarantine_share(stats, quarantine_ceiling)])
-    result.audits.append(raw_audit)
-    if not raw_audit.passed:
-        raise AuditFailed(result.audits, held=lake.store.uri(intake.staging))
+    held = lake.store.uri(intake.staging)
+    gate(lake, "raw_changes", changes, scope, sync_date, result.audits,
+         extra=[quarantine_share(stats, quarantine_ceiling)], held=held)
     months: list[str] = []
     if changes is not None:
         rows = silver.transaction_rows(silver.latest_changes(changes))
         rows = categorise(rows, **engine_inputs(spark, lake))
         placed, months, cells = place_rows(spark, lake, rows, stage=lambda df: stage_frame(
             spark, lake, df, f"{intake.staging}/silver"))
-        silver_audit = validate(lake, "silver_transactions", placed, scope, sync_date)
-        result.audits.append(silver_audit)
-        if not silver_audit.passed:
-            raise AuditFailed(result.audits, held=lake.store.uri(intake.staging))
+        silver_audit = gate(lake, "silver_transactions", placed, scope, sync_date,
+                            result.audits, held=held)
         log_changes(spark, lake, sync_date, spark.createDataFrame(
             cells, schema="user_id string, month string"))
         result.changes = silver_audit.rows
@@ -137,10 +133,7 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         merge_accounts(spark, lake, sync_date, spark.read.parquet(intake.accounts_uri), result)
     result.reconciliation, rules = reconcile(spark, lake, changes, stats, intake.rejected,
                                              [m for m in months if m != UNSEEN_MONTH])
-    recon = validate(lake, "raw_silver_reconciliation", None, scope, sync_date, extra=rules)
-    result.audits.append(recon)
-    if not recon.passed:
-        raise AuditFailed(result.audits)
+    gate(lake, "raw_silver_reconciliation", None, scope, sync_date, result.audits, extra=rules)
     discard(lake, intake.staging)
     result.seconds = time.perf_counter() - t0
     return result
@@ -239,16 +232,6 @@ def latest_sync_day(spark: SparkSession, lake: Lake) -> date:
     return day or datetime.now(UTC).date()
 
 
-def audited(lake: Lake, name: str, staged: DataFrame, day: date | None,
-            audits: list[Audit] | None) -> None:
-    """Validate pinned rows with their suite before they are merged (write-audit-publish)."""
-    audit = validate(lake, name, staged, day.isoformat() if day else "all", day)
-    if audits is not None:
-        audits.append(audit)
-    if not audit.passed:
-        raise AuditFailed([audit])
-
-
 def refresh_net_worth(spark: SparkSession, lake: Lake, day: date,
                       audits: list[Audit] | None = None) -> int:
     """``balances_daily`` and ``net_worth_daily`` for one day: each account's last good
@@ -282,8 +265,9 @@ def refresh_net_worth(spark: SparkSession, lake: Lake, day: date,
     balances = spark.createDataFrame(balances.collect(), schema=balances.schema)  # pin
     worth = net_worth_daily(balances).withColumn("month", F.lit(month))
     worth = spark.createDataFrame(worth.collect(), schema=worth.schema)  # pin
-    audited(lake, "balances_daily", balances, day, audits)
-    audited(lake, "net_worth_daily", worth, day, audits)
+    audits = [] if audits is None else audits
+    gate(lake, "balances_daily", balances, day.isoformat(), day, audits)
+    gate(lake, "net_worth_daily", worth, day.isoformat(), day, audits)
     same = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in ("balance", "observed", "type"))
     n = delta.merge(spark, lake, BALANCES_DAILY, balances, changed=same, partitions=[month])
     cols = ("assets", "liabilities", "net_worth", "accounts", "stale_accounts")
@@ -323,7 +307,8 @@ def refresh_recurring(spark: SparkSession, lake: Lake, as_of: date | None = None
         stored = stored.join(scope, "user_id", "left_semi")
     found = delta.conform(recurring_payments(silver, as_of), t)
     found = spark.createDataFrame(found.collect(), schema=found.schema)  # pin
-    audited(lake, "recurring_payments", found, as_of, audits)
+    gate(lake, "recurring_payments", found, as_of.isoformat(), as_of,
+         [] if audits is None else audits)
     gone = stored.join(found.select(*KEYS), list(KEYS), "left_anti")
     source = found.withColumn("_delete", F.lit(False)).unionByName(
         delta.conform(gone, t).withColumn("_delete", F.lit(True)))

@@ -5,7 +5,7 @@ a check result; an error-severity failure stops the asset before it publishes (t
 fails with the reason) and, as the checks are blocking, nothing downstream runs.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -58,6 +58,15 @@ def check_result(audits: list["Audit"], name: str, asset: str) -> dg.AssetCheckR
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
         description=" | ".join(a.summary() for a in (failed or audits[-1:])),
         metadata=meta)
+
+
+def suite_checks(audits: list["Audit"], asset: str | None = None
+                 ) -> Iterator[dg.AssetCheckResult]:
+    """One ``<suite>_suite`` check result per suite that ran (on ``asset``, or on the table the
+    suite is named after), in the order they ran."""
+    for suite in dict.fromkeys(a.suite for a in audits):
+        yield check_result([a for a in audits if a.suite == suite], f"{suite}_suite",
+                           asset or suite)
 
 
 def blocked(failed: "AuditFailed") -> dg.Failure:
