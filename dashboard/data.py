@@ -1,38 +1,75 @@
-"""The dashboard's data access: parameterised DuckDB queries over the lake's Delta tables.
+"""The dashboard's data access: one cached DuckDB layer over the lake's Delta tables.
 
-One DuckDB connection per lake, cached at module level and shared by every Streamlit session
-(a lock serialises use: a DuckDB connection holds one open result at a time). Before each
-query the tables it reads are brought up to date: a table that appeared is registered, a table
-whose Delta version moved on is re-registered, a table that vanished is dropped. Checking is
-cheap (delta-rs reads only the new log entries).
+Every page reads through :func:`frame` (or the page-level functions below, built on it):
+
+* **One connection per lake**, shared by every Streamlit session (a lock serialises use: a
+  DuckDB connection holds one open result at a time). Each registry table is a view over the
+  Arrow dataset of its current Delta version; a table not created yet is an empty view with the
+  registry's schema, so pages never break on a young lake.
+* **Versions are re-checked at most every** ``RECHECK_SECONDS`` per table (delta-rs reads only
+  the new log entries). A table whose version moved on is re-registered; one that vanished
+  becomes empty again.
+* **Results are cached** by (SQL, parameters, versions of the tables it reads): a repeated page
+  load costs a dictionary lookup, and a new Delta version invalidates exactly the results that
+  read that table. Callers get a copy, so they may modify what they receive.
+* **Every user-facing query is parameterised by the user id** passed in by the app; nothing
+  is interpolated into SQL.
+
+Amounts keep the partner's sign: positive is money out, negative money in.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import pandas as pd
 
-from lake.duck import LakeQueryError, fetch_df, fetch_rows, new_connection, register
-from lake.reference import display_name
-from lake.tables import MONTHLY_SPEND, TRANSACTIONS, Table
+from lake.arrow import arrow_schema
+from lake.duck import LakeQueryError, fetch_df, new_connection, register
+from lake.reference import categories, display_name
+from lake.tables import (
+    ACCOUNTS,
+    ALERTS,
+    BUDGET_PROGRESS,
+    BUDGETS,
+    CATEGORY_OVERRIDES,
+    CREDENTIALS,
+    CUSTOM_CATEGORIES,
+    INSTITUTION_HEALTH,
+    INSTITUTIONS,
+    MONTHLY_CASHFLOW,
+    MONTHLY_SPEND,
+    NET_WORTH_DAILY,
+    RECURRING_PAYMENTS,
+    SPEND_TRENDS,
+    TRANSACTION_OVERRIDES,
+    TRANSACTIONS,
+    UNUSUAL_ACTIVITY,
+    Table,
+)
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
     from lake.catalog import Lake
 
-SPEND_COLUMNS = ["month", "category_primary", "category", "category_name", "primary_name",
-                 "amount", "txn_count"]
-TXN_COLUMNS = ["posted_date", "description", "merchant", "amount", "currency", "category",
-               "category_name", "pending"]
-NOT_EXPENSE_PRIMARY = "INCOME"
+RECHECK_SECONDS = 1.0
+CACHE_ENTRIES = 512
+PAGE_SIZE = 50
 MAX_LIMIT = 1000
+# Gold spend tables already leave these out (pipelines/spend.py); kept as a guard.
+NOT_SPEND_PRIMARY = ("INCOME", "TRANSFER_IN", "TRANSFER_OUT")
+# A category shown to people: the dashboard's choice first, then what silver applied.
+# (A dashboard override or merchant rule is applied to silver and gold by the next nightly
+# run; until then the transaction list already shows it.)
+SHOWN_CATEGORY = "coalesce(o.category, t.user_category, m.category, t.category)"
 R = TypeVar("R")
 
 
@@ -41,35 +78,48 @@ class _LakeConnection:
     con: duckdb.DuckDBPyConnection
     lock: threading.Lock = field(default_factory=threading.Lock)
     deltas: dict[str, DeltaTable] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # -1: absent (empty view)
+    checked: dict[str, float] = field(default_factory=dict)
+    committed: dict[str, datetime | None] = field(default_factory=dict)
+    results: OrderedDict[tuple, Any] = field(default_factory=OrderedDict)
 
-    def sync(self, lake: Lake, t: Table) -> bool:
-        """Make the view for ``t`` match the lake; True if the table exists."""
-        if not lake.exists(t):
-            self.forget(t)
-            return False
+    def sync(self, lake: Lake, t: Table, force: bool = False) -> int:
+        """Make the view for ``t`` match the lake (at most every RECHECK_SECONDS); its version."""
+        now = time.monotonic()
+        fresh = now - self.checked.get(t.name, float("-inf")) < RECHECK_SECONDS
+        if not force and fresh and t.name in self.versions:
+            return self.versions[t.name]
+        self.checked[t.name] = now
         dt = self.deltas.get(t.name)
         if dt is not None:
             try:
                 dt.update_incremental()
             except Exception:  # log rewritten underneath us (table recreated): reopen
-                self.forget(t)
                 dt = None
         if dt is None:
             dt = lake.delta(t)
-            if dt is None:
-                return False
-            self.deltas[t.name] = dt
+        if dt is None:
+            self.deltas.pop(t.name, None)
+            if self.versions.get(t.name) != -1:
+                self.con.register(t.name, arrow_schema(t).empty_table())
+                self.versions[t.name] = -1
+                self.committed[t.name] = None
+            return -1
+        self.deltas[t.name] = dt
         version = dt.version()
         if self.versions.get(t.name) != version:
             register(self.con, t, dt)
             self.versions[t.name] = version
-        return True
+            self.committed[t.name] = _commit_time(dt)
+        return version
 
-    def forget(self, t: Table) -> None:
-        if self.deltas.pop(t.name, None) is not None:
-            self.versions.pop(t.name, None)
-            self.con.unregister(t.name)
+
+def _commit_time(dt: DeltaTable) -> datetime | None:
+    try:
+        stamp = dt.history(1)[0].get("timestamp")
+    except Exception:
+        return None
+    return datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None
 
 
 _CACHE: dict[tuple[str, str | None], _LakeConnection] = {}
@@ -85,79 +135,419 @@ def _connection(lake: Lake) -> _LakeConnection:
         return entry
 
 
-def _run(lake: Lake, t: Table, fetch: Callable[[duckdb.DuckDBPyConnection], R]) -> R | None:
-    """``fetch`` on the lake's connection once ``t`` is current; None if ``t`` does not exist."""
+def _cached(lake: Lake, tables: Sequence[Table], key: tuple,
+            fetch: Callable[[duckdb.DuckDBPyConnection], R]) -> R:
     entry = _connection(lake)
     with entry.lock:
         for attempt in (1, 2):
-            if not entry.sync(lake, t):
-                return None
+            versions = tuple(entry.sync(lake, t, force=attempt == 2) for t in tables)
+            full_key = (key, versions)
+            if full_key in entry.results:
+                entry.results.move_to_end(full_key)
+                return entry.results[full_key]
             try:
-                return fetch(entry.con)
+                result = fetch(entry.con)
             except LakeQueryError:
                 if attempt == 2:
                     raise
-                entry.forget(t)  # files may have gone (lake rebuilt): reopen and retry once
-    return None
+                continue  # files may have gone (table rewritten): re-check versions, retry once
+            entry.results[full_key] = result
+            if len(entry.results) > CACHE_ENTRIES:
+                entry.results.popitem(last=False)
+            return result
+    raise AssertionError("unreachable")
 
 
-def _df(lake: Lake, t: Table, sql: str, params: Sequence[Any]) -> pd.DataFrame | None:
-    return _run(lake, t, lambda con: fetch_df(con, sql, list(params)))
+def frame(lake: Lake, tables: Sequence[Table], sql: str, params: Sequence[Any] = ()
+          ) -> pd.DataFrame:
+    """``sql`` with bound ``params`` over ``tables`` (every table it reads), as a DataFrame."""
+    key = tuple(tuple(p) if isinstance(p, list) else p for p in params)
+    df = _cached(lake, tables, ("df", sql, key),
+                 lambda con: fetch_df(con, sql, list(params)))
+    return df.copy()
 
 
-def _names(codes: pd.Series) -> pd.Series:
-    names = {code: display_name(code) for code in codes.dropna().unique()}
-    return codes.map(lambda c: names.get(c, display_name(None)))
+def refreshed_at(lake: Lake, t: Table) -> datetime | None:
+    """When ``t``'s current version was committed (UTC), or None if it does not exist."""
+    entry = _connection(lake)
+    with entry.lock:
+        entry.sync(lake, t)
+        return entry.committed.get(t.name)
 
+
+def changed(lake: Lake, t: Table) -> None:
+    """``t`` was just written by this process: re-check its version on the next read."""
+    entry = _connection(lake)
+    with entry.lock:
+        entry.checked.pop(t.name, None)
+
+
+def clear_cache() -> None:
+    """Forget every connection and cached result (tests; after a lake is replaced)."""
+    with _CACHE_LOCK:
+        for entry in _CACHE.values():
+            entry.con.close()
+        _CACHE.clear()
+
+
+# --- names -----------------------------------------------------------------------------------
+
+def category_names(lake: Lake, user_id: str) -> dict[str, str]:
+    """Display name per category code (taxonomy, its primaries, and the user's own)."""
+    names = {c["category"]: c["display_name"] for c in categories()}
+    names.update({c["category_primary"]: c["primary_display_name"] for c in categories()})
+    own = frame(lake, [CUSTOM_CATEGORIES],
+                "SELECT category, display_name FROM custom_categories WHERE user_id = ?",
+                [user_id])
+    names.update(dict(zip(own["category"], own["display_name"], strict=True)))
+    return names
+
+
+def category_choices(lake: Lake, user_id: str) -> list[tuple[str, str]]:
+    """(code, "Primary › Detailed") for every category a person may pick, sorted by label."""
+    own = frame(lake, [CUSTOM_CATEGORIES],
+                "SELECT category, category_primary, display_name FROM custom_categories "
+                "WHERE user_id = ?", [user_id])
+    rows = [(c["category"], f"{c['primary_display_name']} › {c['display_name']}")
+            for c in categories()]
+    rows += [(code, f"{display_name(p)} › {name}") for code, p, name in
+             zip(own["category"], own["category_primary"], own["display_name"], strict=True)]
+    return sorted(rows, key=lambda r: r[1])
+
+
+def _named(df: pd.DataFrame, names: dict[str, str], column: str, to: str) -> None:
+    df[to] = [names.get(c) or display_name(c) for c in df[column]]
+
+
+def _money(df: pd.DataFrame, *columns: str) -> None:
+    for c in columns:
+        df[c] = df[c].astype(float)
+
+
+# --- users and freshness -------------------------------------------------------------------------
 
 def users(lake: Lake) -> list[str]:
-    """Users with transactions in silver, sorted."""
-    df = _df(lake, TRANSACTIONS, "SELECT DISTINCT user_id FROM transactions "
-             "WHERE user_id IS NOT NULL ORDER BY user_id", [])
-    return [] if df is None else [str(u) for u in df["user_id"]]
+    """Users with a linked item or any transaction, sorted."""
+    df = frame(lake, [CREDENTIALS, TRANSACTIONS],
+               "SELECT user_id FROM credentials WHERE user_id IS NOT NULL "
+               "UNION SELECT DISTINCT user_id FROM transactions WHERE user_id IS NOT NULL "
+               "ORDER BY 1")
+    return [str(u) for u in df["user_id"]]
 
+
+def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFrame:
+    """The user's accounts with balances, sync state and what to do about problems.
+
+    ``state`` is one of ``ok``, ``stale`` (not synced within its institution's refresh
+    cadence plus a day), ``relink`` (the bank wants the person to sign in again),
+    ``mfa`` (a one-time code is needed), ``institution_down`` (the bank's latest health is
+    down, degraded or silently empty) or ``review`` (a balance jump held back for review).
+    """
+    now = now or datetime.now(UTC)
+    df = frame(
+        lake, [ACCOUNTS, INSTITUTIONS, CREDENTIALS, INSTITUTION_HEALTH],
+        """
+        WITH health AS (
+            SELECT institution_id, arg_max(status, sync_date) AS health,
+                   max(sync_date) AS health_date
+            FROM institution_health GROUP BY institution_id),
+        items AS (
+            SELECT item_id, arg_max(status, created_at) AS credential_status
+            FROM credentials WHERE user_id = ? GROUP BY item_id)
+        SELECT a.account_id, a.name, a.mask, a.type, a.subtype, a.balance_current,
+               a.balance_available, a.currency, a.last_synced_at, a.needs_review,
+               a.review_reason, a.institution_id,
+               coalesce(i.name, a.institution_id) AS institution,
+               coalesce(i.refresh_every_days, 1) AS refresh_every_days,
+               coalesce(c.credential_status, 'active') AS credential_status,
+               coalesce(h.health, 'unknown') AS institution_health
+        FROM accounts a
+        LEFT JOIN institutions i USING (institution_id)
+        LEFT JOIN items c USING (item_id)
+        LEFT JOIN health h USING (institution_id)
+        WHERE a.user_id = ?
+        ORDER BY institution, a.type, a.name, a.account_id
+        """, [user_id, user_id])
+    _money(df, "balance_current", "balance_available")
+    df["needs_review"] = df["needs_review"].fillna(False).astype(bool)
+    df["state"] = [
+        _account_state(r, now) for r in df.itertuples(index=False)]
+    return df
+
+
+def _account_state(r: Any, now: datetime) -> str:
+    if r.credential_status == "expired":
+        return "relink"
+    if r.credential_status == "mfa_required":
+        return "mfa"
+    if r.institution_health in ("down", "degraded", "silent"):
+        return "institution_down"
+    synced = r.last_synced_at
+    if synced is None or pd.isna(synced):
+        return "stale"
+    synced = pd.Timestamp(synced).to_pydatetime()
+    if synced.tzinfo is None:
+        synced = synced.replace(tzinfo=UTC)
+    if now - synced > timedelta(days=int(r.refresh_every_days) + 1):
+        return "stale"
+    return "review" if r.needs_review else "ok"
+
+
+def last_synced(lake: Lake, user_id: str) -> datetime | None:
+    """The newest successful sync of any of the user's accounts (UTC)."""
+    df = accounts(lake, user_id)
+    if df.empty or df["last_synced_at"].isna().all():
+        return None
+    return pd.Timestamp(df["last_synced_at"].max()).to_pydatetime()
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+def net_worth(lake: Lake, user_id: str) -> pd.DataFrame:
+    """Assets, liabilities and net worth per day."""
+    df = frame(lake, [NET_WORTH_DAILY],
+               "SELECT date, assets, liabilities, net_worth, stale_accounts "
+               "FROM net_worth_daily WHERE user_id = ? ORDER BY date", [user_id])
+    df["date"] = pd.to_datetime(df["date"])
+    _money(df, "assets", "liabilities", "net_worth")
+    return df
+
+
+def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.DataFrame:
+    """Budget vs spend per primary category for ``month`` (default: the newest with data).
+
+    A budget the person set after gold was computed (``budgets`` newer than the progress row)
+    already counts here: share and state are recomputed from it with the same rule as the
+    pipeline (``FINLAKE_BUDGET_APPROACHING``), so the page never shows a stale limit.
+    """
+    from finlake.settings import load_settings
+
+    approaching = load_settings().budget_approaching
+    df = frame(
+        lake, [BUDGET_PROGRESS, BUDGETS],
+        """
+        WITH month AS (SELECT coalesce(?, max(month)) AS m FROM budget_progress
+                       WHERE user_id = ?)
+        SELECT p.month, coalesce(p.category_primary, b.category_primary) AS category_primary,
+               -- a budget set since gold ran counts now; a cleared one no longer does
+               CASE WHEN b.amount IS NOT NULL THEN b.amount
+                    WHEN p.budget_source = 'manual' THEN NULL ELSE p.budget END AS budget,
+               CASE WHEN b.amount IS NOT NULL THEN 'manual'
+                    WHEN p.budget_source = 'manual' THEN 'none' ELSE p.budget_source END
+                   AS budget_source,
+               coalesce(p.spent, 0) AS spent, p.as_of
+        FROM (SELECT * FROM budget_progress WHERE user_id = ?
+                AND month = (SELECT m FROM month)) p
+        FULL JOIN (SELECT * FROM budgets WHERE user_id = ?) b
+          ON p.category_primary = b.category_primary
+        ORDER BY category_primary
+        """, [month, user_id, user_id, user_id])
+    _money(df, "budget", "spent")
+    df["month"] = df["month"].ffill().bfill()
+    df["share"] = [s / b if b and b > 0 else None
+                   for s, b in zip(df["spent"], df["budget"], strict=True)]
+    df["state"] = [
+        "no_budget" if sh is None or pd.isna(sh) else "exceeded" if sh >= 1.0
+        else "approaching" if sh >= approaching else "ok" for sh in df["share"]]
+    df["budget_source"] = df["budget_source"].fillna("none")
+    _named(df, {}, "category_primary", "category_name")
+    return df
+
+
+def alerts(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:
+    """The user's newest alerts (budgets, balance reviews, unusual activity...)."""
+    return frame(lake, [ALERTS],
+                 "SELECT kind, subject, detail, period, created_at FROM alerts "
+                 "WHERE user_id = ? ORDER BY created_at DESC, alert_key LIMIT ?",
+                 [user_id, _limit(limit)])
+
+
+def unusual_activity(lake: Lake, user_id: str, months: int = 3) -> pd.DataFrame:
+    """Unusual spending in the user's newest ``months`` months, newest first."""
+    df = frame(
+        lake, [UNUSUAL_ACTIVITY],
+        """
+        SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason
+        FROM unusual_activity WHERE user_id = ? AND month IN (
+            SELECT DISTINCT month FROM unusual_activity WHERE user_id = ?
+            ORDER BY month DESC LIMIT ?)
+        ORDER BY month DESC, date DESC NULLS LAST, kind
+        """, [user_id, user_id, max(1, int(months))])
+    _money(df, "amount", "baseline")
+    _named(df, {}, "category_primary", "category_name")
+    return df
+
+
+# --- spending ------------------------------------------------------------------------------------
 
 def monthly_spend(lake: Lake, user_id: str) -> pd.DataFrame:
-    """One user's expenses per month and category (money out only; income excluded)."""
-    df = _df(
-        lake, MONTHLY_SPEND,
+    """Expenses per month and category (money out; income and transfers excluded)."""
+    df = frame(
+        lake, [MONTHLY_SPEND],
         "SELECT month, category_primary, category, amount, txn_count FROM monthly_spend "
-        "WHERE user_id = ? AND amount > 0 AND coalesce(category_primary, '') <> ? "
-        "ORDER BY month, category_primary, category",
-        [user_id, NOT_EXPENSE_PRIMARY],
-    )
-    if df is None:
-        return pd.DataFrame(columns=SPEND_COLUMNS)
-    df["category_name"] = _names(df["category"])
-    df["primary_name"] = _names(df["category_primary"])
-    df["amount"] = df["amount"].astype(float)
-    return df[SPEND_COLUMNS]
+        "WHERE user_id = ? AND coalesce(category_primary, '') NOT IN (?, ?, ?) "
+        "ORDER BY month, category_primary, category", [user_id, *NOT_SPEND_PRIMARY])
+    names = category_names(lake, user_id)
+    _named(df, names, "category", "category_name")
+    _named(df, names, "category_primary", "primary_name")
+    _money(df, "amount")
+    return df
 
 
-def latest_transactions(lake: Lake, user_id: str, limit: int = 50) -> pd.DataFrame:
-    """A user's most recent live transactions (pending included), newest first."""
-    limit = max(1, min(int(limit), MAX_LIMIT))
-    df = _df(
-        lake, TRANSACTIONS,
-        "SELECT posted_date, description, merchant, amount, currency, "
-        "coalesce(user_category, category) AS category, pending FROM transactions "
-        "WHERE user_id = ? AND status = 'live' "
-        "ORDER BY coalesce(posted_date, authorized_date) DESC NULLS LAST, updated_at DESC, "
-        "txn_id LIMIT ?",
-        [user_id, limit],
-    )
-    if df is None:
-        return pd.DataFrame(columns=TXN_COLUMNS)
-    df["posted_date"] = pd.to_datetime(df["posted_date"]).dt.date
-    df["category_name"] = _names(df["category"])
-    df["amount"] = df["amount"].astype(float)
+def cashflow(lake: Lake, user_id: str) -> pd.DataFrame:
+    """Income, expense and net per month."""
+    df = frame(lake, [MONTHLY_CASHFLOW],
+               "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
+               "FROM monthly_cashflow WHERE user_id = ? ORDER BY month", [user_id])
+    _money(df, "income", "expense", "net", "transfers_in", "transfers_out")
+    return df
+
+
+def trends(lake: Lake, user_id: str, month: str) -> pd.DataFrame:
+    """Month-over-month change and 3/6/12-month averages per primary category."""
+    df = frame(
+        lake, [SPEND_TRENDS],
+        "SELECT category_primary, amount, prev_month_amount, mom_change, mom_change_pct, "
+        "avg_3m, avg_6m, avg_12m FROM spend_trends WHERE user_id = ? AND month = ? "
+        "AND category_primary NOT IN (?, ?, ?) ORDER BY amount DESC, category_primary",
+        [user_id, month, *NOT_SPEND_PRIMARY])
+    _money(df, "amount", "prev_month_amount", "mom_change", "avg_3m", "avg_6m", "avg_12m")
+    _named(df, {}, "category_primary", "category_name")
+    return df
+
+
+# --- transactions --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TxnFilter:
+    text: str = ""
+    min_amount: float | None = None
+    max_amount: float | None = None
+    start: date | None = None
+    end: date | None = None
+    category: str | None = None  # a detailed code, or a primary code (all its details)
+    month: str | None = None  # YYYY-MM of the posting date
+
+
+def _txn_where(user_id: str, f: TxnFilter) -> tuple[str, list[Any]]:
+    where, params = ["t.user_id = ?", "t.status = 'live'"], [user_id]
+    if f.text.strip():
+        like = "%" + "".join("\\" + ch if ch in "\\%_" else ch for ch in f.text.strip()) + "%"
+        where.append("(t.description ILIKE ? ESCAPE '\\' OR t.merchant ILIKE ? ESCAPE '\\')")
+        params += [like, like]
+    if f.min_amount is not None:
+        where.append("abs(t.amount) >= ?")
+        params.append(f.min_amount)
+    if f.max_amount is not None:
+        where.append("abs(t.amount) <= ?")
+        params.append(f.max_amount)
+    if f.start is not None:
+        where.append("coalesce(t.posted_date, t.authorized_date) >= ?")
+        params.append(f.start)
+    if f.end is not None:
+        where.append("coalesce(t.posted_date, t.authorized_date) <= ?")
+        params.append(f.end)
+    if f.month:
+        where.append("t.posted_month = ?")
+        params.append(f.month)
+    if f.category:
+        details = [c["category"] for c in categories() if c["category_primary"] == f.category]
+        if details:  # a primary category: all its details, and the user's own under it
+            where.append(f"({SHOWN_CATEGORY} IN (SELECT unnest(?)) OR {SHOWN_CATEGORY} IN ("
+                         "SELECT category FROM custom_categories "
+                         "WHERE user_id = ? AND category_primary = ?))")
+            params += [details, user_id, f.category]
+        else:
+            where.append(f"{SHOWN_CATEGORY} = ?")
+            params.append(f.category)
+    return " AND ".join(where), params
+
+
+_TXN_FROM = """
+    FROM transactions t
+    LEFT JOIN (SELECT txn_id, arg_max(category, created_at) AS category
+               FROM transaction_overrides WHERE user_id = ? GROUP BY txn_id) o USING (txn_id)
+    LEFT JOIN (SELECT merchant_key, arg_max(category, created_at) AS category
+               FROM category_overrides WHERE user_id = ? GROUP BY merchant_key) m
+      ON t.merchant_key = m.merchant_key
+"""
+_TXN_TABLES = [TRANSACTIONS, TRANSACTION_OVERRIDES, CATEGORY_OVERRIDES, CUSTOM_CATEGORIES]
+
+
+def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
+                        page: int = 0, page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
+    """One page of the user's live transactions matching ``f`` (newest first), and the total."""
+    names = category_names(lake, user_id)
+    where, params = _txn_where(user_id, f)
+    size = _limit(page_size)
+    df = frame(
+        lake, _TXN_TABLES,
+        f"""
+        SELECT t.txn_id, coalesce(t.posted_date, t.authorized_date) AS date, t.description,
+               t.merchant, t.merchant_key, t.amount, t.currency, t.pending, t.account_id,
+               {SHOWN_CATEGORY} AS category,
+               CASE WHEN o.category IS NOT NULL AND o.category IS DISTINCT FROM t.user_category
+                    OR o.category IS NULL AND t.user_category IS NULL
+                       AND m.category IS NOT NULL AND m.category IS DISTINCT FROM t.category
+                    THEN true ELSE false END AS change_pending,
+               count(*) OVER () AS total
+        {_TXN_FROM}
+        WHERE {where}
+        ORDER BY coalesce(t.posted_date, t.authorized_date) DESC NULLS LAST, t.updated_at DESC,
+                 t.txn_id
+        LIMIT ? OFFSET ?
+        """, [user_id, user_id, *params, size, max(0, int(page)) * size])
+    total = int(df["total"].iloc[0]) if len(df) else (
+        0 if page == 0 else count_transactions(lake, user_id, f))
+    df = df.drop(columns=["total"])
+    df["date"] = pd.to_datetime(df["date"]).dt.date
+    _money(df, "amount")
     df["pending"] = df["pending"].fillna(False).astype(bool)
-    return df[TXN_COLUMNS]
+    _named(df, names, "category", "category_name")
+    return df, total
 
 
-def last_refreshed(lake: Lake) -> datetime | None:
-    """When silver transactions last changed (max updated_at, UTC), or None if unknown."""
-    rows = _run(lake, TRANSACTIONS, lambda con: fetch_rows(
-        con, "SELECT max(updated_at) FROM transactions")[2])
-    value = rows[0][0] if rows else None
-    return value if isinstance(value, datetime) else None
+def count_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter()) -> int:
+    where, params = _txn_where(user_id, f)
+    df = frame(lake, _TXN_TABLES, f"SELECT count(*) AS n {_TXN_FROM} WHERE {where}",
+               [user_id, user_id, *params])
+    return int(df["n"].iloc[0])
+
+
+def latest_transactions(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:
+    """A user's most recent live transactions (pending included), newest first."""
+    return search_transactions(lake, user_id, page_size=limit)[0]
+
+
+# --- recurring -----------------------------------------------------------------------------------
+
+MONTHLY_FACTOR = {"weekly": 52 / 12, "monthly": 1.0, "yearly": 1 / 12}
+
+
+def recurring(lake: Lake, user_id: str) -> pd.DataFrame:
+    """Subscriptions and bills, soonest next payment first, with a per-month equivalent."""
+    df = frame(
+        lake, [RECURRING_PAYMENTS, TRANSACTIONS],
+        """
+        WITH names AS (
+            SELECT merchant_key, arg_max(merchant, coalesce(posted_date, authorized_date))
+                   AS merchant
+            FROM transactions WHERE user_id = ? AND merchant_key IN (
+                SELECT merchant_key FROM recurring_payments WHERE user_id = ?)
+            GROUP BY merchant_key)
+        SELECT r.merchant_key, coalesce(n.merchant, r.merchant_key) AS merchant, r.cadence,
+               r.occurrences, r.typical_amount, r.last_amount, r.last_date,
+               r.next_expected_date, coalesce(r.price_increase, false) AS price_increase,
+               coalesce(r.missed_payment, false) AS missed_payment, r.detail
+        FROM recurring_payments r LEFT JOIN names n USING (merchant_key)
+        WHERE r.user_id = ?
+        ORDER BY r.next_expected_date NULLS LAST, merchant
+        """, [user_id, user_id, user_id])
+    _money(df, "typical_amount", "last_amount")
+    df["per_month"] = [a * MONTHLY_FACTOR.get(str(c), 1.0)
+                       for a, c in zip(df["typical_amount"], df["cadence"], strict=True)]
+    return df
+
+
+def _limit(n: int) -> int:
+    return max(1, min(int(n), MAX_LIMIT))

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         app = os.path.join(os.path.dirname(os.path.dirname(__file__)), "dashboard", "app.py")
         return subprocess.call([sys.executable, "-m", "streamlit", "run", app,
                                 "--server.address", "127.0.0.1", "--server.port", str(args.port),
-                                "--server.headless", "true",
+                                "--server.headless", "true", "--client.toolbarMode", "minimal",
                                 "--browser.gatherUsageStats", "false"])
     if args.command == "ui":
         from finlake.runner import prepare_instance

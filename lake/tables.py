@@ -165,6 +165,21 @@ CATEGORY_OVERRIDES = Table(
     keys=("user_id", "merchant_key"),
 )
 
+TRANSACTION_OVERRIDES = Table(
+    name="transaction_overrides",
+    layer="silver",
+    description="A person's category for one transaction, set from the dashboard; the next "
+                "nightly (or replay) run copies it to silver's user_category and refreshes gold.",
+    columns=(
+        ("user_id", "string"),
+        ("txn_id", "string"),
+        ("category", "string"),
+        ("source", "string"),  # dashboard | cli
+        ("created_at", "timestamp"),
+    ),
+    keys=("user_id", "txn_id"),
+)
+
 CUSTOM_CATEGORIES = Table(
     name="custom_categories",
     layer="silver",
@@ -521,7 +536,8 @@ REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
               CREDENTIALS, INSTITUTIONS, SYNC_JOBS, INSTITUTION_HEALTH, ALERTS,
-              CATEGORY_OVERRIDES, CUSTOM_CATEGORIES, BALANCE_OBSERVATIONS, BALANCES_DAILY,
+              CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, CUSTOM_CATEGORIES,
+              BALANCE_OBSERVATIONS, BALANCES_DAILY,
               NET_WORTH_DAILY, RECURRING_PAYMENTS, DAILY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS,
               BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES, QUALITY_RESULTS)
 }

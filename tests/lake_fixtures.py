@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,24 @@ from deltalake import write_deltalake
 from lake.arrow import arrow_schema
 from lake.catalog import Lake
 from lake.reference import categories
-from lake.tables import CATEGORIES, MONTHLY_SPEND, TRANSACTIONS, Table
+from lake.tables import (
+    ACCOUNTS,
+    ALERTS,
+    BUDGET_PROGRESS,
+    BUDGETS,
+    CATEGORIES,
+    CREDENTIALS,
+    INSTITUTION_HEALTH,
+    INSTITUTIONS,
+    MONTHLY_CASHFLOW,
+    MONTHLY_SPEND,
+    NET_WORTH_DAILY,
+    RECURRING_PAYMENTS,
+    SPEND_TRENDS,
+    TRANSACTIONS,
+    UNUSUAL_ACTIVITY,
+    Table,
+)
 
 REFRESHED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 NOT_SPEND = ("TRANSFER_IN", "TRANSFER_OUT")
@@ -105,11 +122,140 @@ def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def small_lake(home: Path) -> Lake:
-    """A lake at ``home/lake`` (where FINLAKE_HOME=home puts it) with two users' data."""
+def accounts(now: datetime) -> list[dict[str, Any]]:
+    """Alice: two fresh accounts at Platypus, one at Gingham whose sign-in expired.
+    Bob: a checking account at Platypus not synced for 5 days, one at Tartan (down)."""
+    def acct(user: str, aid: str, item: str, ins: str, name: str, mask: str, typ: str,
+             balance: str, synced: datetime, **extra: Any) -> dict[str, Any]:
+        return {"account_id": aid, "user_id": user, "item_id": item, "institution_id": ins,
+                "name": name, "mask": mask, "type": typ, "subtype": None,
+                "balance_current": Decimal(balance), "balance_available": Decimal(balance),
+                "currency": "USD", "last_synced_at": synced, "needs_review": False, **extra}
+    fresh, old = now - timedelta(hours=2), now - timedelta(days=5)
+    return [
+        acct(ALICE, "alice-checking", "alice-item", "ins_1", "Everyday Checking", "0001",
+             "depository", "5230.10", fresh),
+        acct(ALICE, "alice-card", "alice-item", "ins_1", "Platinum Card", "4242", "credit",
+             "1250.00", fresh),
+        acct(ALICE, "alice-savings", "alice-item2", "ins_2", "Rainy Day Savings", "7777",
+             "depository", "12000.00", old),
+        acct(BOB, "bob-checking", "bob-item", "ins_1", "Checking", "1234", "depository",
+             "830.55", old),
+        acct(BOB, "bob-loan", "bob-item2", "ins_3", "Car Loan", "9090", "loan", "8400.00",
+             fresh - timedelta(hours=30)),
+    ]
+
+
+def ops_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
+    """Credentials, institutions and their health, consistent with :func:`accounts`."""
+    def cred(user: str, item: str, ins: str, status: str) -> dict[str, Any]:
+        return {"credentials_id": f"cred-{item}", "user_id": user, "institution_id": ins,
+                "item_id": item, "encrypted_token": "sealed", "wrapped_key": "wrapped",
+                "key_id": "local", "status": status, "failure_count": 0,
+                "created_at": now - timedelta(days=400)}
+    def health(ins: str, status: str) -> dict[str, Any]:
+        return {"institution_id": ins, "sync_date": now.date(), "items": 10,
+                "items_succeeded": 10 if status == "healthy" else 2, "items_empty": 0,
+                "success_rate": 1.0 if status == "healthy" else 0.2, "status": status}
+    return {
+        CREDENTIALS: [cred(ALICE, "alice-item", "ins_1", "active"),
+                      cred(ALICE, "alice-item2", "ins_2", "expired"),
+                      cred(BOB, "bob-item", "ins_1", "active"),
+                      cred(BOB, "bob-item2", "ins_3", "active")],
+        INSTITUTIONS: [
+            {"institution_id": "ins_1", "name": "First Platypus Bank", "partner": "plaid",
+             "rate_limit_qps": 10, "refresh_every_days": 1, "sends_pending": True},
+            {"institution_id": "ins_2", "name": "Gingham Credit Union", "partner": "plaid",
+             "rate_limit_qps": 2, "refresh_every_days": 3, "sends_pending": False},
+            {"institution_id": "ins_3", "name": "Tartan Bank", "partner": "plaid",
+             "rate_limit_qps": 10, "refresh_every_days": 1, "sends_pending": True}],
+        INSTITUTION_HEALTH: [health("ins_1", "healthy"), health("ins_2", "healthy"),
+                             health("ins_3", "down")],
+    }
+
+
+def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
+    """Wealth, budgets, cash flow, trends, alerts and recurring payments for alice and bob."""
+    d = Decimal
+    nw = []
+    for i in range(60):
+        day = date(2024, 1, 1) + timedelta(days=i)
+        assets = d("15000.00") + d(i * 20)
+        nw.append({"user_id": ALICE, "date": day, "assets": assets,
+                   "liabilities": d("1250.00"), "net_worth": assets - d("1250.00"),
+                   "accounts": 3, "stale_accounts": 0, "month": day.strftime("%Y-%m")})
+    def progress(user: str, prim: str, budget: str | None, spent: str, source: str,
+                 state: str) -> dict[str, Any]:
+        b = d(budget) if budget else None
+        return {"user_id": user, "month": "2024-02", "category_primary": prim,
+                "budget": b, "budget_source": source, "spent": d(spent),
+                "share": float(d(spent) / b) if b else None, "state": state,
+                "as_of": date(2024, 2, 29)}
+    def flow(user: str, month: str, income: str, expense: str, n: int) -> dict[str, Any]:
+        return {"user_id": user, "month": month, "income": d(income), "expense": d(expense),
+                "net": d(income) - d(expense), "transfers_in": d("0.00"),
+                "transfers_out": d("0.00"), "txn_count": n}
+    def trend(user: str, prim: str, amount: str, prev: str) -> dict[str, Any]:
+        a, p = d(amount), d(prev)
+        return {"user_id": user, "month": "2024-02", "category_primary": prim, "amount": a,
+                "prev_month_amount": p, "mom_change": a - p,
+                "mom_change_pct": float((a - p) / p) if p else None,
+                "avg_3m": ((a + p) / 3).quantize(d("0.01")),
+                "avg_6m": ((a + p) / 6).quantize(d("0.01")),
+                "avg_12m": ((a + p) / 12).quantize(d("0.01"))}
+    return {
+        NET_WORTH_DAILY: nw,
+        BUDGETS: [{"user_id": ALICE, "category_primary": "GENERAL_MERCHANDISE",
+                   "amount": d("1000.00"), "set_by": "cli", "set_at": REFRESHED_AT}],
+        BUDGET_PROGRESS: [
+            progress(ALICE, "FOOD_AND_DRINK", "100.00", "4.75", "history", "ok"),
+            progress(ALICE, "GENERAL_MERCHANDISE", "1000.00", "1234.56", "manual", "exceeded"),
+            progress(ALICE, "TRANSPORTATION", None, "0.00", "none", "no_budget"),
+            progress(BOB, "RENT_AND_UTILITIES", "1600.00", "1500.00", "template",
+                     "approaching")],
+        MONTHLY_CASHFLOW: [flow(ALICE, "2024-01", "2500.00", "82.40", 2),
+                           flow(ALICE, "2024-02", "0.00", "1239.31", 2),
+                           flow(BOB, "2024-01", "0.00", "1500.00", 1),
+                           flow(BOB, "2024-02", "0.00", "1495.49", 3)],
+        SPEND_TRENDS: [trend(ALICE, "FOOD_AND_DRINK", "4.75", "82.40"),
+                       trend(ALICE, "GENERAL_MERCHANDISE", "1234.56", "0.00"),
+                       trend(BOB, "RENT_AND_UTILITIES", "1500.00", "1500.00")],
+        ALERTS: [{"alert_key": "a1", "kind": "budget_exceeded", "user_id": ALICE,
+                  "subject": "GENERAL_MERCHANDISE",
+                  "detail": "Shopping: spent $1,234.56 of $1,000.00 (123%), over this "
+                            "month's budget", "period": "2024-02",
+                  "created_at": REFRESHED_AT, "sent_at": None, "sent_to": None}],
+        UNUSUAL_ACTIVITY: [{"user_id": ALICE, "month": "2024-02", "kind": "merchant_outlier",
+                            "subject": "alice-t4", "txn_id": "alice-t4",
+                            "date": date(2024, 2, 10), "merchant_key": "amazon",
+                            "category_primary": "GENERAL_MERCHANDISE",
+                            "amount": d("1234.56"), "baseline": d("40.00"),
+                            "reason": "$1,234.56 at Amazon is 30.9x your usual $40.00 there"}],
+        RECURRING_PAYMENTS: [{"user_id": BOB, "merchant_key": "netflix", "cadence": "monthly",
+                              "occurrences": 6, "typical_amount": d("13.99"),
+                              "last_amount": d("15.49"), "last_date": date(2024, 2, 12),
+                              "next_expected_date": date(2024, 3, 12),
+                              "price_increase": True, "missed_payment": False,
+                              "detail": "price up from $13.99"},
+                             {"user_id": BOB, "merchant_key": "landlord", "cadence": "monthly",
+                              "occurrences": 12, "typical_amount": d("1500.00"),
+                              "last_amount": d("1500.00"), "last_date": date(2024, 2, 7),
+                              "next_expected_date": date(2024, 3, 7),
+                              "price_increase": False, "missed_payment": False,
+                              "detail": None}],
+    }
+
+
+def small_lake(home: Path, now: datetime | None = None) -> Lake:
+    """A lake at ``home/lake`` (where FINLAKE_HOME=home puts it) with two users' data:
+    silver, gold and the sync state the dashboard shows (sync times relative to ``now``)."""
+    now = now or datetime.now(UTC)
     lake = Lake(str(Path(home) / "lake"))
     rows = transactions()
     write_table(lake, TRANSACTIONS, rows)
     write_table(lake, MONTHLY_SPEND, spend_rows(rows))
     write_table(lake, CATEGORIES, categories())
+    write_table(lake, ACCOUNTS, accounts(now))
+    for t, table_rows in {**ops_rows(now), **gold_rows(now)}.items():
+        write_table(lake, t, table_rows)
     return lake

@@ -1,0 +1,95 @@
+"""What people change from the dashboard: a transaction's category, a merchant rule, budgets.
+
+Writes go to small Delta tables with delta-rs (no Spark in the dashboard process) and are
+checked first; a rejected change raises :class:`ActionError` with a message for the person.
+The nightly run (or ``finlake nightly --replay``) applies category changes to silver and gold;
+the transaction list shows them at once. A budget counts on the budgets page at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from dashboard import data
+from lake.delta import sql_literal
+from lake.reference import categories
+from lake.small_tables import upsert_rows
+from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, TRANSACTIONS
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+SOURCE = "dashboard"
+
+
+class ActionError(ValueError):
+    """A change the dashboard refused, with what to do instead."""
+
+
+def _check_category(lake: Lake, user_id: str, category: str) -> None:
+    if category not in dict(data.category_choices(lake, user_id)):
+        raise ActionError(f"Unknown category {category!r}: pick one from the list.")
+
+
+def recategorise(lake: Lake, user_id: str, txn_id: str, category: str) -> None:
+    """Set one of the user's transactions to ``category`` (never changed automatically)."""
+    _check_category(lake, user_id, category)
+    found = data.frame(lake, [TRANSACTIONS],
+                       "SELECT count(*) AS n FROM transactions WHERE user_id = ? AND txn_id = ?",
+                       [user_id, txn_id])
+    if not int(found["n"].iloc[0]):
+        raise ActionError("That transaction is not one of yours (or no longer exists).")
+    upsert_rows(lake, TRANSACTION_OVERRIDES, [{
+        "user_id": user_id, "txn_id": txn_id, "category": category, "source": SOURCE,
+        "created_at": datetime.now(UTC)}])
+    data.changed(lake, TRANSACTION_OVERRIDES)
+
+
+def categorise_merchant(lake: Lake, user_id: str, merchant_key: str, category: str) -> None:
+    """Always categorise the user's transactions at ``merchant_key`` as ``category``."""
+    _check_category(lake, user_id, category)
+    if not merchant_key:
+        raise ActionError("This transaction has no recognised merchant; set its category "
+                          "on its own instead.")
+    upsert_rows(lake, CATEGORY_OVERRIDES, [{
+        "user_id": user_id, "merchant_key": merchant_key, "category": category,
+        "source": SOURCE, "created_at": datetime.now(UTC)}])
+    data.changed(lake, CATEGORY_OVERRIDES)
+
+
+def primaries() -> dict[str, str]:
+    """Primary category code -> display name, for budgets."""
+    return {c["category_primary"]: c["primary_display_name"] for c in categories()}
+
+
+def parse_amount(text: str | float) -> Decimal:
+    try:
+        value = Decimal(str(text).replace(",", "").replace("$", "").strip())
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
+        raise ActionError(f"{text!r} is not a positive amount, e.g. 400 or 250.50.")
+    return value.quantize(Decimal("0.01"))
+
+
+def set_budget(lake: Lake, user_id: str, category_primary: str, amount: str | float) -> Decimal:
+    """The user's monthly budget for a primary category (overrides the recommendation)."""
+    if category_primary not in primaries():
+        raise ActionError(f"{category_primary!r} is not a budget category.")
+    value = parse_amount(amount)
+    upsert_rows(lake, BUDGETS, [{"user_id": user_id, "category_primary": category_primary,
+                                 "amount": value, "set_by": SOURCE,
+                                 "set_at": datetime.now(UTC)}])
+    data.changed(lake, BUDGETS)
+    return value
+
+
+def clear_budget(lake: Lake, user_id: str, category_primary: str) -> None:
+    """Drop the user's own budget (the recommendation applies again from the next run)."""
+    dt = lake.delta(BUDGETS)
+    if dt is not None:
+        dt.delete(f"user_id = {sql_literal(user_id)} AND "
+                  f"category_primary = {sql_literal(category_primary)}")
+    data.changed(lake, BUDGETS)

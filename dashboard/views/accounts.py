@@ -1,0 +1,59 @@
+"""Accounts and sync status: balances, last sync, re-link prompts, bank problems."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+TABLES = [ACCOUNTS, INSTITUTION_HEALTH]
+TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",
+         "investment": "Investment"}
+
+
+def load(lake: Lake, user_id: str) -> dict[str, Any]:
+    return {"accounts": data.accounts(lake, user_id)}
+
+
+def render() -> None:
+    ctx = ui.page("Accounts & sync", TABLES)
+    if ctx is None:
+        return
+    lake, user = ctx
+    accts = load(lake, user)["accounts"]
+    if accts.empty:
+        st.write("No linked accounts yet.")
+        return
+    for institution, rows in accts.groupby("institution", sort=True):
+        states = set(rows["state"])
+        st.subheader(str(institution))
+        if "relink" in states or "mfa" in states:
+            st.warning("Your bank needs you to sign in again before we can update these "
+                       "accounts: reconnect them from the app where you first linked them "
+                       "(your bank's sign-in opens; your history is kept).", icon=":material/key:")
+        st.dataframe(pd.DataFrame({
+            "Account": [f"{n} ••{m}" if m else str(n)
+                        for n, m in zip(rows["name"], rows["mask"], strict=True)],
+            "Type": [TYPES.get(t, str(t).capitalize()) for t in rows["type"]],
+            "Balance": [ui.format_money(b, c) for b, c in
+                        zip(rows["balance_current"], rows["currency"], strict=True)],
+            "Available": [ui.format_money(b, c) for b, c in
+                          zip(rows["balance_available"], rows["currency"], strict=True)],
+            "Last synced": [ui.format_when(t) for t in rows["last_synced_at"]],
+            "Status": [ui.STATE_LABELS[s] for s in rows["state"]],
+        }), hide_index=True, width="stretch")
+        for r in rows[rows["needs_review"]].itertuples(index=False):
+            st.info(f"The latest balance of {r.name} looked wrong and is held for review"
+                    + (f": {r.review_reason}" if r.review_reason else "."),
+                    icon=":material/search:")
+
+
+if __name__ == "__main__":
+    render()

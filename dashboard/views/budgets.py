@@ -1,0 +1,71 @@
+"""Budgets: progress per category this month; set or change a budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from dashboard import actions, data, ui
+from lake.tables import BUDGET_PROGRESS, BUDGETS
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+TABLES = [BUDGET_PROGRESS, BUDGETS]
+BADGES = {"ok": "green", "approaching": "orange", "exceeded": "red", "no_budget": "gray"}
+
+
+def load(lake: Lake, user_id: str) -> dict[str, Any]:
+    return {"progress": data.budget_progress(lake, user_id)}
+
+
+def render() -> None:
+    ctx = ui.page("Budgets", TABLES)
+    if ctx is None:
+        return
+    lake, user = ctx
+    progress = load(lake, user)["progress"]
+    if progress.empty:
+        st.write("No spending or budgets yet this month.")
+    else:
+        st.subheader(f"{ui.month_label(progress['month'].iloc[0])}, month to date")
+        for row in progress.itertuples(index=False):
+            badge = f":{BADGES[row.state]}-badge[{ui.BUDGET_LABELS[row.state]}]"
+            if row.state == "no_budget":
+                st.markdown(f"**{row.category_name}**: spent {ui.format_money(row.spent)} "
+                            f"{badge}")
+                continue
+            source = ui.SOURCE_LABELS.get(row.budget_source, "")
+            st.markdown(f"**{row.category_name}**: {ui.format_money(row.spent)} of "
+                        f"{ui.format_money(row.budget)} ({row.share:.0%}) {badge}"
+                        + (f" · budget {source}" if source else ""))
+            st.progress(min(float(row.share), 1.0))
+
+    st.subheader("Set a budget")
+    names = actions.primaries()
+    with st.form("budget_form", clear_on_submit=False):
+        primary = st.selectbox("Category", sorted(names, key=names.get), format_func=names.get,
+                               key="budget_category")
+        amount = st.text_input("Monthly amount ($)", key="budget_amount",
+                               placeholder="e.g. 400")
+        c1, c2 = st.columns(2)
+        save = c1.form_submit_button("Save budget", type="primary")
+        clear = c2.form_submit_button("Use the suggestion instead")
+    if save:
+        try:
+            value = actions.set_budget(lake, user, primary, amount)
+        except actions.ActionError as error:
+            st.error(str(error))
+        else:
+            ui.flash_and_rerun(
+                f"Budget for {names[primary]} set to {ui.format_money(value)} a month.")
+    if clear:
+        actions.clear_budget(lake, user, primary)
+        ui.flash_and_rerun(
+            f"Your own budget for {names[primary]} is removed; the suggested budget applies "
+            "again from the next refresh.")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,56 @@
+"""Recurring payments: subscriptions and bills, next expected date, price changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from lake.tables import RECURRING_PAYMENTS
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+TABLES = [RECURRING_PAYMENTS]
+CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}
+
+
+def load(lake: Lake, user_id: str) -> dict[str, Any]:
+    return {"recurring": data.recurring(lake, user_id)}
+
+
+def render() -> None:
+    ctx = ui.page("Recurring payments", TABLES)
+    if ctx is None:
+        return
+    lake, user = ctx
+    rec = load(lake, user)["recurring"]
+    if rec.empty:
+        st.write("No subscriptions or regular bills found yet (they appear after a few "
+                 "payments at a steady rhythm).")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Per month, all together", ui.format_money(rec["per_month"].sum()))
+    c2.metric("Subscriptions and bills", len(rec))
+    c3.metric("Price increases", int(rec["price_increase"].sum()))
+    for r in rec[rec["price_increase"]].itertuples(index=False):
+        st.warning(f"**{r.merchant}** went up: {ui.format_money(r.last_amount)} last time, "
+                   f"usually {ui.format_money(r.typical_amount)}.", icon=":material/trending_up:")
+    for r in rec[rec["missed_payment"]].itertuples(index=False):
+        st.info(f"**{r.merchant}** was expected on {ui.format_day(r.next_expected_date)} "
+                "but has not been charged.", icon=":material/schedule:")
+    st.dataframe(pd.DataFrame({
+        "Merchant": rec["merchant"],
+        "How often": [CADENCES.get(c, str(c).capitalize()) for c in rec["cadence"]],
+        "Usual amount": [ui.format_money(a) for a in rec["typical_amount"]],
+        "Per month": [ui.format_money(a) for a in rec["per_month"]],
+        "Last paid": [ui.format_day(d) for d in rec["last_date"]],
+        "Next expected": [ui.format_day(d) for d in rec["next_expected_date"]],
+        "Payments seen": rec["occurrences"].astype(int),
+    }), hide_index=True, width="stretch")
+
+
+if __name__ == "__main__":
+    render()

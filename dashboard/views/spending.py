@@ -1,0 +1,131 @@
+"""Spending: by category with drill-down to transactions, month over month, trends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+TABLES = [MONTHLY_SPEND, SPEND_TRENDS]
+MONTHS_SHOWN = 12
+
+
+def load(lake: Lake, user_id: str, month: str | None = None) -> dict[str, Any]:
+    spend = data.monthly_spend(lake, user_id)
+    months = sorted(spend["month"].unique(), reverse=True)
+    month = month if month in months else (months[0] if months else None)
+    return {
+        "spend": spend,
+        "months": months,
+        "month": month,
+        "trends": data.trends(lake, user_id, month) if month else pd.DataFrame(),
+        "cashflow": data.cashflow(lake, user_id),
+    }
+
+
+def render() -> None:
+    ctx = ui.page("Spending", TABLES)
+    if ctx is None:
+        return
+    lake, user = ctx
+    d = load(lake, user)
+    spend, months = d["spend"], d["months"]
+    if not months:
+        st.write("No spending recorded yet.")
+        return
+
+    recent = sorted(months[:MONTHS_SHOWN])
+    by_primary = (spend[spend["month"].isin(recent)]
+                  .groupby(["month", "primary_name"], as_index=False)["amount"].sum())
+    by_primary["Month"] = [ui.month_label(m) for m in by_primary["month"]]
+    by_primary = by_primary.rename(columns={"primary_name": "Category", "amount": "Spend"})
+    st.subheader("Spending per month")
+    st.altair_chart(ui.bar_chart(by_primary[["Month", "Category", "Spend"]], "Month", "Spend",
+                                 color="Category", x_sort=[ui.month_label(m) for m in recent],
+                                 y_title="Spend"), width="stretch")
+
+    month = st.selectbox("Month", months, format_func=ui.month_label, key="spending_month")
+    if month != d["month"]:
+        d = load(lake, user, month)
+    in_month = spend[spend["month"] == month]
+    st.subheader(f"By category in {ui.month_label(month)}")
+    left, right = st.columns([3, 2])
+    totals = (in_month.groupby(["category_primary", "primary_name"], as_index=False)
+              [["amount", "txn_count"]].sum().sort_values("amount", ascending=False))
+    donut = alt.Chart(totals.rename(columns={"primary_name": "Category", "amount": "Spend"})
+                          ).mark_arc(innerRadius=50).properties(height=260).encode(
+        theta=alt.Theta("Spend:Q"), color=alt.Color("Category:N", title=None),
+        tooltip=[alt.Tooltip("Category:N"), alt.Tooltip("Spend:Q", format="$,.2f")])
+    left.altair_chart(donut, width="stretch")
+    right.dataframe(pd.DataFrame({
+        "Category": totals["primary_name"],
+        "Spend": [ui.format_money(a) for a in totals["amount"]],
+        "Transactions": totals["txn_count"].astype(int),
+    }), hide_index=True, width="stretch")
+
+    names = dict(zip(totals["category_primary"], totals["primary_name"], strict=True))
+    pick = st.selectbox("Show the transactions of", list(names), format_func=names.get,
+                        key="spending_drill")
+    if pick:
+        details = in_month[in_month["category_primary"] == pick].sort_values(
+            "amount", ascending=False)
+        st.dataframe(pd.DataFrame({
+            "Category": details["category_name"],
+            "Spend": [ui.format_money(a) for a in details["amount"]],
+            "Transactions": details["txn_count"].astype(int)}), hide_index=True)
+        txns, total = data.search_transactions(
+            lake, user, data.TxnFilter(category=pick, month=month), page_size=100)
+        plural = "s" if total != 1 else ""
+        st.caption(f"{total} transaction{plural} in {names[pick]}, {ui.month_label(month)}"
+                   + (" (newest 100 shown)" if total > 100 else ""))
+        st.dataframe(pd.DataFrame({
+            "Date": [ui.format_day(x) for x in txns["date"]],
+            "Description": txns["description"], "Category": txns["category_name"],
+            "Amount": [ui.format_money(a, c) for a, c in
+                       zip(txns["amount"], txns["currency"], strict=True)]}),
+            hide_index=True, width="stretch")
+
+    trends = d["trends"]
+    st.subheader(f"Month over month ({ui.month_label(month)})")
+    if trends.empty:
+        st.write("No trend data for this month yet.")
+    else:
+        st.dataframe(pd.DataFrame({
+            "Category": trends["category_name"],
+            "This month": [ui.format_money(a) for a in trends["amount"]],
+            "Last month": [ui.format_money(a) for a in trends["prev_month_amount"]],
+            "Change": [ui.format_money(a) for a in trends["mom_change"]],
+            "Change %": [f"{p:+.0%}" if pd.notna(p) else "new" for p in
+                         trends["mom_change_pct"]],
+            "3-month avg": [ui.format_money(a) for a in trends["avg_3m"]],
+            "12-month avg": [ui.format_money(a) for a in trends["avg_12m"]],
+        }), hide_index=True, width="stretch")
+
+    flow = d["cashflow"]
+    if len(flow):
+        st.subheader("Income and spending")
+        recent_flow = flow.tail(MONTHS_SHOWN)
+        long = recent_flow.melt(id_vars=["month"], value_vars=["income", "expense"],
+                                var_name="Kind", value_name="Amount")
+        long["Kind"] = long["Kind"].map({"income": "Income", "expense": "Spending"})
+        long["Month"] = [ui.month_label(m) for m in long["month"]]
+        chart = alt.Chart(long).mark_bar().encode(
+            x=alt.X("Month:N", sort=[ui.month_label(m) for m in recent_flow["month"]],
+                    title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset="Kind:N",
+            y=alt.Y("Amount:Q", title=None, axis=alt.Axis(format="$,.0f")),
+            color=alt.Color("Kind:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=["Month:N", "Kind:N", alt.Tooltip("Amount:Q", format="$,.2f")])
+        st.altair_chart(chart, width="stretch")
+
+
+if __name__ == "__main__":
+    render()

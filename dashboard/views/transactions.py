@@ -1,0 +1,127 @@
+"""Transactions: search by text, amount, date and category; page through; recategorise one
+transaction or always categorise a merchant."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, data, ui
+from lake.reference import categories
+from lake.tables import TRANSACTIONS
+
+if TYPE_CHECKING:
+    from lake.catalog import Lake
+
+TABLES = [TRANSACTIONS]
+PAGE_KEY = "txn_page"
+
+
+def load(lake: Lake, user_id: str, f: data.TxnFilter | None = None, page: int = 0
+         ) -> dict[str, Any]:
+    rows, total = data.search_transactions(lake, user_id, f or data.TxnFilter(), page=page)
+    return {"rows": rows, "total": total, "choices": data.category_choices(lake, user_id)}
+
+
+def _filters() -> data.TxnFilter:
+    with st.expander("Search", expanded=True):
+        c1, c2, c3 = st.columns([3, 2, 2])
+        text = c1.text_input("Description or merchant", key="txn_text")
+        primaries = {c["category_primary"]: c["primary_display_name"] for c in categories()}
+        category = c2.selectbox("Category", [None, *sorted(primaries, key=primaries.get)],
+                                format_func=lambda c: "Any" if c is None else primaries[c],
+                                key="txn_category")
+        dates = c3.date_input("Dates", value=(), key="txn_dates", format="YYYY-MM-DD")
+        c4, c5, _ = st.columns([2, 2, 3])
+        low = c4.number_input("Amount at least ($)", min_value=0.0, value=None, step=10.0,
+                              key="txn_min")
+        high = c5.number_input("Amount at most ($)", min_value=0.0, value=None, step=10.0,
+                               key="txn_max")
+    start = dates[0] if len(dates) >= 1 else None
+    end = dates[1] if len(dates) == 2 else None
+    return data.TxnFilter(text=text or "", min_amount=low, max_amount=high,
+                          start=start if isinstance(start, date) else None,
+                          end=end if isinstance(end, date) else None, category=category)
+
+
+def render() -> None:
+    ctx = ui.page("Transactions", TABLES)
+    if ctx is None:
+        return
+    lake, user = ctx
+    f = _filters()
+    if st.session_state.get("txn_filter") != f:  # a new search starts at the first page
+        st.session_state["txn_filter"] = f
+        st.session_state[PAGE_KEY] = 0
+    page = int(st.session_state.get(PAGE_KEY, 0))
+    d = load(lake, user, f, page)
+    rows, total = d["rows"], d["total"]
+    pages = max(1, -(-total // data.PAGE_SIZE))
+    page = min(page, pages - 1)
+
+    st.caption(f"{total:,} transactions · page {page + 1} of {pages} · positive amounts are "
+               "money out, negative money in")
+    table = pd.DataFrame({
+        "Date": [ui.format_day(x) for x in rows["date"]],
+        "Description": rows["description"],
+        "Merchant": rows["merchant"].fillna(""),
+        "Category": [n + (" (updating)" if p else "") for n, p in
+                     zip(rows["category_name"], rows["change_pending"], strict=True)],
+        "Amount": [ui.format_money(a, c) for a, c in
+                   zip(rows["amount"], rows["currency"], strict=True)],
+        "Pending": ["Pending" if p else "" for p in rows["pending"]],
+    })
+    picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                          selection_mode="single-row", key="txn_table")
+    prev, info, nxt = st.columns([1, 4, 1])
+    if prev.button("← Newer", disabled=page == 0, key="txn_prev"):
+        st.session_state[PAGE_KEY] = page - 1
+        st.rerun()
+    if nxt.button("Older →", disabled=page >= pages - 1, key="txn_next"):
+        st.session_state[PAGE_KEY] = page + 1
+        st.rerun()
+
+    if rows.empty:
+        return
+    selected = picked.selection.rows if picked is not None else []
+    index = selected[0] if selected else 0
+    st.subheader("Change a category")
+    labels = {f"{ui.format_day(r.date)} · {r.description} · {ui.format_money(r.amount)}": i
+              for i, r in enumerate(rows.itertuples(index=False))}
+    keys = list(labels)
+    choice = st.selectbox("Transaction", keys, index=min(index, len(keys) - 1),
+                          key=f"txn_pick_{page}_{index}")
+    row = rows.iloc[labels[choice]]
+    codes = dict(d["choices"])
+    current = row["category"] if row["category"] in codes else None
+    options = list(codes)
+    category = st.selectbox("New category", options, format_func=codes.get,
+                            index=options.index(current) if current else 0,
+                            key="txn_new_category")
+    merchant = row["merchant"] if isinstance(row["merchant"], str) and row["merchant"] else None
+    c1, c2 = st.columns(2)
+    if c1.button("Set for this transaction", type="primary", key="txn_set_one"):
+        try:
+            actions.recategorise(lake, user, str(row["txn_id"]), category)
+        except actions.ActionError as error:
+            st.error(str(error))
+        else:
+            ui.flash_and_rerun(
+                f"{row['description']} is now {codes[category]}. Totals and budgets include "
+                "it after the next refresh.")
+    if merchant and c2.button(f"Always use it for {merchant}", key="txn_set_merchant"):
+        try:
+            actions.categorise_merchant(lake, user, str(row["merchant_key"] or ""), category)
+        except actions.ActionError as error:
+            st.error(str(error))
+        else:
+            ui.flash_and_rerun(
+                f"From now on {merchant} is {codes[category]}, including past transactions "
+                "(totals update after the next refresh).")
+
+
+if __name__ == "__main__":
+    render()
