@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import pandas as pd
 
-from lake.arrow import arrow_schema
 from lake.duck import LakeQueryError, fetch_df, new_connection, register
 from lake.reference import categories, display_name
 from lake.tables import (
@@ -101,7 +100,7 @@ class _LakeConnection:
         if dt is None:
             self.deltas.pop(t.name, None)
             if self.versions.get(t.name) != -1:
-                self.con.register(t.name, arrow_schema(t).empty_table())
+                register(self.con, t, None)
                 self.versions[t.name] = -1
                 self.committed[t.name] = None
             return -1

@@ -41,15 +41,57 @@ class LakeQueryError(RuntimeError):
         super().__init__(f"{message.strip()}\nAvailable tables: {listed}")
 
 
-def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable) -> None:
-    """(Re)point the view ``t.name`` at the current version of ``dt``."""
-    con.register(t.name, dt.to_pyarrow_dataset())
+def duck_type(spark_type: str) -> str:
+    """The DuckDB type for a registry (Spark DDL) type."""
+    t = spark_type.strip().lower()
+    if m := re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", t):
+        return f"DECIMAL({m.group(1)},{m.group(2)})"
+    return {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMPTZ", "int": "INTEGER",
+            "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
+            "float": "FLOAT"}[t]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def view_sql(t: Table, files: list[str]) -> str:
+    cols = ", ".join(f"CAST({quote(c)} AS {duck_type(typ)}) AS {quote(c)}"
+                     for c, typ in t.columns)
+    if not files:  # a table with no rows yet: typed columns, no rows
+        nulls = ", ".join(f"CAST(NULL AS {duck_type(typ)}) AS {quote(c)}" for c, typ in t.columns)
+        return f"SELECT {nulls} WHERE false"
+    listed = ", ".join(_literal(f) for f in files)
+    return (f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
+            "union_by_name = true)")
+
+
+def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) -> None:
+    """(Re)point the view ``t.name`` at the current version of ``dt`` (None: no rows yet).
+
+    A local lake's view reads the version's Parquet files with DuckDB's own reader (row-group
+    statistics prune a per-user filter; typed as in the registry, so columns delta-rs wrote
+    as ``string_view`` compare with plain strings). On S3 the table goes through delta-rs as
+    an Arrow dataset (DuckDB's S3 reader is an extension finlake does not install).
+    """
+    if dt is not None and not dt.table_uri.startswith(("file:", "/")):
+        con.register(t.name, dt.to_pyarrow_dataset())
+        return
+    files = [] if dt is None else dt.file_uris()
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS {view_sql(t, files)}")
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the session settings finlake relies on."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    # Delta data files are immutable: keeping their Parquet footers saves re-reading them on
+    # every query (the dashboard's connection lives as long as the server).
+    con.execute("SET parquet_metadata_cache = true")
     return con
 
 

@@ -8,46 +8,17 @@ with plain DuckDB and no delta extension. Re-export to see newer data. Operation
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from lake.tables import REGISTRY, Table
+from lake.duck import quote, view_sql
+from lake.tables import REGISTRY
 
 if TYPE_CHECKING:
     from lake.catalog import Lake
-
-
-def duck_type(spark_type: str) -> str:
-    """The DuckDB type for a registry (Spark DDL) type."""
-    t = spark_type.strip().lower()
-    if m := re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", t):
-        return f"DECIMAL({m.group(1)},{m.group(2)})"
-    return {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMPTZ", "int": "INTEGER",
-            "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
-            "float": "FLOAT"}[t]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def view_sql(t: Table, files: list[str]) -> str:
-    cols = ", ".join(f"CAST({_quote(c)} AS {duck_type(typ)}) AS {_quote(c)}"
-                     for c, typ in t.columns)
-    if not files:  # a table with no rows yet: typed columns, no rows
-        nulls = ", ".join(f"CAST(NULL AS {duck_type(typ)}) AS {_quote(c)}" for c, typ in t.columns)
-        return f"SELECT {nulls} WHERE false"
-    listed = ", ".join(_literal(f) for f in files)
-    return (f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
-            "union_by_name = true)")
 
 
 def export(lake: Lake, path: Path) -> dict[str, int]:
@@ -68,7 +39,7 @@ def export(lake: Lake, path: Path) -> dict[str, int]:
             dt = lake.delta(t)
             if dt is None:
                 continue
-            con.execute(f"CREATE VIEW {_quote(t.name)} AS {view_sql(t, dt.file_uris())}")
+            con.execute(f"CREATE VIEW {quote(t.name)} AS {view_sql(t, dt.file_uris())}")
             versions[t.name] = dt.version()
         con.execute("CREATE TABLE _finlake_export (table_name VARCHAR, delta_version BIGINT, "
                     "exported_at TIMESTAMPTZ, lake VARCHAR)")

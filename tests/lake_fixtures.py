@@ -246,15 +246,21 @@ def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
     }
 
 
-def small_lake(home: Path, now: datetime | None = None) -> Lake:
-    """A lake at ``home/lake`` (where FINLAKE_HOME=home puts it) with two users' data:
-    silver, gold and the sync state the dashboard shows (sync times relative to ``now``)."""
-    now = now or datetime.now(UTC)
+def spend_lake(home: Path) -> Lake:
+    """A lake at ``home/lake`` with only transactions, monthly_spend and categories."""
     lake = Lake(str(Path(home) / "lake"))
     rows = transactions()
     write_table(lake, TRANSACTIONS, rows)
     write_table(lake, MONTHLY_SPEND, spend_rows(rows))
     write_table(lake, CATEGORIES, categories())
+    return lake
+
+
+def small_lake(home: Path, now: datetime | None = None) -> Lake:
+    """A lake at ``home/lake`` (where FINLAKE_HOME=home puts it) with two users' data:
+    silver, gold and the sync state the dashboard shows (sync times relative to ``now``)."""
+    now = now or datetime.now(UTC)
+    lake = spend_lake(home)
     write_table(lake, ACCOUNTS, accounts(now))
     for t, table_rows in {**ops_rows(now), **gold_rows(now)}.items():
         write_table(lake, t, table_rows)

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from lake_fixtures import small_lake
+from lake_fixtures import spend_lake
 
 from finlake.sql_cli import run_sql
 from lake.catalog import Lake
@@ -23,7 +23,7 @@ ALICE_POSTED = (
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    return small_lake(tmp_path_factory.mktemp("home"))
+    return spend_lake(tmp_path_factory.mktemp("home"))
 
 
 def test_views_exist_for_existing_tables_only(lake: Lake) -> None:
