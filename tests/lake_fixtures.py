@@ -236,7 +236,7 @@ def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
                               "last_amount": d("15.49"), "last_date": date(2024, 2, 12),
                               "next_expected_date": date(2024, 3, 12),
                               "price_increase": True, "missed_payment": False,
-                              "detail": "price up from $13.99"},
+                              "detail": "monthly since 2023-09-12, last $15.49 (was $13.99)"},
                              {"user_id": BOB, "merchant_key": "landlord", "cadence": "monthly",
                               "occurrences": 12, "typical_amount": d("1500.00"),
                               "last_amount": d("1500.00"), "last_date": date(2024, 2, 7),

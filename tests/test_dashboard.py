@@ -274,7 +274,7 @@ def test_recurring(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics == {"Per month, all together": "$1,513.99", "Subscriptions and bills": "2",
                        "Price increases": "1"}
     [warning] = [w.value for w in at.warning if "went up" in w.value]
-    assert warning == "**Netflix** went up: $15.49 last time, usually $13.99."
+    assert warning == "**Netflix** went up to $15.49 (was $13.99)."
     table = _table(at, "Merchant")
     assert table["Landlord"]["How often"] == "Monthly"
     assert table["Netflix"]["Next expected"] == "12 Mar 2024"

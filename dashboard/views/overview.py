@@ -60,12 +60,14 @@ def render() -> None:
     if nw.empty:
         st.write("No balances yet.")
     else:
+        span = (nw["date"].iloc[-1] - nw["date"].iloc[0]).days
+        axis_format = "%b %Y" if span > 120 else "%d %b"
         long = nw.melt(id_vars=["date"], value_vars=["net_worth", "assets", "liabilities"],
                        var_name="series", value_name="amount")
         long["series"] = long["series"].map({"net_worth": "Net worth", "assets": "Assets",
                                              "liabilities": "Liabilities"})
         chart = alt.Chart(long).mark_line().encode(
-            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", labelOverlap=True)),
+            x=alt.X("date:T", title=None, axis=alt.Axis(format=axis_format, labelOverlap=True)),
             y=alt.Y("amount:Q", title=None, axis=alt.Axis(format="$,.0f")),
             color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
             tooltip=[alt.Tooltip("date:T", title="Date", format="%d %b %Y"),

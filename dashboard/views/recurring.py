@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -36,8 +37,9 @@ def render() -> None:
     c2.metric("Subscriptions and bills", len(rec))
     c3.metric("Price increases", int(rec["price_increase"].sum()))
     for r in rec[rec["price_increase"]].itertuples(index=False):
-        st.warning(f"**{r.merchant}** went up: {ui.format_money(r.last_amount)} last time, "
-                   f"usually {ui.format_money(r.typical_amount)}.", icon=":material/trending_up:")
+        was = re.search(r"\(was ([^)]+)\)", r.detail or "")  # the pipeline's detail text
+        st.warning(f"**{r.merchant}** went up to {ui.format_money(r.last_amount)}"
+                   + (f" (was {was.group(1)})." if was else "."), icon=":material/trending_up:")
     for r in rec[rec["missed_payment"]].itertuples(index=False):
         st.info(f"**{r.merchant}** was expected on {ui.format_day(r.next_expected_date)} "
                 "but has not been charged.", icon=":material/schedule:")
