@@ -37,13 +37,13 @@ def recategorise(lake: Lake, user_id: str, txn_id: str, category: str) -> None:
     """Set one of the user's transactions to ``category`` (never changed automatically)."""
     _check_category(lake, user_id, category)
     found = data.frame(lake, [TRANSACTIONS],
-                       "SELECT count(*) AS n FROM transactions WHERE user_id = ? AND txn_id = ?",
+                       "SELECT posted_month FROM transactions WHERE user_id = ? AND txn_id = ?",
                        [user_id, txn_id])
-    if not int(found["n"].iloc[0]):
+    if found.empty:
         raise ActionError("That transaction is not one of yours (or no longer exists).")
     upsert_rows(lake, TRANSACTION_OVERRIDES, [{
         "user_id": user_id, "txn_id": txn_id, "category": category, "source": SOURCE,
-        "created_at": datetime.now(UTC)}])
+        "created_at": datetime.now(UTC), "posted_month": found["posted_month"].iloc[0]}])
     data.changed(lake, TRANSACTION_OVERRIDES)
 
 

@@ -82,6 +82,13 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         print(f"finlake override: no transaction {txn_id!r} for user {user_id!r}",
               file=sys.stderr)
         return 2
+    from lake.small_tables import upsert_rows
+    from lake.tables import TRANSACTION_OVERRIDES
+
+    # recorded like the dashboard's, so the nightly apply agrees with it (never reverts it)
+    upsert_rows(lake, TRANSACTION_OVERRIDES, [{
+        "user_id": user_id, "txn_id": str(txn_id), "category": category, "source": "cli",
+        "created_at": datetime.now(UTC), "posted_month": months[0]}])
     print(json.dumps({"user_id": user_id, "txn_id": txn_id, "user_category": category,
                       "months_refreshed": months}))
     return 0

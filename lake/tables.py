@@ -176,6 +176,7 @@ TRANSACTION_OVERRIDES = Table(
         ("category", "string"),
         ("source", "string"),  # dashboard | cli
         ("created_at", "timestamp"),
+        ("posted_month", "string"),  # the transaction's silver partition (prunes the apply)
     ),
     keys=("user_id", "txn_id"),
 )

@@ -4,32 +4,45 @@ A small state object remembers what was applied last (override watermark, rules 
 version, model version). Each run finds the silver rows the changes since then can affect,
 runs the categorisation layers on just those rows, and MERGEs back only rows whose category
 actually changed. History is read (filtered), never rewritten wholesale.
+
+A person's category for one transaction (``transaction_overrides``, written by the
+dashboard) goes to silver's ``user_category``, which wins over ``category`` downstream.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import logging
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
 from lake import delta, models
 from lake.catalog import Lake
+from lake.merges import UNSEEN_MONTH, neighbour_months
 from lake.objectstore import ObjectNotFound
-from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES, TRANSACTIONS
+from lake.tables import (
+    CATEGORY_OVERRIDES,
+    CUSTOM_CATEGORIES,
+    MERCHANT_RULES,
+    TRANSACTION_OVERRIDES,
+    TRANSACTIONS,
+)
 from pipelines.categorise import CATEGORY_COLUMNS, categorise
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+log = logging.getLogger(__name__)
 STATE_KEY = "state/categorisation.json"
+TXN_STATE_KEY = "state/transaction_overrides.json"
 EPOCH = "1970-01-01T00:00:00+00:00"
 
 
-def _load_state(lake: Lake) -> dict[str, Any]:
+def _load_state(lake: Lake, key: str = STATE_KEY) -> dict[str, Any]:
     try:
-        return json.loads(lake.store.get(STATE_KEY))
+        return json.loads(lake.store.get(key))
     except ObjectNotFound:
         return {}
 
@@ -47,7 +60,8 @@ def _rules_at(lake: Lake, version: int | None) -> dict[str, tuple[str, str]]:
 
 def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None = None
                        ) -> tuple[list[str], int]:
-    """Apply overrides/rules/model changes since the last refresh; (months touched, rows).
+    """Apply overrides/rules/model changes since the last refresh, then the per-transaction
+    overrides (:func:`apply_transaction_overrides`); (months touched, rows).
     With ``sync_date`` the changed (user, month) cells are logged for that day's gold."""
     state = _load_state(lake)
     overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES)
@@ -106,4 +120,104 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
     if newest is not None:
         new_state["overrides_at"] = newest.isoformat()
     lake.store.put(STATE_KEY, json.dumps(new_state).encode())
-    return [m for m in months if m != "unseen"], written
+    txn_months, txn_rows = apply_transaction_overrides(spark, lake, sync_date)
+    months = sorted(set(months) | set(txn_months))
+    return [m for m in months if m != UNSEEN_MONTH], written + txn_rows
+
+
+def apply_transaction_overrides(spark: SparkSession, lake: Lake, sync_date: date | None = None
+                                ) -> tuple[list[str], int]:
+    """Copy each new ``transaction_overrides`` row's category to its silver row's
+    ``user_category``; (months touched, rows). ``sync_date`` logs the cells as above.
+
+    Only overrides written since the last run are read (watermark in ``TXN_STATE_KEY``), and
+    only the silver months they name (``posted_month``, recorded by the dashboard; a row
+    without it reads every month), so a night's cost follows the night's overrides, not
+    history. Only rows that still differ are written: a second run writes nothing. An
+    override for a transaction silver does not hold (yet) holds the watermark back, so it
+    applies on the first run after the transaction arrives; one for a pending transaction
+    that a posting has replaced also applies to the posted row (unless that row has its own
+    override), since the posting may have been merged before the override was. A code that
+    is neither in the taxonomy nor one of the person's own categories is skipped with a
+    warning (and left in the table).
+    """
+    since = _load_state(lake, TXN_STATE_KEY).get("since", EPOCH)
+    new = [r.asDict() for r in delta.read_table(spark, lake, TRANSACTION_OVERRIDES)
+           .filter(F.col("created_at") > F.lit(since).cast("timestamp"))
+           .select("user_id", "txn_id", "category", "posted_month", "created_at").collect()]
+    if not new:
+        return [], 0
+    wanted = _known_categories(lake, new)
+    months, written, found = [], 0, set()
+    if wanted:
+        months, written, found = _apply(spark, lake, wanted, sync_date)
+    waiting = [o["created_at"] for o in wanted if (o["user_id"], o["txn_id"]) not in found]
+    mark = (min(waiting) - timedelta(microseconds=1)) if waiting else max(
+        o["created_at"] for o in new)
+    lake.store.put(TXN_STATE_KEY, json.dumps({"since": mark.isoformat()}).encode())
+    return months, written
+
+
+def _apply(spark: SparkSession, lake: Lake, wanted: list[dict[str, Any]],
+           sync_date: date | None) -> tuple[list[str], int, set[tuple[str, str]]]:
+    """(months touched, rows written, the (user, txn) overrides silver holds)."""
+    overrides = spark.createDataFrame([(r["user_id"], r["txn_id"], r["category"]) for r in wanted],
+                                      schema="user_id string, txn_id string, _override string")
+    silver = delta.read_table(spark, lake, TRANSACTIONS)
+    named = {o["posted_month"] for o in wanted}
+    scope = silver if None in named else silver.filter(
+        F.col("posted_month").isin(sorted(named | {UNSEEN_MONTH})))
+    cols = [*TRANSACTIONS.keys, "user_id", "posted_month", "user_category"]
+    hits = scope.join(F.broadcast(overrides), ["user_id", "txn_id"]).select(
+        *cols, "txn_id", "superseded_by", "_override").collect()
+    found = {(r["user_id"], r["txn_id"]) for r in hits}
+    targets = {tuple(r[k] for k in TRANSACTIONS.keys): r for r in hits}
+    replaced = {(r["account_id"], r["superseded_by"]): r["_override"] for r in hits
+                if r["superseded_by"] is not None}
+    replaced = {k: v for k, v in replaced.items() if k not in targets}
+    if replaced:
+        postings = spark.createDataFrame([(*k, v) for k, v in replaced.items()],
+                                         schema="account_id string, partner_txn_id string, "
+                                                "_override string")
+        around = neighbour_months(sorted({r["posted_month"] for r in hits
+                                          if r["superseded_by"] is not None}))
+        for r in silver.filter(F.col("posted_month").isin(around)).join(
+                F.broadcast(postings), list(TRANSACTIONS.keys)).select(
+                *cols, "_override").collect():
+            targets.setdefault(tuple(r[k] for k in TRANSACTIONS.keys), r)
+    changes = [(*[r[k] for k in TRANSACTIONS.keys], r["user_id"], r["posted_month"],
+                r["_override"]) for r in targets.values() if r["user_category"] != r["_override"]]
+    if not changes:
+        return [], 0, found
+    source = spark.createDataFrame(changes, schema="account_id string, partner_txn_id string, "
+                                   "user_id string, posted_month string, user_category string")
+    months = sorted({c[3] for c in changes})
+    if sync_date is not None:
+        from pipelines.gold import log_changes
+
+        log_changes(spark, lake, sync_date, source.select(
+            "user_id", F.col("posted_month").alias("month")))
+    delta.run_merge(spark, lake, TRANSACTIONS, source, [
+        "WHEN MATCHED AND NOT (t.user_category <=> s.user_category) "
+        "THEN UPDATE SET t.user_category = s.user_category"], partitions=months)
+    return [m for m in months if m != UNSEEN_MONTH], len(changes), found
+
+
+def _known_categories(lake: Lake, overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The overrides whose code is in the taxonomy or among the person's own categories."""
+    from lake.reference import categories
+    from lake.small_tables import read_rows
+
+    taxonomy = {c["category"] for c in categories()}
+    custom: set[tuple[str, str]] | None = None
+    known = []
+    for o in overrides:
+        if o["category"] not in taxonomy:
+            if custom is None:
+                custom = {(c["user_id"], c["category"]) for c in read_rows(lake, CUSTOM_CATEGORIES)}
+            if (o["user_id"], o["category"]) not in custom:
+                log.warning("transaction override of user %s, txn %s: unknown category %r, "
+                            "not applied", o["user_id"], o["txn_id"], o["category"])
+                continue
+        known.append(o)
+    return known
