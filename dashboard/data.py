@@ -225,13 +225,40 @@ def _money(df: pd.DataFrame, *columns: str) -> None:
 
 # --- users and freshness -------------------------------------------------------------------------
 
-def users(lake: Lake) -> list[str]:
-    """Users with a linked item or any transaction, sorted."""
-    df = frame(lake, [CREDENTIALS, TRANSACTIONS],
-               "SELECT user_id FROM credentials WHERE user_id IS NOT NULL "
-               "UNION SELECT DISTINCT user_id FROM transactions WHERE user_id IS NOT NULL "
-               "ORDER BY 1")
+def users(lake: Lake, limit: int | None = None) -> list[str]:
+    """Users with a linked item (or, in a lake without credentials, any transaction), sorted;
+    at most ``limit``."""
+    source = ("SELECT DISTINCT user_id FROM credentials" if lake.exists(CREDENTIALS) else
+              "SELECT DISTINCT user_id FROM transactions")
+    sql = f"{source} WHERE user_id IS NOT NULL ORDER BY 1"
+    df = (frame(lake, [CREDENTIALS, TRANSACTIONS], sql) if limit is None else
+          frame(lake, [CREDENTIALS, TRANSACTIONS], f"{sql} LIMIT ?", [int(limit)]))
     return [str(u) for u in df["user_id"]]
+
+
+def has_user(lake: Lake, user_id: str) -> bool:
+    return bool(len(frame(lake, [CREDENTIALS, TRANSACTIONS],
+                          "SELECT 1 FROM credentials WHERE user_id = ? UNION ALL "
+                          "SELECT 1 FROM transactions WHERE user_id = ? LIMIT 1",
+                          [user_id, user_id])))
+
+
+def newest_month(lake: Lake, t: Table, column: str = "month") -> str | None:
+    """The newest month ``t`` holds (any user): what "now" means for a page. Cached per
+    table version, so it costs one query per refresh, not one per page load."""
+    df = frame(lake, [t], f"SELECT max({column}) AS m FROM {t.name}")
+    value = df["m"].iloc[0] if len(df) else None
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def months_back(month: str | None, n: int) -> str:
+    """The month ``n - 1`` months before ``month`` (``n`` months in the window)."""
+    if month is None:
+        return "0000-00"
+    year, mon = int(month[:4]), int(month[5:7]) - (n - 1)
+    while mon < 1:
+        year, mon = year - 1, mon + 12
+    return f"{year:04d}-{mon:02d}"
 
 
 def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFrame:
@@ -302,11 +329,13 @@ def last_synced(lake: Lake, user_id: str) -> datetime | None:
 
 # --- overview ------------------------------------------------------------------------------------
 
-def net_worth(lake: Lake, user_id: str) -> pd.DataFrame:
-    """Assets, liabilities and net worth per day."""
+def net_worth(lake: Lake, user_id: str, months: int = 13) -> pd.DataFrame:
+    """Assets, liabilities and net worth per day over the newest ``months`` months."""
+    since = months_back(newest_month(lake, NET_WORTH_DAILY), months)
     df = frame(lake, [NET_WORTH_DAILY],
                "SELECT date, assets, liabilities, net_worth, stale_accounts "
-               "FROM net_worth_daily WHERE user_id = ? ORDER BY date", [user_id])
+               "FROM net_worth_daily WHERE user_id = ? AND month >= ? ORDER BY date",
+               [user_id, since])
     df["date"] = pd.to_datetime(df["date"])
     _money(df, "assets", "liabilities", "net_worth")
     return df
@@ -322,11 +351,10 @@ def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.Da
     from finlake.settings import load_settings
 
     approaching = load_settings().budget_approaching
+    month = month or newest_month(lake, BUDGET_PROGRESS)
     df = frame(
         lake, [BUDGET_PROGRESS, BUDGETS],
         """
-        WITH month AS (SELECT coalesce(?, max(month)) AS m FROM budget_progress
-                       WHERE user_id = ?)
         SELECT p.month, coalesce(p.category_primary, b.category_primary) AS category_primary,
                -- a budget set since gold ran counts now; a cleared one no longer does
                CASE WHEN b.amount IS NOT NULL THEN b.amount
@@ -335,14 +363,15 @@ def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.Da
                     WHEN p.budget_source = 'manual' THEN 'none' ELSE p.budget_source END
                    AS budget_source,
                coalesce(p.spent, 0) AS spent, p.as_of
-        FROM (SELECT * FROM budget_progress WHERE user_id = ?
-                AND month = (SELECT m FROM month)) p
+        FROM (SELECT * FROM budget_progress WHERE user_id = ? AND month = ?) p
         FULL JOIN (SELECT * FROM budgets WHERE user_id = ?) b
           ON p.category_primary = b.category_primary
         ORDER BY category_primary
-        """, [month, user_id, user_id, user_id])
+        """, [user_id, month, user_id])
+    if df.empty:
+        return df.assign(share=[], state=[], category_name=[])
     _money(df, "budget", "spent")
-    df["month"] = df["month"].ffill().bfill()
+    df["month"] = df["month"].fillna(month)
     df["share"] = [s / b if b and b > 0 else None
                    for s, b in zip(df["spent"], df["budget"], strict=True)]
     df["state"] = [
@@ -362,16 +391,13 @@ def alerts(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:
 
 
 def unusual_activity(lake: Lake, user_id: str, months: int = 3) -> pd.DataFrame:
-    """Unusual spending in the user's newest ``months`` months, newest first."""
+    """Unusual spending in the lake's newest ``months`` months, newest first."""
+    since = months_back(newest_month(lake, UNUSUAL_ACTIVITY), max(1, int(months)))
     df = frame(
         lake, [UNUSUAL_ACTIVITY],
-        """
-        SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason
-        FROM unusual_activity WHERE user_id = ? AND month IN (
-            SELECT DISTINCT month FROM unusual_activity WHERE user_id = ?
-            ORDER BY month DESC LIMIT ?)
-        ORDER BY month DESC, date DESC NULLS LAST, kind
-        """, [user_id, user_id, max(1, int(months))])
+        "SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason "
+        "FROM unusual_activity WHERE user_id = ? AND month >= ? "
+        "ORDER BY month DESC, date DESC NULLS LAST, kind", [user_id, since])
     _money(df, "amount", "baseline")
     _named(df, {}, "category_primary", "category_name")
     return df
@@ -379,13 +405,14 @@ def unusual_activity(lake: Lake, user_id: str, months: int = 3) -> pd.DataFrame:
 
 # --- spending ------------------------------------------------------------------------------------
 
-def monthly_spend(lake: Lake, user_id: str) -> pd.DataFrame:
-    """Expenses per month and category (money out; income and transfers excluded)."""
+def monthly_spend(lake: Lake, user_id: str, months: int = 24) -> pd.DataFrame:
+    """Expenses per month and category over the newest ``months`` months (money out)."""
+    since = months_back(newest_month(lake, MONTHLY_SPEND), months)
     df = frame(
         lake, [MONTHLY_SPEND],
         "SELECT month, category_primary, category, amount, txn_count FROM monthly_spend "
-        "WHERE user_id = ? AND coalesce(category_primary, '') NOT IN (?, ?, ?) "
-        "ORDER BY month, category_primary, category", [user_id, *NOT_SPEND_PRIMARY])
+        "WHERE user_id = ? AND month >= ? AND coalesce(category_primary, '') NOT IN (?, ?, ?) "
+        "ORDER BY month, category_primary, category", [user_id, since, *NOT_SPEND_PRIMARY])
     names = category_names(lake, user_id)
     _named(df, names, "category", "category_name")
     _named(df, names, "category_primary", "primary_name")
@@ -393,11 +420,13 @@ def monthly_spend(lake: Lake, user_id: str) -> pd.DataFrame:
     return df
 
 
-def cashflow(lake: Lake, user_id: str) -> pd.DataFrame:
-    """Income, expense and net per month."""
+def cashflow(lake: Lake, user_id: str, months: int = 12) -> pd.DataFrame:
+    """Income, expense and net per month over the newest ``months`` months."""
+    since = months_back(newest_month(lake, MONTHLY_CASHFLOW), months)
     df = frame(lake, [MONTHLY_CASHFLOW],
                "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
-               "FROM monthly_cashflow WHERE user_id = ? ORDER BY month", [user_id])
+               "FROM monthly_cashflow WHERE user_id = ? AND month >= ? ORDER BY month",
+               [user_id, since])
     _money(df, "income", "expense", "net", "transfers_in", "transfers_out")
     return df
 
@@ -475,10 +504,28 @@ _TXN_TABLES = [TRANSACTIONS, TRANSACTION_OVERRIDES, CATEGORY_OVERRIDES, CUSTOM_C
 
 def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
                         page: int = 0, page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
-    """One page of the user's live transactions matching ``f`` (newest first), and the total."""
+    """One page of the user's live transactions matching ``f`` (newest first), and the total.
+
+    Two queries: matches per month (narrow columns only), then the page's rows read from
+    just the month partitions the page falls in, so a page costs the same for a person with
+    five years of history as for one with five weeks.
+    """
     names = category_names(lake, user_id)
     where, params = _txn_where(user_id, f)
-    size = _limit(page_size)
+    size, start = _limit(page_size), max(0, int(page)) * _limit(page_size)
+    counts = frame(lake, _TXN_TABLES,
+                   f"SELECT t.posted_month AS month, count(*) AS n {_TXN_FROM} WHERE {where} "
+                   "GROUP BY 1 ORDER BY 1 DESC", [user_id, user_id, *params])
+    total = int(counts["n"].sum())
+    months, before, seen = [], 0, 0
+    for month, n in zip(counts["month"], counts["n"], strict=True):
+        if seen + n > start and seen < start + size:
+            if not months:
+                before = seen
+            months.append(month)
+        seen += int(n)
+    if not months:
+        return _txn_frame(pd.DataFrame(columns=[*_TXN_COLUMNS]), names), total
     df = frame(
         lake, _TXN_TABLES,
         f"""
@@ -488,29 +535,31 @@ def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
                CASE WHEN o.category IS NOT NULL AND o.category IS DISTINCT FROM t.user_category
                     OR o.category IS NULL AND t.user_category IS NULL
                        AND m.category IS NOT NULL AND m.category IS DISTINCT FROM t.category
-                    THEN true ELSE false END AS change_pending,
-               count(*) OVER () AS total
+                    THEN true ELSE false END AS change_pending
         {_TXN_FROM}
-        WHERE {where}
-        ORDER BY coalesce(t.posted_date, t.authorized_date) DESC NULLS LAST, t.updated_at DESC,
-                 t.txn_id
+        WHERE {where} AND t.posted_month IN ({", ".join("?" * len(months))})
+        ORDER BY t.posted_month DESC, coalesce(t.posted_date, t.authorized_date) DESC NULLS LAST,
+                 t.updated_at DESC, t.txn_id
         LIMIT ? OFFSET ?
-        """, [user_id, user_id, *params, size, max(0, int(page)) * size])
-    total = int(df["total"].iloc[0]) if len(df) else (
-        0 if page == 0 else count_transactions(lake, user_id, f))
-    df = df.drop(columns=["total"])
+        """, [user_id, user_id, *params, *months, size, start - before])
+    return _txn_frame(df, names), total
+
+
+_TXN_COLUMNS = ("txn_id", "date", "description", "merchant", "merchant_key", "amount",
+                "currency", "pending", "account_id", "category", "change_pending")
+
+
+def _txn_frame(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     df["date"] = pd.to_datetime(df["date"]).dt.date
     _money(df, "amount")
     df["pending"] = df["pending"].fillna(False).astype(bool)
+    df["change_pending"] = df["change_pending"].fillna(False).astype(bool)
     _named(df, names, "category", "category_name")
-    return df, total
+    return df
 
 
 def count_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter()) -> int:
-    where, params = _txn_where(user_id, f)
-    df = frame(lake, _TXN_TABLES, f"SELECT count(*) AS n {_TXN_FROM} WHERE {where}",
-               [user_id, user_id, *params])
-    return int(df["n"].iloc[0])
+    return search_transactions(lake, user_id, f, page_size=1, page=10**9)[1]
 
 
 def latest_transactions(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:

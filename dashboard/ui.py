@@ -97,7 +97,7 @@ def lake() -> Lake | None:
 def pick_user(the_lake: Lake) -> str | None:
     """The sidebar's user choice, kept in ``st.session_state['user_id']`` (a plain key, not
     the widget's, so it survives page switches)."""
-    people = data.users(the_lake)
+    people = data.users(the_lake, limit=LIST_USERS_UP_TO + 1)
     if not people:
         st.session_state.pop(USER_KEY, None)
         return None
@@ -106,9 +106,9 @@ def pick_user(the_lake: Lake) -> str | None:
         if current not in people:
             current = people[0]
         chosen = st.sidebar.selectbox("User", people, index=people.index(current))
-    else:
+    else:  # too many to list: ask for the id and check it with one parameterised query
         chosen = st.sidebar.text_input("User id", value=current or people[0]).strip()
-        if chosen not in set(people):
+        if not data.has_user(the_lake, chosen):
             st.sidebar.error(f"No user {chosen!r} in this lake.")
             st.session_state.pop(USER_KEY, None)
             return None

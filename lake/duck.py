@@ -59,15 +59,20 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(t: Table, files: list[str]) -> str:
-    cols = ", ".join(f"CAST({quote(c)} AS {duck_type(typ)}) AS {quote(c)}"
-                     for c, typ in t.columns)
+def view_sql(t: Table, files: list[str], present: set[str] | None = None) -> str:
+    """A typed SELECT of ``t``'s registry columns over Parquet ``files``; a column not in
+    ``present`` (the files' schema: added to the registry after they were written) reads as
+    null."""
+    def column(c: str, typ: str) -> str:
+        source = quote(c) if present is None or c in present else "NULL"
+        return f"CAST({source} AS {duck_type(typ)}) AS {quote(c)}"
+
     if not files:  # a table with no rows yet: typed columns, no rows
         nulls = ", ".join(f"CAST(NULL AS {duck_type(typ)}) AS {quote(c)}" for c, typ in t.columns)
         return f"SELECT {nulls} WHERE false"
     listed = ", ".join(_literal(f) for f in files)
-    return (f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
-            "union_by_name = true)")
+    return (f"SELECT {', '.join(column(c, typ) for c, typ in t.columns)} FROM "
+            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)")
 
 
 def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) -> None:
@@ -82,7 +87,8 @@ def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) ->
         con.register(t.name, dt.to_pyarrow_dataset())
         return
     files = [] if dt is None else dt.file_uris()
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS {view_sql(t, files)}")
+    present = None if dt is None else {f.name for f in dt.schema().fields}
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS {view_sql(t, files, present)}")
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:

@@ -39,7 +39,9 @@ def export(lake: Lake, path: Path) -> dict[str, int]:
             dt = lake.delta(t)
             if dt is None:
                 continue
-            con.execute(f"CREATE VIEW {quote(t.name)} AS {view_sql(t, dt.file_uris())}")
+            present = {f.name for f in dt.schema().fields}
+            con.execute(f"CREATE VIEW {quote(t.name)} AS "
+                        f"{view_sql(t, dt.file_uris(), present)}")
             versions[t.name] = dt.version()
         con.execute("CREATE TABLE _finlake_export (table_name VARCHAR, delta_version BIGINT, "
                     "exported_at TIMESTAMPTZ, lake VARCHAR)")

@@ -388,3 +388,20 @@ def test_actions_refuse_bad_changes(writable_home: Path) -> None:
             actions.set_budget(lake, ALICE, "FOOD_AND_DRINK", bad)
     assert not lake.exists(TRANSACTION_OVERRIDES)
     assert len(read_rows(lake, BUDGETS)) == 1
+
+
+def test_many_users_are_asked_for_not_listed(home: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "LIST_USERS_UP_TO", 1)
+    at = _open(home, monkeypatch, "accounts", BOB)
+    assert not at.sidebar.selectbox
+    [box] = at.sidebar.text_input
+    assert box.value == BOB and at.title[0].value == "Accounts & sync"
+    box.input("mallory").run()
+    assert [e.value for e in at.sidebar.error] == ["No user 'mallory' in this lake."]
+    assert [i.value for i in at.info] == [ui.EMPTY_MESSAGE]
+    at.sidebar.text_input[0].input(ALICE).run()
+    assert at.session_state["user_id"] == ALICE
+    assert [s.value for s in at.subheader][0] == "First Platypus Bank"

@@ -168,3 +168,28 @@ def test_interactive_mode_runs_a_script_of_statements(lake: Lake, capsys) -> Non
     assert interactive(lake, "csv", bad, out) == 1  # a script with a failed statement
     assert "one\n1\n" in out.getvalue()  # ... still runs the rest
     assert "Available tables" in capsys.readouterr().err
+
+
+def test_a_registry_column_newer_than_the_files_reads_as_null(tmp_path) -> None:
+    """A column added to the registry after a table was written (no file has it yet)."""
+    from dataclasses import replace
+
+    import duckdb
+
+    from lake.duck import new_connection, register
+    from lake.duck_export import export
+    from lake.tables import REGISTRY, TRANSACTIONS
+
+    lake = spend_lake(tmp_path)
+    grown = replace(TRANSACTIONS, columns=(*TRANSACTIONS.columns, ("loyalty_points", "int")))
+    con = new_connection()
+    register(con, grown, lake.delta(TRANSACTIONS))
+    assert con.execute("SELECT count(*), count(loyalty_points) FROM transactions "
+                       "WHERE user_id = ?", ["alice"]).fetchall() == [(6, 0)]
+    REGISTRY["transactions"] = grown
+    try:
+        export(lake, tmp_path / "x.duckdb")
+    finally:
+        REGISTRY["transactions"] = TRANSACTIONS
+    with duckdb.connect(str(tmp_path / "x.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT count(loyalty_points) FROM transactions").fetchall() == [(0,)]

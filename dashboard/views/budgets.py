@@ -40,7 +40,7 @@ def render() -> None:
             st.markdown(f"**{row.category_name}**: {ui.format_money(row.spent)} of "
                         f"{ui.format_money(row.budget)} ({row.share:.0%}) {badge}"
                         + (f" · budget {source}" if source else ""))
-            st.progress(min(float(row.share), 1.0))
+            st.progress(min(max(float(row.share), 0.0), 1.0))  # refunds can exceed spend
 
     st.subheader("Set a budget")
     names = actions.primaries()

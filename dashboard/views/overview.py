@@ -80,7 +80,7 @@ def render() -> None:
         st.subheader(f"Budgets for {ui.month_label(budgets['month'].iloc[0])}")
         shown = budgets[budgets["state"] != "no_budget"]
         for row in shown.itertuples(index=False):
-            share = min(float(row.share), 1.0) if pd.notna(row.share) else 0.0
+            share = min(max(float(row.share), 0.0), 1.0) if pd.notna(row.share) else 0.0
             st.progress(share, text=f"{row.category_name}: {ui.format_money(row.spent)} of "
                                     f"{ui.format_money(row.budget)} · "
                                     f"{ui.BUDGET_LABELS[row.state]}")
