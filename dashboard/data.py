@@ -181,14 +181,6 @@ def changed(lake: Lake, t: Table) -> None:
         entry.checked.pop(t.name, None)
 
 
-def clear_cache() -> None:
-    """Forget every connection and cached result (tests; after a lake is replaced)."""
-    with _CACHE_LOCK:
-        for entry in _CACHE.values():
-            entry.con.close()
-        _CACHE.clear()
-
-
 # --- names -----------------------------------------------------------------------------------
 
 def category_names(lake: Lake, user_id: str) -> dict[str, str]:
@@ -317,14 +309,6 @@ def _account_state(r: Any, now: datetime) -> str:
     if now - synced > timedelta(days=int(r.refresh_every_days) + 1):
         return "stale"
     return "review" if r.needs_review else "ok"
-
-
-def last_synced(lake: Lake, user_id: str) -> datetime | None:
-    """The newest successful sync of any of the user's accounts (UTC)."""
-    df = accounts(lake, user_id)
-    if df.empty or df["last_synced_at"].isna().all():
-        return None
-    return pd.Timestamp(df["last_synced_at"].max()).to_pydatetime()
 
 
 # --- overview ------------------------------------------------------------------------------------
@@ -556,15 +540,6 @@ def _txn_frame(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     df["change_pending"] = df["change_pending"].fillna(False).astype(bool)
     _named(df, names, "category", "category_name")
     return df
-
-
-def count_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter()) -> int:
-    return search_transactions(lake, user_id, f, page_size=1, page=10**9)[1]
-
-
-def latest_transactions(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:
-    """A user's most recent live transactions (pending included), newest first."""
-    return search_transactions(lake, user_id, page_size=limit)[0]
 
 
 # --- recurring -----------------------------------------------------------------------------------

@@ -175,10 +175,6 @@ def freshness(the_lake: Lake, user_id: str, tables: list[Table]) -> None:
                     icon=":material/schedule:")
 
 
-def money_column(label: str) -> st.column_config.Column:
-    return st.column_config.TextColumn(label)
-
-
 def bar_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None,
               x_sort: list[str] | None = None, y_title: str = "Amount") -> alt.Chart:
     """Bars with money on the y axis and readable tooltips."""
