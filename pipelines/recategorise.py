@@ -130,7 +130,8 @@ def apply_transaction_overrides(spark: SparkSession, lake: Lake, sync_date: date
     """Copy each new ``transaction_overrides`` row's category to its silver row's
     ``user_category``; (months touched, rows). ``sync_date`` logs the cells as above.
 
-    Only overrides written since the last run are read (watermark in ``TXN_STATE_KEY``), and
+    Nothing is read with Spark unless the table has a new Delta version. Only overrides
+    written since the last run are read (watermark in ``TXN_STATE_KEY``), and
     only the silver months they name (``posted_month``, recorded by the dashboard; a row
     without it reads every month), so a night's cost follows the night's overrides, not
     history. Only rows that still differ are written: a second run writes nothing. An
@@ -141,11 +142,16 @@ def apply_transaction_overrides(spark: SparkSession, lake: Lake, sync_date: date
     is neither in the taxonomy nor one of the person's own categories is skipped with a
     warning (and left in the table).
     """
-    since = _load_state(lake, TXN_STATE_KEY).get("since", EPOCH)
+    table = lake.delta(TRANSACTION_OVERRIDES)  # delta-rs: no Spark job when nothing changed
+    state = _load_state(lake, TXN_STATE_KEY)
+    if table is None or state.get("version") == table.version():
+        return [], 0
+    since = state.get("since", EPOCH)
     new = [r.asDict() for r in delta.read_table(spark, lake, TRANSACTION_OVERRIDES)
            .filter(F.col("created_at") > F.lit(since).cast("timestamp"))
            .select("user_id", "txn_id", "category", "posted_month", "created_at").collect()]
     if not new:
+        lake.store.put(TXN_STATE_KEY, json.dumps({**state, "version": table.version()}).encode())
         return [], 0
     wanted = _known_categories(lake, new)
     months, written, found = [], 0, set()
@@ -154,7 +160,10 @@ def apply_transaction_overrides(spark: SparkSession, lake: Lake, sync_date: date
     waiting = [o["created_at"] for o in wanted if (o["user_id"], o["txn_id"]) not in found]
     mark = (min(waiting) - timedelta(microseconds=1)) if waiting else max(
         o["created_at"] for o in new)
-    lake.store.put(TXN_STATE_KEY, json.dumps({"since": mark.isoformat()}).encode())
+    # The table's version is remembered only when nothing waits for its transaction.
+    version = None if waiting else table.version()
+    lake.store.put(TXN_STATE_KEY, json.dumps({"since": mark.isoformat(),
+                                              "version": version}).encode())
     return months, written
 
 
