@@ -183,9 +183,9 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
     from pyspark.sql import functions as F
 
     from lake import delta
+    from lake.months import shift_month as shift
     from lake.tables import BALANCE_OBSERVATIONS, TRANSACTIONS
     from pipelines.gold import log_changes
-    from pipelines.spend import shift_month as shift
 
     silver = delta.read_table(spark, lake, TRANSACTIONS)
     month, late_month = f"{day:%Y-%m}", shift(f"{day:%Y-%m}", -6)

@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from lake.duck import LakeQueryError, fetch_df, new_connection, register
+from lake.months import shift_month
 from lake.reference import categories, display_name
 from lake.tables import (
     ACCOUNTS,
@@ -244,13 +245,8 @@ def newest_month(lake: Lake, t: Table, column: str = "month") -> str | None:
 
 
 def months_back(month: str | None, n: int) -> str:
-    """The month ``n - 1`` months before ``month`` (``n`` months in the window)."""
-    if month is None:
-        return "0000-00"
-    year, mon = int(month[:4]), int(month[5:7]) - (n - 1)
-    while mon < 1:
-        year, mon = year - 1, mon + 12
-    return f"{year:04d}-{mon:02d}"
+    """The first month of the ``n`` months ending with ``month`` (all months if None)."""
+    return "0000-00" if month is None else shift_month(month, -(n - 1))
 
 
 def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFrame:

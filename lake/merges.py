@@ -18,9 +18,9 @@ from pyspark.sql import functions as F
 
 from lake.catalog import Lake
 from lake.delta import read_table, run_merge
+from lake.months import shift_month
 from lake.tables import TRANSACTIONS
 from pipelines.pending import DEFAULT_WINDOW_DAYS, pending_matches
-from pipelines.spend import shift_month
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

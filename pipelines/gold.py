@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from finlake.crashpoints import crash_point
 from lake import delta
 from lake.catalog import Lake
+from lake.months import shift_month
 from lake.small_tables import upsert_rows
 from lake.staging import discard, new_run, stage_frame
 from lake.tables import (
@@ -38,7 +39,7 @@ from lake.tables import (
     Table,
 )
 from pipelines import budgets, spend, unusual
-from pipelines.spend import month_range, shift_month
+from pipelines.spend import month_range
 from quality.audit import Audit, gate
 
 if TYPE_CHECKING:

@@ -66,7 +66,8 @@ OUTPUT_COLUMNS = (
 
 def lookback_months(as_of: date) -> list[str]:
     """The ``posted_month`` values ('YYYY-MM') a refresh as of ``as_of`` reads, oldest first."""
-    from pipelines.spend import month_range, shift_month
+    from lake.months import shift_month
+    from pipelines.spend import month_range
 
     last = f"{as_of:%Y-%m}"
     return month_range(shift_month(last, 1 - LOOKBACK_MONTHS), last)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from lake.months import shift_month
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -96,12 +98,6 @@ def monthly_cashflow(classified: DataFrame) -> DataFrame:
         (-total((flow == TRANSFER) & (amt < 0))).cast(MONEY).alias("transfers_in"),
         total((flow == TRANSFER) & (amt > 0)).alias("transfers_out"),
         F.count(F.lit(1)).alias("txn_count"))
-
-
-def shift_month(month: str, n: int) -> str:
-    """'YYYY-MM' moved by ``n`` months (negative = earlier)."""
-    y, m = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + n, 12)
-    return f"{y:04d}-{m + 1:02d}"
 
 
 def month_range(first: str, last: str) -> list[str]:

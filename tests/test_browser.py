@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from lake_fixtures import ALICE, small_lake
 
 from lake.catalog import Lake
@@ -33,12 +33,6 @@ PAGES = [("Overview", "Net worth"), ("Spending", "Spending per month"),
          ("Recurring", "Recurring payments"), ("Accounts & sync", "First Platypus Bank")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("browser_home")
@@ -48,7 +42,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def dashboard_url(home: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FINLAKE_HOME": str(home)}
     env.pop("FINLAKE_S3_BUCKET", None)
     env.pop("FINLAKE_ENV", None)

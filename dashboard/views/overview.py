@@ -28,7 +28,7 @@ def load(lake: Lake, user_id: str) -> dict[str, Any]:
         "budgets": data.budget_progress(lake, user_id),
         "alerts": data.alerts(lake, user_id, limit=8),
         "unusual": data.unusual_activity(lake, user_id, months=1),
-        "cashflow": data.cashflow(lake, user_id),
+        "cashflow": data.cashflow(lake, user_id, months=1),  # the newest month's figures
     }
 
 
