@@ -23,6 +23,7 @@ def append_rows(lake: Lake, t: Table, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         write_deltalake(lake.uri(t), _table(t, rows), mode="append",
                         partition_by=list(t.partition_by) or None,
+                        configuration=dict(t.properties) or None,
                         storage_options=lake.storage_options() or None)
 
 

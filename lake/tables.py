@@ -17,6 +17,7 @@ class Table:
     keys: tuple[str, ...]
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set at creation
 
     @property
     def key(self) -> str:
@@ -533,6 +534,55 @@ QUALITY_RESULTS = Table(
     partition_by=("sync_date",),
 )
 
+AUDIT_LOG = Table(
+    name="audit_log",
+    layer="audit",
+    description="Append-only (delta.appendOnly): who did what, when: credential decryptions, "
+                "overrides, budget changes, exports, sign-ins, key rotations, deletions. The "
+                "person is a subject pseudonym (audit_subjects); detail holds no personal data.",
+    columns=(
+        ("audit_id", "string"),
+        ("at", "timestamp"),
+        ("actor", "string"),  # pipeline:<job> | cli:<os user> | dashboard | analyst:<os user>
+        ("action", "string"),
+        ("subject", "string"),  # pseudonym of the person concerned, or null
+        ("detail", "string"),  # JSON: counts, codes, table versions; never ids or text
+        ("day", "date"),
+    ),
+    keys=("audit_id",),
+    partition_by=("day",),
+    properties=(("delta.appendOnly", "true"),),
+)
+
+AUDIT_SUBJECTS = Table(
+    name="audit_subjects",
+    layer="ops",
+    description="Each person's random audit pseudonym. Forgetting a person deletes their row, "
+                "after which their audit_log rows can no longer be tied to anyone.",
+    columns=(
+        ("user_id", "string"),
+        ("subject", "string"),
+        ("created_at", "timestamp"),
+    ),
+    keys=("user_id",),
+)
+
+LOGINS = Table(
+    name="logins",
+    layer="ops",
+    description="Dashboard sign-ins: a login name, the person it belongs to (or none for an "
+                "analyst), its role and a password hash from a memory-hard KDF.",
+    columns=(
+        ("login", "string"),
+        ("user_id", "string"),  # null for role analyst
+        ("role", "string"),  # user | analyst
+        ("password_hash", "string"),
+        ("created_at", "timestamp"),
+        ("disabled", "boolean"),
+    ),
+    keys=("login",),
+)
+
 REGISTRY: dict[str, Table] = {
     t.name: t
     for t in (TRANSACTIONS, ACCOUNTS, QUARANTINE, MONTHLY_SPEND, MERCHANT_RULES, CATEGORIES,
@@ -540,7 +590,8 @@ REGISTRY: dict[str, Table] = {
               CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, CUSTOM_CATEGORIES,
               BALANCE_OBSERVATIONS, BALANCES_DAILY,
               NET_WORTH_DAILY, RECURRING_PAYMENTS, DAILY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS,
-              BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES, QUALITY_RESULTS)
+              BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, GOLD_CHANGES, QUALITY_RESULTS,
+              AUDIT_LOG, AUDIT_SUBJECTS, LOGINS)
 }
 
 

@@ -1,0 +1,117 @@
+"""The audit log: an append-only Delta table of who did what, and when.
+
+Rows name the person concerned only by a random pseudonym (``audit_subjects``), and their
+``detail`` holds counts, category codes and table versions, never ids, descriptions or
+tokens. Forgetting a person deletes their pseudonym row: their audit rows stay (the table is
+``delta.appendOnly``, nothing can rewrite it) but can no longer be tied to anyone.
+
+Writers call :meth:`AuditLog.record` (buffered, thread-safe) and :meth:`AuditLog.flush`; the
+sync sweep flushes when it ends, even when it fails, so a decryption is logged with the run
+that made it. :func:`audit` records and flushes one event.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lake.catalog import Lake
+from lake.small_tables import append_rows, read_rows
+from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS
+
+ACTIONS = frozenset({
+    "decrypt_credential", "link_credential", "revoke_credential", "rotate_keys",
+    "override_transaction", "override_merchant", "add_category", "set_budget", "clear_budget",
+    "export", "sign_in", "sign_in_failed", "create_login", "forget_user",
+})
+
+
+def cli_actor() -> str:
+    """``cli:<os user>``: the operator who ran a command."""
+    try:
+        who = getpass.getuser()
+    except Exception:  # no login name (some containers)
+        who = "unknown"
+    return f"cli:{who}"
+
+
+class AuditLog:
+    """Buffered appends to ``audit_log``; one pseudonym per person from ``audit_subjects``."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._subjects: dict[str, str] | None = None
+
+    def subject(self, user_id: str) -> str:
+        """The person's pseudonym (created, and stored, on first use)."""
+        with self._lock:
+            if self._subjects is None:
+                self._subjects = {r["user_id"]: r["subject"]
+                                  for r in read_rows(self.lake, AUDIT_SUBJECTS)}
+            known = self._subjects.get(user_id)
+            if known is not None:
+                return known
+            subject = "s_" + secrets.token_hex(10)
+            from lake.small_tables import upsert_rows
+
+            upsert_rows(self.lake, AUDIT_SUBJECTS, [{
+                "user_id": user_id, "subject": subject, "created_at": datetime.now(UTC)}],
+                update=False)
+            # Another writer may have created one first: theirs wins (update=False).
+            stored = {r["user_id"]: r["subject"] for r in read_rows(self.lake, AUDIT_SUBJECTS)}
+            self._subjects = stored
+            return stored[user_id]
+
+    def record(self, actor: str, action: str, user_id: str | None = None,
+               detail: Mapping[str, Any] | None = None) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}; known: {sorted(ACTIONS)}")
+        subject = self.subject(user_id) if user_id is not None else None
+        at = datetime.now(UTC)
+        row = {"audit_id": uuid.uuid4().hex, "at": at, "actor": actor, "action": action,
+               "subject": subject, "detail": json.dumps(dict(detail or {}), sort_keys=True,
+                                                        default=str), "day": at.date()}
+        with self._lock:
+            self._pending.append(row)
+
+    def flush(self) -> int:
+        """Append the buffered events in one commit; returns how many."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+        if rows:
+            try:
+                append_rows(self.lake, AUDIT_LOG, rows)
+            except Exception:
+                with self._lock:  # keep them for the next flush
+                    self._pending[:0] = rows
+                raise
+        return len(rows)
+
+    def forget_subject(self, user_id: str) -> str | None:
+        """Delete the person's pseudonym row (returns the pseudonym, or None if none)."""
+        dt = self.lake.delta(AUDIT_SUBJECTS)
+        if dt is None:
+            return None
+        rows = [r for r in read_rows(self.lake, AUDIT_SUBJECTS) if r["user_id"] == user_id]
+        if rows:
+            dt.delete(f"user_id = '{user_id.replace(chr(39), chr(39) * 2)}'")
+        with self._lock:
+            if self._subjects is not None:
+                self._subjects.pop(user_id, None)
+        return rows[0]["subject"] if rows else None
+
+
+def audit(lake: Lake, actor: str, action: str, user_id: str | None = None,
+          **detail: Any) -> None:
+    """Record one event and commit it now."""
+    log = AuditLog(lake)
+    log.record(actor, action, user_id, detail)
+    log.flush()
