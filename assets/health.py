@@ -54,7 +54,14 @@ def _columns(the_lake: "Lake", t: "Table", columns: list[str], where: Any = None
         return None
     # The registered schema, as in lake.small_tables.read_rows (MERGE-written string_view
     # columns cannot be compared in a filter).
-    return dt.to_pyarrow_dataset(schema=arrow_schema(t)).to_table(columns=columns, filter=where)
+    import pyarrow as pa
+
+    dataset = dt.to_pyarrow_dataset(schema=arrow_schema(t))
+    try:
+        return dataset.to_table(columns=columns, filter=where)
+    except pa.ArrowNotImplementedError:  # string_view files (delta-rs DELETE/MERGE): as in
+        table = dataset.to_table()       # read_rows, read as registered, then filter
+        return (table if where is None else table.filter(where)).select(columns)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", deps=[raw_transaction_pages],

@@ -29,17 +29,23 @@ def raw_transaction_pages(
 ) -> dg.MaterializeResult:
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
     from connectors.ingest import ingest_day
+    from lake.audit import AuditLog
     from lake.small_tables import append_rows
     from lake.tables import SYNC_JOBS
 
     the_lake = lake.lake()
-    creds = vault.credentials(the_lake)
-    if not creds.all():
-        context.log.warning("no linked items: run `finlake demo` or `finlake link-sandbox` first")
-    report = ingest_day(partner.runtime(), the_lake.store, creds,
-                        partner.institutions(the_lake), _partition_date(context),
-                        run_id=context.run_id, progress=context.log.info)
-    append_rows(the_lake, SYNC_JOBS, report.jobs)
+    audit = AuditLog(the_lake)  # the run's decryptions, committed once when it ends
+    creds = vault.credentials(the_lake, audit=audit, actor=f"pipeline:{context.job_name}")
+    try:
+        if not creds.all():
+            context.log.warning(
+                "no linked items: run `finlake demo` or `finlake link-sandbox` first")
+        report = ingest_day(partner.runtime(), the_lake.store, creds,
+                            partner.institutions(the_lake), _partition_date(context),
+                            run_id=context.run_id, progress=context.log.info)
+        append_rows(the_lake, SYNC_JOBS, report.jobs)
+    finally:
+        audit.flush()
     return dg.MaterializeResult(metadata={
         "items_synced": report.count("success"),
         "items_deferred": report.count("deferred"),

@@ -6,24 +6,34 @@
 
 Makes sure the synthetic lake of ``bench/dashboard_lake.py`` exists (generated once, then
 reused from DIR, by default under the system temp directory) and points FINLAKE_HOME at it.
-For each dashboard page (``dashboard/views/*.py``, each with ``load(lake, user_id)``):
+For each dashboard page (``dashboard/views/*.py``, each with ``load(lake, principal)``):
 
 - data cold: ``load(lake, showcase user)`` in a fresh process (open the Delta tables,
-  register them in DuckDB, first queries), one process per page;
+  register them in DuckDB, first queries), one process per page; the process signs in
+  (``auth.verify``) before the clock starts, as an app process signs someone in before it
+  shows a page (so delta-rs is already loaded: the figure no longer includes that);
 - data warm, same user: ``--reps`` more loads of the showcase user (cached results);
 - data, other users: ``--reps`` loads, each for a different user with 5 years of history not
   seen before in the process (every query runs; tables already registered);
 - render: ``streamlit.testing.v1.AppTest`` of ``dashboard/app.py``, switched to the page,
   run once untimed, then ``run()`` ``--reps`` times for the showcase user and once each for
-  ``--reps`` other users (a run that raised or showed st.error is reported, not timed).
+  ``--reps`` other users (a run that raised or showed st.error is reported, not timed);
+  the session is signed in by setting ``st.session_state[ui.PRINCIPAL_KEY]``.
+
+Loads and renders run as ``dashboard.auth.Principal``s, made the way the app makes them:
+before anything is timed, every user the run will load (the showcase user and those the
+pool hands out) gets a login named after the user id with a random password
+(``auth.create_login``, argon2id: deliberately slow, so its time is printed), and is signed
+in with ``auth.verify``. Logins are replaced on every run (the passwords are not kept).
 
 Then the slowest queries behind one page load of a new user, with DuckDB's EXPLAIN ANALYZE
 of the slowest and how many row groups each table's user_id statistics let a scan skip.
 ``--compare-unsorted`` repeats the data-layer part on a lake written without the user
 clustering (``--unsorted``) and prints the ratios; ``--layout-experiment`` times one
 per-user query of two gold tables on rewritten copies (shuffled, smaller row groups, the
-whole table sorted by user). The row "(every page)" is what ``ui.page()`` and the sidebar
-add to every render: the user list and the accounts behind the freshness banner.
+whole table sorted by user). The row "(every page)" is what ``ui.page()`` adds to every
+render: the accounts and table commit times behind the freshness banner (the sidebar only
+names the signed-in login; it reads nothing).
 Percentiles are nearest-rank over the repetitions (P99 of 50 runs is the slowest run).
 """
 
@@ -34,6 +44,8 @@ import importlib
 import json
 import os
 import platform
+import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -43,16 +55,21 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench import dashboard_lake as gen
 
+if TYPE_CHECKING:  # not imported at run time: the cold probe times importing the dashboard
+    from dashboard.auth import Principal
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "dashboard" / "app.py"
 PAGE_NAMES = ("overview", "spending", "budgets", "transactions", "recurring", "accounts")
-SHELL = "(every page)"  # user picker + freshness banner that ui.page() runs before each page
+SHELL = "(every page)"  # the freshness banner that ui.page() runs before each page
+LOGIN_ACTOR = "bench:page_load"  # the audit actor of the logins this bench creates
+SIGNED_IN = re.compile(r"Signed in as \*\*(.+?)\*\*")  # ui.sidebar()'s caption
 
 
 def default_dir(spec: gen.LakeSpec) -> Path:
@@ -99,13 +116,50 @@ class UserPool:
             self.next += 1
         return out
 
+    def upcoming(self, n: int) -> list[str]:
+        """The users the next ``n`` takes will hand out (each once), without taking them."""
+        saved = (self.next, self.wrapped)
+        try:
+            return list(dict.fromkeys(self.take(n)))
+        finally:
+            self.next, self.wrapped = saved
 
-def shell_load(lake: Any, user_id: str) -> dict[str, Any]:
-    """The data access every page render adds: the user list and the freshness banner."""
+
+def sign_in(lake_dir: Path, users: list[str], passwords: dict[str, str]
+            ) -> dict[str, Principal]:
+    """Untimed: a login for each of ``users`` (named after the user id, with a random password
+    kept in ``passwords``; an existing one is replaced), then each user's Principal from
+    ``auth.verify``, as the sign-in form gets it."""
+    from dashboard import auth
+    from lake.catalog import Lake
+
+    lake = Lake(str(lake_dir / "lake"))
+    started = time.perf_counter()
+    for user in users:  # dashboard.auth has no bulk form: one hash and one commit each
+        password = passwords.setdefault(user, secrets.token_urlsafe(24))
+        auth.create_login(lake, user, password, user, "user", replace=True, actor=LOGIN_ACTOR)
+    created = time.perf_counter() - started
+    started = time.perf_counter()
+    principals: dict[str, Principal] = {}
+    for user in users:
+        who = auth.verify(lake, user, passwords[user])
+        if who is None:
+            raise SystemExit(f"auth.verify refused the login just created for {user}")
+        principals[user] = who
+    verified = time.perf_counter() - started
+    print(f"logins for {len(users)} users (untimed): created in {created:.1f} s "
+          f"({1000 * created / max(1, len(users)):.0f} ms each, argon2id), signed in with "
+          f"auth.verify in {verified:.1f} s", flush=True)
+    return principals
+
+
+def shell_load(lake: Any, who: Principal) -> dict[str, Any]:
+    """The data access every page render adds (``ui.freshness()``, run by ``ui.page()``):
+    the person's accounts and when the page's tables were refreshed."""
     from dashboard import data
     from lake.tables import REGISTRY
 
-    return {"users": data.users(lake), "accounts": data.accounts(lake, user_id),
+    return {"accounts": data.accounts(lake, who),
             "refreshed": [data.refreshed_at(lake, REGISTRY[n])
                           for n in ("net_worth_daily", "monthly_spend", "transactions")]}
 
@@ -127,10 +181,11 @@ def p50_p99(values: list[float]) -> str:
 
 
 class QueryLog:
-    """Records every query dashboard/data.py runs (cache misses only): ms, label, SQL."""
+    """Records every query dashboard/data.py runs (cache misses only): ms, label, SQL and its
+    parameters (named, ``$user``: a dict; positional: a list)."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[float, str, str, list[Any]]] = []
+        self.seen: list[tuple[float, str, str, Any]] = []
         self.label = ""
 
     def __enter__(self) -> QueryLog:
@@ -143,8 +198,9 @@ class QueryLog:
             try:
                 return self.original(con, sql, params)
             finally:
+                bound = dict(params) if isinstance(params, dict) else list(params or [])
                 self.seen.append(((time.perf_counter() - started) * 1000, self.label, sql,
-                                  list(params or [])))
+                                  bound))
 
         data.fetch_df = recording
         return self
@@ -154,7 +210,7 @@ class QueryLog:
 
         data.fetch_df = self.original
 
-    def slowest(self, n: int) -> list[tuple[float, str, str, list[Any]]]:
+    def slowest(self, n: int) -> list[tuple[float, str, str, Any]]:
         return sorted(self.seen, key=lambda s: -s[0])[:n]
 
 
@@ -165,41 +221,52 @@ def short(sql: str, width: int = 100) -> str:
 # ---- data layer --------------------------------------------------------------------------
 
 
-def cold_probe(lake_dir: Path, page: str, user: str) -> dict[str, Any]:
-    """In a fresh process: import time and the first ``load`` of ``page`` (ms)."""
+def cold_probe(lake_dir: Path, page: str, user: str, password: str) -> dict[str, Any]:
+    """In a fresh process: import time and the first ``load`` of ``page`` (ms). The user's
+    login exists already; its password goes to the process on stdin, not its command line."""
     cmd = [sys.executable, "-m", "bench.page_load", "--probe", page, "--lake", str(lake_dir),
            "--probe-user", user]
     env = {**os.environ, "FINLAKE_HOME": str(lake_dir)}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(cmd, cwd=REPO, env=env, input=password + "\n", capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise SystemExit(f"the cold probe of {page} failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def probe(page: str, lake_dir: Path, user: str) -> None:
+    password = sys.stdin.readline().rstrip("\n")
     started = time.perf_counter()
     from lake.catalog import Lake
 
     load = shell_load if page == SHELL else dict(
         (n, m) for n, _, m in page_modules([page]))[page].load
     imported = (time.perf_counter() - started) * 1000
+    from dashboard import auth
+
     lake = Lake(str(lake_dir / "lake"))
+    who = auth.verify(lake, user, password)  # untimed, as signing in precedes a page load
+    if who is None:
+        raise SystemExit(f"auth.verify refused the login {user!r} (run without --probe first)")
     with QueryLog() as log:
-        cold = timed(lambda: load(lake, user))
+        cold = timed(lambda: load(lake, who))
     print(json.dumps({"import_ms": imported, "cold_ms": cold,
                       "queries_ms": sum(q[0] for q in log.seen),
                       "slowest": [[q[0], short(q[2], 60)] for q in log.slowest(2)]}))
 
 
 def measure_data(lake_dir: Path, pages: list[tuple[str, str, Any]], showcase: str,
-                 pool: UserPool, reps: int, label: str) -> dict[str, dict[str, Any]]:
+                 pool: UserPool, reps: int, label: str, who: dict[str, Principal],
+                 passwords: dict[str, str]) -> dict[str, dict[str, Any]]:
     from lake.catalog import Lake
 
     lake = Lake(str(lake_dir / "lake"))
     out: dict[str, dict[str, Any]] = {}
     for name, load in [(SHELL, shell_load)] + [(n, m.load) for n, _, m in pages]:
-        cold = cold_probe(lake_dir, name, showcase)
-        load(lake, showcase)  # this process: tables registered, showcase results cached
-        same = [timed(partial(load, lake, showcase)) for _ in range(reps)]
-        other = [timed(partial(load, lake, u)) for u in pool.take(reps)]
+        cold = cold_probe(lake_dir, name, showcase, passwords[showcase])
+        load(lake, who[showcase])  # this process: tables registered, showcase results cached
+        same = [timed(partial(load, lake, who[showcase])) for _ in range(reps)]
+        other = [timed(partial(load, lake, who[u])) for u in pool.take(reps)]
         out[name] = {"cold_ms": cold["cold_ms"], "import_ms": cold["import_ms"],
                      "cold_slowest": cold["slowest"], "same": same, "other": other}
         print(f"  [{label}] {name:<13} cold {cold['cold_ms']:7.0f} ms | warm same user "
@@ -214,39 +281,42 @@ def measure_data(lake_dir: Path, pages: list[tuple[str, str, Any]], showcase: st
 
 
 def measure_renders(pages: list[tuple[str, str, Any]], showcase: str, pool: UserPool,
-                    reps: int) -> dict[str, dict[str, Any]]:
-    """Time AppTest runs per page; a run that raised is counted apart, not in the times."""
+                    reps: int, who: dict[str, Principal]) -> dict[str, dict[str, Any]]:
+    """Time AppTest runs per page, signed in as each user's Principal; a run that raised is
+    counted apart, not in the times."""
     import logging
 
     from streamlit.testing.v1 import AppTest
+
+    from dashboard import ui
 
     os.environ["STREAMLIT_LOGGER_ENABLE_RICH"] = "false"
     for name in ("streamlit.error_util", "streamlit.runtime.scriptrunner_utils.script_run_context"):
         logging.getLogger(name).addFilter(lambda record: False)  # failures reported below
     at = AppTest.from_file(str(APP), default_timeout=600)
-    at.session_state["user_id"] = showcase
+    at.session_state[ui.PRINCIPAL_KEY] = who[showcase]
     first = timed(at.run)
     print(f"  first render of the app (default page, cold process state): {first:.0f} ms",
           flush=True)
     out: dict[str, dict[str, Any]] = {"(first run)": {"first_ms": first}}
     for name, path, _ in pages:
         at.switch_page(path)
-        at.session_state["user_id"] = showcase
+        at.session_state[ui.PRINCIPAL_KEY] = who[showcase]
         at.run()  # untimed: 'same user' measures the cached path ('other users' the rest)
         runs: dict[str, list[float]] = {"same": [], "other": []}
         failed: dict[str, str] = {}
         for kind, users in (("same", [showcase] * reps), ("other", pool.take(reps))):
             for u in users:
-                at.session_state["user_id"] = u
+                at.session_state[ui.PRINCIPAL_KEY] = who[u]
                 ms = timed(at.run)
                 error = failure(at)
                 if error:
                     failed.setdefault(u, error)
                 else:
                     runs[kind].append(ms)
-                if error is None and shown_user(at) != u:
-                    failed.setdefault(u, f"rendered user {shown_user(at)}")
-        at.session_state["user_id"] = showcase
+                if error is None and shown_login(at) != who[u].login:
+                    failed.setdefault(u, f"rendered for login {shown_login(at)}")
+        at.session_state[ui.PRINCIPAL_KEY] = who[showcase]
         out[name] = {**runs, "failed": failed}
         print(f"  [render] {name:<13} same user P50/P99 {p50_p99(runs['same'])} ms | other "
               f"users P50/P99 {p50_p99(runs['other'])} ms", flush=True)
@@ -257,11 +327,13 @@ def measure_renders(pages: list[tuple[str, str, Any]], showcase: str, pool: User
     return out
 
 
-def shown_user(at: Any) -> str | None:
-    """The user the sidebar picked in the last run (a text box beyond 1000 users)."""
-    for widgets in (at.sidebar.text_input, at.sidebar.selectbox):
-        if len(widgets):
-            return str(widgets[0].value)
+def shown_login(at: Any) -> str | None:
+    """The login the sidebar said is signed in, in the last run (None: the sign-in form
+    showed instead, e.g. the principal was not accepted)."""
+    for caption in at.sidebar.caption:
+        found = SIGNED_IN.search(str(caption.value))
+        if found:
+            return found.group(1)
     return None
 
 
@@ -277,16 +349,16 @@ def failure(at: Any) -> str | None:
 # ---- why a load costs what it costs ------------------------------------------------------
 
 
-def query_profile(lake_dir: Path, pages: list[tuple[str, str, Any]], user: str,
+def query_profile(lake_dir: Path, pages: list[tuple[str, str, Any]], who: Principal,
                   top: int = 6) -> None:
     """Time each query of one page load for a user not seen before; explain the slowest."""
     from lake.catalog import Lake
 
-    lake = Lake(str(lake_dir / "lake"))
+    lake, user = Lake(str(lake_dir / "lake")), str(who.user_id)
     with QueryLog() as log:
         for name, _, module in [(SHELL, "", None)] + pages:
             log.label = name
-            (shell_load if module is None else module.load)(lake, user)
+            (shell_load if module is None else module.load)(lake, who)
     print(f"\nslowest queries of one load of each page for {user} (not cached; "
           f"{len(log.seen)} queries, {sum(s[0] for s in log.seen):.0f} ms in all):")
     for ms, page, sql, params in log.slowest(top):
@@ -295,7 +367,7 @@ def query_profile(lake_dir: Path, pages: list[tuple[str, str, Any]], user: str,
     layout_report(lake, user)
 
 
-def explain(lake: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def explain(lake: Any, sql: str, params: Any) -> list[dict[str, Any]]:
     """DuckDB's EXPLAIN ANALYZE of ``sql``: per table scan, files, row groups, rows, time."""
     from dashboard import data
 
@@ -490,15 +562,18 @@ def main() -> None:
     print(f"showcase user {showcase}; {len(users) - 1} other users with {spec.months} months "
           f"of history; {args.reps} repetitions\n")
 
-    print("data layer (page.load(lake, user) via dashboard/data.py):")
     pool = UserPool(users)
+    loads = 1 + args.reps * (len(pages) + 1) + (0 if args.no_render else args.reps * len(pages))
+    passwords: dict[str, str] = {}
+    who = sign_in(lake_dir, list(dict.fromkeys([showcase, *pool.upcoming(loads)])), passwords)
+    print("data layer (page.load(lake, principal) via dashboard/data.py):")
     profiled = pool.take(1)[0]
-    data = measure_data(lake_dir, pages, showcase, pool, args.reps, "sorted")
+    data = measure_data(lake_dir, pages, showcase, pool, args.reps, "sorted", who, passwords)
     renders: dict[str, dict[str, Any]] = {}
     if not args.no_render:
         print("\nfull renders (AppTest of dashboard/app.py, page switched, run() timed):")
-        renders = measure_renders(pages, showcase, pool, args.reps)
-    query_profile(lake_dir, pages, profiled)
+        renders = measure_renders(pages, showcase, pool, args.reps, who)
+    query_profile(lake_dir, pages, who[profiled])
     if args.layout_experiment:
         layout_experiment(lake_dir, pool.take(20))
     if pool.wrapped:
@@ -513,7 +588,11 @@ def main() -> None:
             args.lake.name + "-unsorted")
         uinfo = gen.ensure_lake(udir, uspec)
         print(f"\nunsorted lake: {lake_line(uinfo)}")
-        unsorted = measure_data(udir, pages, showcase, UserPool(users), args.reps, "unsorted")
+        upool = UserPool(users)
+        uwho = sign_in(udir, list(dict.fromkeys(
+            [showcase, *upool.upcoming(args.reps * (len(pages) + 1))])), passwords)
+        unsorted = measure_data(udir, pages, showcase, upool, args.reps, "unsorted", uwho,
+                                passwords)
 
     print(f"\nlake: {lake_line(info)}")
     print(f"machine: {machine()}")

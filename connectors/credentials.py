@@ -6,11 +6,16 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from connectors.vault import Sealed, Vault
+from finlake.redaction import register_secret
 from lake.catalog import Lake
 from lake.small_tables import upsert_rows
 from lake.tables import CREDENTIALS
+
+if TYPE_CHECKING:
+    from lake.audit import AuditLog
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,23 @@ def credentials_id_for(item_id: str) -> str:
 
 
 class CredentialStore:
-    def __init__(self, lake: Lake, vault: Vault) -> None:
+    """Sealed credentials; with an ``audit`` log, every decryption and link is recorded as
+    ``actor`` (e.g. ``pipeline:nightly``, ``cli:<user>``). Whoever passes the log flushes it
+    when the run ends."""
+
+    def __init__(self, lake: Lake, vault: Vault, audit: AuditLog | None = None,
+                 actor: str = "unknown") -> None:
         self.lake = lake
         self.vault = vault
+        self.audit = audit
+        self.actor = actor
         self._lock = threading.Lock()  # one writer at a time from this process
+
+    def _record(self, action: str, cred: Credential) -> None:
+        if self.audit is not None:  # no ids or tokens in the detail: the user is a pseudonym
+            self.audit.record(self.actor, action, cred.user_id,
+                              {"institution_id": cred.institution_id,
+                               "key_id": cred.sealed.key_id})
 
     def _rows(self) -> list[dict]:
         dt = self.lake.delta(CREDENTIALS)
@@ -54,7 +72,10 @@ class CredentialStore:
 
     def token(self, cred: Credential) -> str:
         """Decrypt the access token, in memory, for the partner call about to be made."""
-        return self.vault.open(cred.credentials_id, cred.sealed)
+        token = self.vault.open(cred.credentials_id, cred.sealed)
+        register_secret(token)  # masked in every log of this process from now on
+        self._record("decrypt_credential", cred)
+        return token
 
     def link(self, user_id: str, institution_id: str, item_id: str, token: str) -> Credential:
         """Store (or re-link) an item: its token is sealed, its status becomes active."""
@@ -68,7 +89,9 @@ class CredentialStore:
         }
         with self._lock:
             upsert_rows(self.lake, CREDENTIALS, [row])
-        return Credential(cid, user_id, institution_id, item_id, "active", sealed)
+        cred = Credential(cid, user_id, institution_id, item_id, "active", sealed)
+        self._record("link_credential", cred)
+        return cred
 
     def set_status(self, cred: Credential, status: str, failure_count: int = 0) -> None:
         """Mark credentials expired / mfa_required / active (sync stops until re-linked)."""

@@ -207,7 +207,9 @@ def ingest_day(
         for i, jobs in enumerate(pool.map(run, todo), 1):
             report.jobs.extend(jobs)
             last = jobs[-1]
-            progress(f"[{i}/{len(todo)}] {last['item_id']} {last['status']}"
+            # The job id, not the item: logs never name a person's item (see lake/forget.py)
+            progress(f"[{i}/{len(todo)}] {last['institution_id']} job {last['job_id'][:12]} "
+                     f"{last['status']}"
                      + (f" {last.get('error_class')}" if last.get("error_class") else "")
                      + f" +{last.get('txns_added') or 0} ~{last.get('txns_modified') or 0}"
                      f" -{last.get('txns_removed') or 0} ({len(jobs)} attempt(s))")

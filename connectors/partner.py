@@ -23,7 +23,12 @@ class PartnerError(RuntimeError):
 
 
 def partner_client(host: str, client_id: str, secret: str) -> plaid_api.PlaidApi:
-    """A plaid-python client for ``host`` (sandbox bank URL or a Plaid environment URL)."""
+    """A plaid-python client for ``host`` (sandbox bank URL or a Plaid environment URL).
+    Installs log redaction first: the client's debug logs carry response bodies (tokens)."""
+    from finlake.redaction import install, register_secret
+
+    install()
+    register_secret(secret)
     config = plaid.Configuration(host=host, api_key={"clientId": client_id, "secret": secret})
     return plaid_api.PlaidApi(plaid.ApiClient(config))
 

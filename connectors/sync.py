@@ -3,8 +3,8 @@
 Pages land as they arrive; the attempt's manifest is written after the last page, and only
 then is the item's cursor saved. If the partner reports a mutation during pagination the
 loop restarts from the cursor it started with, under a new attempt id. A response that cannot
-be read at all is kept exactly as received (``rejected-K.json``, for quarantine) and the
-attempt fails without moving the cursor.
+be read at all is kept as received, numbers masked (``rejected-K.json``, for quarantine), and
+the attempt fails without moving the cursor.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from lake.raw import (
     UpdateRef,
     complete_update,
     land_page,
+    land_rejected,
     load_cursor,
-    rejected_key,
     save_cursor,
 )
 
@@ -124,7 +124,7 @@ def sync_item(
                     with call_slot():
                         body, contract_error = _fetch_page(api, token, cursor, count, timeout)
                 except PartnerPayloadError as err:  # kept for quarantine; the attempt fails
-                    store.put_once(rejected_key(ref, len(pages) + 1), err.raw)
+                    land_rejected(store, ref, len(pages) + 1, err.raw)
                     raise
                 n = {k: len(body.get(k) or []) for k in totals}
                 if not pages and not body["has_more"] and not sum(n.values()):
@@ -140,7 +140,8 @@ def sync_item(
                     break
         except PartnerError as err:
             if err.code == MUTATION and restart < max_restarts:
-                log.info("item %s: data changed during pagination, restarting", cred.item_id)
+                log.info("%s: data changed during pagination, restarting the update",
+                         cred.institution_id)
                 continue
             raise
         if pages:

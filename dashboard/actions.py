@@ -4,6 +4,9 @@ Writes go to small Delta tables with delta-rs (no Spark in the dashboard process
 checked first; a rejected change raises :class:`ActionError` with a message for the person.
 The nightly run (or ``finlake nightly --replay``) applies category changes to silver and gold;
 the transaction list shows them at once. A budget counts on the budgets page at once.
+
+Every change takes the signed-in :class:`~dashboard.auth.Principal` and touches only that
+person's rows; it is recorded in the audit log (category codes and budget amounts only).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from dashboard import data
+from dashboard.auth import DASHBOARD, Principal
+from lake.audit import audit
 from lake.delta import sql_literal
 from lake.reference import categories
 from lake.small_tables import upsert_rows
-from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, TRANSACTIONS
+from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
 
 if TYPE_CHECKING:
     from lake.catalog import Lake
@@ -28,35 +33,40 @@ class ActionError(ValueError):
     """A change the dashboard refused, with what to do instead."""
 
 
-def _check_category(lake: Lake, user_id: str, category: str) -> None:
-    if category not in dict(data.category_choices(lake, user_id)):
+def _check_category(lake: Lake, who: Principal, category: str) -> None:
+    if category not in dict(data.category_choices(lake, who)):
         raise ActionError(f"Unknown category {category!r}: pick one from the list.")
 
 
-def recategorise(lake: Lake, user_id: str, txn_id: str, category: str) -> None:
-    """Set one of the user's transactions to ``category`` (never changed automatically)."""
-    _check_category(lake, user_id, category)
-    found = data.frame(lake, [TRANSACTIONS],
-                       "SELECT posted_month FROM transactions WHERE user_id = ? AND txn_id = ?",
-                       [user_id, txn_id])
-    if found.empty:
+def recategorise(lake: Lake, who: Principal, txn_id: str, category: str) -> None:
+    """Set one of the person's transactions to ``category`` (never changed automatically).
+    A transaction of anybody else is refused as if it did not exist."""
+    user = data.scope_of(who)
+    month = data.transaction_month(lake, who, txn_id)
+    if month is None:
         raise ActionError("That transaction is not one of yours (or no longer exists).")
+    _check_category(lake, who, category)
     upsert_rows(lake, TRANSACTION_OVERRIDES, [{
-        "user_id": user_id, "txn_id": txn_id, "category": category, "source": SOURCE,
-        "created_at": datetime.now(UTC), "posted_month": found["posted_month"].iloc[0]}])
+        "user_id": user, "txn_id": str(txn_id), "category": category, "source": SOURCE,
+        "created_at": datetime.now(UTC), "posted_month": month}])
     data.changed(lake, TRANSACTION_OVERRIDES)
+    audit(lake, DASHBOARD, "override_transaction", user_id=user, category=category)
 
 
-def categorise_merchant(lake: Lake, user_id: str, merchant_key: str, category: str) -> None:
-    """Always categorise the user's transactions at ``merchant_key`` as ``category``."""
-    _check_category(lake, user_id, category)
+def categorise_merchant(lake: Lake, who: Principal, merchant_key: str, category: str) -> None:
+    """Always categorise the person's transactions at ``merchant_key`` as ``category``."""
+    user = data.scope_of(who)
     if not merchant_key:
         raise ActionError("This transaction has no recognised merchant; set its category "
                           "on its own instead.")
+    if not data.has_merchant(lake, who, merchant_key):
+        raise ActionError("None of your transactions is at that merchant.")
+    _check_category(lake, who, category)
     upsert_rows(lake, CATEGORY_OVERRIDES, [{
-        "user_id": user_id, "merchant_key": merchant_key, "category": category,
+        "user_id": user, "merchant_key": merchant_key, "category": category,
         "source": SOURCE, "created_at": datetime.now(UTC)}])
     data.changed(lake, CATEGORY_OVERRIDES)
+    audit(lake, DASHBOARD, "override_merchant", user_id=user, category=category)
 
 
 def primaries() -> dict[str, str]:
@@ -74,22 +84,30 @@ def parse_amount(text: str | float) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def set_budget(lake: Lake, user_id: str, category_primary: str, amount: str | float) -> Decimal:
-    """The user's monthly budget for a primary category (overrides the recommendation)."""
+def set_budget(lake: Lake, who: Principal, category_primary: str,
+               amount: str | float) -> Decimal:
+    """The person's monthly budget for a primary category (overrides the recommendation)."""
+    user = data.scope_of(who)
     if category_primary not in primaries():
         raise ActionError(f"{category_primary!r} is not a budget category.")
     value = parse_amount(amount)
-    upsert_rows(lake, BUDGETS, [{"user_id": user_id, "category_primary": category_primary,
+    upsert_rows(lake, BUDGETS, [{"user_id": user, "category_primary": category_primary,
                                  "amount": value, "set_by": SOURCE,
                                  "set_at": datetime.now(UTC)}])
     data.changed(lake, BUDGETS)
+    audit(lake, DASHBOARD, "set_budget", user_id=user, category=category_primary,
+          amount=str(value))
     return value
 
 
-def clear_budget(lake: Lake, user_id: str, category_primary: str) -> None:
-    """Drop the user's own budget (the recommendation applies again from the next run)."""
+def clear_budget(lake: Lake, who: Principal, category_primary: str) -> None:
+    """Drop the person's own budget (the recommendation applies again from the next run)."""
+    user = data.scope_of(who)
+    if category_primary not in primaries():
+        raise ActionError(f"{category_primary!r} is not a budget category.")
     dt = lake.delta(BUDGETS)
     if dt is not None:
-        dt.delete(f"user_id = {sql_literal(user_id)} AND "
+        dt.delete(f"user_id = {sql_literal(user)} AND "
                   f"category_primary = {sql_literal(category_primary)}")
     data.changed(lake, BUDGETS)
+    audit(lake, DASHBOARD, "clear_budget", user_id=user, category=category_primary)

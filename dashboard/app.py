@@ -3,17 +3,27 @@
 Run with ``finlake dashboard`` (or ``streamlit run dashboard/app.py``). The lake comes from
 ``finlake.settings`` (``FINLAKE_HOME``, or the S3 variables in production). Pages live in
 ``dashboard/views/`` (not ``pages/``: Streamlit would treat that as a second, automatic
-navigation); each has a ``load(lake, user_id)`` that does all of its data access
+navigation); each has a ``load(lake, principal)`` that does all of its data access
 through ``dashboard/data.py`` (timed by ``bench/page_load.py``).
+
+Nothing shows before signing in but the sign-in form (``dashboard/auth.py``): every page's
+URL is registered to the form only, so a bookmarked page asks for a sign-in first. After
+signing in, navigation registers only the pages the role may see: a person's six pages for a
+user login, the Analytics page alone for an analyst. A URL of a page the role may not see
+leads to the role's first page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
 import streamlit as st
 
 from dashboard import ui
+from dashboard.auth import Principal
 
-PAGES = [
+USER_PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),
     ("views/spending.py", "Spending", ":material/bar_chart:"),
     ("views/budgets.py", "Budgets", ":material/savings:"),
@@ -21,16 +31,54 @@ PAGES = [
     ("views/recurring.py", "Recurring", ":material/event_repeat:"),
     ("views/accounts.py", "Accounts & sync", ":material/account_balance:"),
 ]
+ANALYST_PAGES = [("views/analytics.py", "Analytics", ":material/query_stats:")]
+
+
+def allowed(who: Principal) -> list[tuple[str, str, str]]:
+    """The pages ``who``'s role may see (the first is its home page)."""
+    return ANALYST_PAGES if who.is_analyst else USER_PAGES
+
+
+def _url(path: str) -> str:
+    return PurePosixPath(path).stem  # Streamlit's url path of a page file
+
+
+def _sign_in_navigation() -> st.navigation:
+    """The sign-in form under every page's URL. Once someone signs in, the same URL shows the
+    real page if their role may see it, else their role's home page."""
+    forms: dict[str, st.Page] = {}
+
+    def form_at(url: str) -> Callable[[], None]:
+        def show() -> None:
+            who = ui.sign_in_form()
+            if who is None:
+                return
+            urls = [_url(path) for path, _, _ in allowed(who)]
+            if url in urls:
+                st.rerun()
+            st.switch_page(forms[urls[0]])
+
+        show.__name__ = f"sign_in_{url}"
+        return show
+
+    for path, _, _ in USER_PAGES + ANALYST_PAGES:
+        url = _url(path)
+        forms[url] = st.Page(form_at(url), title="Sign in", icon=":material/login:",
+                             url_path=url, default=path == USER_PAGES[0][0])
+    return st.navigation(list(forms.values()), position="hidden")
 
 
 def main() -> None:
     st.set_page_config(page_title="finlake", page_icon=":material/savings:", layout="wide")
-    pages = [st.Page(path, title=title, icon=icon, default=i == 0)
-             for i, (path, title, icon) in enumerate(PAGES)]
-    nav = st.navigation(pages)
-    lake = ui.lake()
-    if lake is not None:
-        ui.pick_user(lake)
+    if ui.lake() is None:  # the configuration is wrong: said on the page, nothing else to do
+        return
+    who = ui.principal()
+    if who is None:
+        _sign_in_navigation().run()
+        return
+    nav = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
+                         for i, (path, title, icon) in enumerate(allowed(who))])
+    ui.sidebar(who)
     nav.run()
 
 

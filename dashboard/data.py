@@ -1,6 +1,21 @@
 """The dashboard's data access: one cached DuckDB layer over the lake's Delta tables.
 
-Every page reads through :func:`frame` (or the page-level functions below, built on it):
+Every page reads through the functions below, built on two helpers:
+
+* :func:`frame` runs a query **for one signed-in person**. It takes the session's
+  :class:`~dashboard.auth.Principal` (nothing else: a user id string raises TypeError, an
+  analyst PermissionError), binds ``$user`` from it, and scopes every per-user table the SQL
+  names (every registry table with a ``user_id`` column) to that person: the query runs
+  under ``WITH transactions AS NOT MATERIALIZED (SELECT * FROM transactions WHERE user_id =
+  $user), ...``, so even a query that forgot its own ``WHERE user_id = $user`` sees only the
+  session's rows. The scopes are inlined (``NOT MATERIALIZED``): DuckDB pushes the user
+  filter, and the query's own month filters, into the Parquet scans as before.
+* :func:`_shared` runs a query over everybody's rows. It is private to this module and
+  used only for what names nobody: the newest month of a table, whether a user exists, and
+  the analyst's aggregates, whose cells with fewer than ``FINLAKE_K_ANONYMITY`` people are
+  dropped here, before any page sees them.
+
+The connection and cache:
 
 * **One connection per lake**, shared by every Streamlit session (a lock serialises use: a
   DuckDB connection holds one open result at a time). Each registry table is a view over the
@@ -11,19 +26,20 @@ Every page reads through :func:`frame` (or the page-level functions below, built
   becomes empty again.
 * **Results are cached** by (SQL, parameters, versions of the tables it reads): a repeated page
   load costs a dictionary lookup, and a new Delta version invalidates exactly the results that
-  read that table. Callers get a copy, so they may modify what they receive.
-* **Every user-facing query is parameterised by the user id** passed in by the app; nothing
-  is interpolated into SQL.
+  read that table. The user is a parameter, so one person's results are never another's.
+  Callers get a copy, so they may modify what they receive.
+* Nothing is interpolated into SQL: every value is a named parameter.
 
 Amounts keep the partner's sign: positive is money out, negative money in.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,26 +47,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import pandas as pd
 
+from dashboard.auth import Principal
 from lake.duck import LakeQueryError, fetch_df, new_connection, register
 from lake.months import shift_month
 from lake.reference import categories, display_name
 from lake.tables import (
-    ACCOUNTS,
-    ALERTS,
     BUDGET_PROGRESS,
-    BUDGETS,
-    CATEGORY_OVERRIDES,
-    CREDENTIALS,
-    CUSTOM_CATEGORIES,
-    INSTITUTION_HEALTH,
-    INSTITUTIONS,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     NET_WORTH_DAILY,
-    RECURRING_PAYMENTS,
-    SPEND_TRENDS,
-    TRANSACTION_OVERRIDES,
-    TRANSACTIONS,
+    REGISTRY,
     UNUSUAL_ACTIVITY,
     Table,
 )
@@ -70,7 +76,20 @@ NOT_SPEND_PRIMARY = ("INCOME", "TRANSFER_IN", "TRANSFER_OUT")
 # (A dashboard override or merchant rule is applied to silver and gold by the next nightly
 # run; until then the transaction list already shows it.)
 SHOWN_CATEGORY = "coalesce(o.category, t.user_category, m.category, t.category)"
+# Tables holding rows of one person each: a per-user query sees only the session's rows.
+PER_USER_TABLES = frozenset(t.name for t in REGISTRY.values() if "user_id" in t.column_names)
+_TABLE_NAMES = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, REGISTRY), key=len, reverse=True)) + r")\b")
+# What could reach a table past its scope: a catalog-qualified name (temp.main.transactions)
+# or a table function reading files or other queries.
+_UNSCOPABLE = re.compile(
+    r"\b(?:temp|main|memory|system|information_schema|pg_catalog)\s*\.|"
+    r"\b(?:read_\w+|parquet_\w+|delta_scan|glob|query|query_table|sniff_csv)\s*\(|"
+    r"\bwith\s+recursive\b|\battach\b|\bpragma\b", re.IGNORECASE)
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+_LEADING_WITH = re.compile(r"^\s*with\b", re.IGNORECASE)
 R = TypeVar("R")
+Params = Mapping[str, Any]
 
 
 @dataclass
@@ -158,13 +177,63 @@ def _cached(lake: Lake, tables: Sequence[Table], key: tuple,
     raise AssertionError("unreachable")
 
 
-def frame(lake: Lake, tables: Sequence[Table], sql: str, params: Sequence[Any] = ()
-          ) -> pd.DataFrame:
-    """``sql`` with bound ``params`` over ``tables`` (every table it reads), as a DataFrame."""
-    key = tuple(tuple(p) if isinstance(p, list) else p for p in params)
-    df = _cached(lake, tables, ("df", sql, key),
-                 lambda con: fetch_df(con, sql, list(params)))
+def _tables_in(sql: str) -> list[Table]:
+    """The registry tables ``sql`` names (every one is synced and part of the cache key)."""
+    return [REGISTRY[n] for n in sorted(set(_TABLE_NAMES.findall(sql)))]
+
+
+def _run(lake: Lake, sql: str, params: Params) -> pd.DataFrame:
+    """``sql`` with the named ``params`` it uses (``$name``), cached, as a DataFrame copy."""
+    used = sorted(set(_PARAM.findall(sql)))
+    missing = [n for n in used if n not in params]
+    if missing:
+        raise KeyError(f"no value for ${', $'.join(missing)}")
+    bound = {n: params[n] for n in used}
+    key = tuple((n, tuple(v) if isinstance(v, list) else v) for n, v in bound.items())
+    df = _cached(lake, _tables_in(sql), ("df", sql, key),
+                 lambda con: fetch_df(con, sql, bound))
     return df.copy()
+
+
+def scope_of(who: object) -> str:
+    """The user id a per-user query is bound to: only a signed-in user's Principal has one."""
+    if not isinstance(who, Principal):
+        raise TypeError("per-user data is read for the signed-in Principal (dashboard.auth), "
+                        f"not {type(who).__name__}")
+    if who.role != "user" or not who.user_id:
+        raise PermissionError("an analyst sees aggregate, de-identified views only")
+    return who.user_id
+
+
+def scoped_sql(sql: str) -> str:
+    """``sql`` with every per-user table it names replaced by that table's rows of ``$user``
+    (inlined CTEs of the same names, so filters still reach the Parquet scans)."""
+    bad = _UNSCOPABLE.search(sql)
+    if bad:
+        raise ValueError(f"a per-user query may not use {bad.group(0)!r}: it could read "
+                         "past the session's scope")
+    names = sorted({n for n in _TABLE_NAMES.findall(sql) if n in PER_USER_TABLES})
+    if not names:
+        return sql
+    scopes = ", ".join(f'"{n}" AS NOT MATERIALIZED (SELECT * FROM "{n}" WHERE user_id = $user)'
+                       for n in names)
+    if _LEADING_WITH.match(sql):
+        return _LEADING_WITH.sub(lambda _: f"WITH {scopes},", sql, count=1)
+    return f"WITH {scopes}\n{sql}"
+
+
+def frame(lake: Lake, who: Principal, sql: str, params: Params | None = None) -> pd.DataFrame:
+    """``sql`` for the signed-in person ``who`` as a DataFrame: ``$user`` is their user id
+    (given ``params`` cannot name another), and every per-user table it reads holds only
+    their rows (see :func:`scoped_sql`)."""
+    user = scope_of(who)
+    return _run(lake, scoped_sql(sql), {**(params or {}), "user": user})
+
+
+def _shared(lake: Lake, sql: str, params: Params | None = None) -> pd.DataFrame:
+    """``sql`` over everybody's rows. Only for results that name nobody (see the module
+    docstring); never returns a user id, a description or a merchant of one person."""
+    return _run(lake, sql, params or {})
 
 
 def refreshed_at(lake: Lake, t: Table) -> datetime | None:
@@ -184,22 +253,20 @@ def changed(lake: Lake, t: Table) -> None:
 
 # --- names -----------------------------------------------------------------------------------
 
-def category_names(lake: Lake, user_id: str) -> dict[str, str]:
-    """Display name per category code (taxonomy, its primaries, and the user's own)."""
+def category_names(lake: Lake, who: Principal) -> dict[str, str]:
+    """Display name per category code (taxonomy, its primaries, and the person's own)."""
     names = {c["category"]: c["display_name"] for c in categories()}
     names.update({c["category_primary"]: c["primary_display_name"] for c in categories()})
-    own = frame(lake, [CUSTOM_CATEGORIES],
-                "SELECT category, display_name FROM custom_categories WHERE user_id = ?",
-                [user_id])
+    own = frame(lake, who, "SELECT category, display_name FROM custom_categories "
+                           "WHERE user_id = $user")
     names.update(dict(zip(own["category"], own["display_name"], strict=True)))
     return names
 
 
-def category_choices(lake: Lake, user_id: str) -> list[tuple[str, str]]:
+def category_choices(lake: Lake, who: Principal) -> list[tuple[str, str]]:
     """(code, "Primary › Detailed") for every category a person may pick, sorted by label."""
-    own = frame(lake, [CUSTOM_CATEGORIES],
-                "SELECT category, category_primary, display_name FROM custom_categories "
-                "WHERE user_id = ?", [user_id])
+    own = frame(lake, who, "SELECT category, category_primary, display_name "
+                           "FROM custom_categories WHERE user_id = $user")
     rows = [(c["category"], f"{c['primary_display_name']} › {c['display_name']}")
             for c in categories()]
     rows += [(code, f"{display_name(p)} › {name}") for code, p, name in
@@ -216,30 +283,21 @@ def _money(df: pd.DataFrame, *columns: str) -> None:
         df[c] = df[c].astype(float)
 
 
-# --- users and freshness -------------------------------------------------------------------------
-
-def users(lake: Lake, limit: int | None = None) -> list[str]:
-    """Users with a linked item (or, in a lake without credentials, any transaction), sorted;
-    at most ``limit``."""
-    source = ("SELECT DISTINCT user_id FROM credentials" if lake.exists(CREDENTIALS) else
-              "SELECT DISTINCT user_id FROM transactions")
-    sql = f"{source} WHERE user_id IS NOT NULL ORDER BY 1"
-    df = (frame(lake, [CREDENTIALS, TRANSACTIONS], sql) if limit is None else
-          frame(lake, [CREDENTIALS, TRANSACTIONS], f"{sql} LIMIT ?", [int(limit)]))
-    return [str(u) for u in df["user_id"]]
-
+# --- what names nobody -----------------------------------------------------------------------
 
 def has_user(lake: Lake, user_id: str) -> bool:
-    return bool(len(frame(lake, [CREDENTIALS, TRANSACTIONS],
-                          "SELECT 1 FROM credentials WHERE user_id = ? UNION ALL "
-                          "SELECT 1 FROM transactions WHERE user_id = ? LIMIT 1",
-                          [user_id, user_id])))
+    """Whether the lake holds anything of ``user_id`` (a linked item or a transaction): for
+    creating logins, never shown on a page."""
+    return bool(len(_shared(lake,
+                            "SELECT 1 FROM credentials WHERE user_id = $uid UNION ALL "
+                            "SELECT 1 FROM transactions WHERE user_id = $uid LIMIT 1",
+                            {"uid": str(user_id)})))
 
 
 def newest_month(lake: Lake, t: Table, column: str = "month") -> str | None:
     """The newest month ``t`` holds (any user): what "now" means for a page. Cached per
     table version, so it costs one query per refresh, not one per page load."""
-    df = frame(lake, [t], f"SELECT max({column}) AS m FROM {t.name}")
+    df = _shared(lake, f"SELECT max({column}) AS m FROM {t.name}")
     value = df["m"].iloc[0] if len(df) else None
     return None if value is None or pd.isna(value) else str(value)
 
@@ -249,8 +307,10 @@ def months_back(month: str | None, n: int) -> str:
     return "0000-00" if month is None else shift_month(month, -(n - 1))
 
 
-def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFrame:
-    """The user's accounts with balances, sync state and what to do about problems.
+# --- accounts ------------------------------------------------------------------------------------
+
+def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.DataFrame:
+    """The person's accounts with balances, sync state and what to do about problems.
 
     ``state`` is one of ``ok``, ``stale`` (not synced within its institution's refresh
     cadence plus a day), ``relink`` (the bank wants the person to sign in again),
@@ -259,7 +319,7 @@ def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFr
     """
     now = now or datetime.now(UTC)
     df = frame(
-        lake, [ACCOUNTS, INSTITUTIONS, CREDENTIALS, INSTITUTION_HEALTH],
+        lake, who,
         """
         WITH health AS (
             SELECT institution_id, arg_max(status, sync_date) AS health,
@@ -267,7 +327,7 @@ def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFr
             FROM institution_health GROUP BY institution_id),
         items AS (
             SELECT item_id, arg_max(status, created_at) AS credential_status
-            FROM credentials WHERE user_id = ? GROUP BY item_id)
+            FROM credentials WHERE user_id = $user GROUP BY item_id)
         SELECT a.account_id, a.name, a.mask, a.type, a.subtype, a.balance_current,
                a.balance_available, a.currency, a.last_synced_at, a.needs_review,
                a.review_reason, a.institution_id,
@@ -279,9 +339,9 @@ def accounts(lake: Lake, user_id: str, now: datetime | None = None) -> pd.DataFr
         LEFT JOIN institutions i USING (institution_id)
         LEFT JOIN items c USING (item_id)
         LEFT JOIN health h USING (institution_id)
-        WHERE a.user_id = ?
+        WHERE a.user_id = $user
         ORDER BY institution, a.type, a.name, a.account_id
-        """, [user_id, user_id])
+        """)
     _money(df, "balance_current", "balance_available")
     df["needs_review"] = df["needs_review"].fillna(False).astype(bool)
     df["state"] = [
@@ -309,19 +369,19 @@ def _account_state(r: Any, now: datetime) -> str:
 
 # --- overview ------------------------------------------------------------------------------------
 
-def net_worth(lake: Lake, user_id: str, months: int = 13) -> pd.DataFrame:
+def net_worth(lake: Lake, who: Principal, months: int = 13) -> pd.DataFrame:
     """Assets, liabilities and net worth per day over the newest ``months`` months."""
     since = months_back(newest_month(lake, NET_WORTH_DAILY), months)
-    df = frame(lake, [NET_WORTH_DAILY],
+    df = frame(lake, who,
                "SELECT date, assets, liabilities, net_worth, stale_accounts "
-               "FROM net_worth_daily WHERE user_id = ? AND month >= ? ORDER BY date",
-               [user_id, since])
+               "FROM net_worth_daily WHERE user_id = $user AND month >= $since ORDER BY date",
+               {"since": since})
     df["date"] = pd.to_datetime(df["date"])
     _money(df, "assets", "liabilities", "net_worth")
     return df
 
 
-def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.DataFrame:
+def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.DataFrame:
     """Budget vs spend per primary category for ``month`` (default: the newest with data).
 
     A budget the person set after gold was computed (``budgets`` newer than the progress row)
@@ -333,7 +393,7 @@ def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.Da
     approaching = load_settings().budget_approaching
     month = month or newest_month(lake, BUDGET_PROGRESS)
     df = frame(
-        lake, [BUDGET_PROGRESS, BUDGETS],
+        lake, who,
         """
         SELECT p.month, coalesce(p.category_primary, b.category_primary) AS category_primary,
                -- a budget set since gold ran counts now; a cleared one no longer does
@@ -343,11 +403,11 @@ def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.Da
                     WHEN p.budget_source = 'manual' THEN 'none' ELSE p.budget_source END
                    AS budget_source,
                coalesce(p.spent, 0) AS spent, p.as_of
-        FROM (SELECT * FROM budget_progress WHERE user_id = ? AND month = ?) p
-        FULL JOIN (SELECT * FROM budgets WHERE user_id = ?) b
+        FROM (SELECT * FROM budget_progress WHERE user_id = $user AND month = $month) p
+        FULL JOIN (SELECT * FROM budgets WHERE user_id = $user) b
           ON p.category_primary = b.category_primary
         ORDER BY category_primary
-        """, [user_id, month, user_id])
+        """, {"month": month})
     if df.empty:
         return df.assign(share=[], state=[], category_name=[])
     _money(df, "budget", "spent")
@@ -362,22 +422,22 @@ def budget_progress(lake: Lake, user_id: str, month: str | None = None) -> pd.Da
     return df
 
 
-def alerts(lake: Lake, user_id: str, limit: int = 10) -> pd.DataFrame:
-    """The user's newest alerts (budgets, balance reviews, unusual activity...)."""
-    return frame(lake, [ALERTS],
+def alerts(lake: Lake, who: Principal, limit: int = 10) -> pd.DataFrame:
+    """The person's newest alerts (budgets, balance reviews, unusual activity...)."""
+    return frame(lake, who,
                  "SELECT kind, subject, detail, period, created_at FROM alerts "
-                 "WHERE user_id = ? ORDER BY created_at DESC, alert_key LIMIT ?",
-                 [user_id, _limit(limit)])
+                 "WHERE user_id = $user ORDER BY created_at DESC, alert_key LIMIT $limit",
+                 {"limit": _limit(limit)})
 
 
-def unusual_activity(lake: Lake, user_id: str, months: int = 3) -> pd.DataFrame:
+def unusual_activity(lake: Lake, who: Principal, months: int = 3) -> pd.DataFrame:
     """Unusual spending in the lake's newest ``months`` months, newest first."""
     since = months_back(newest_month(lake, UNUSUAL_ACTIVITY), max(1, int(months)))
     df = frame(
-        lake, [UNUSUAL_ACTIVITY],
+        lake, who,
         "SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason "
-        "FROM unusual_activity WHERE user_id = ? AND month >= ? "
-        "ORDER BY month DESC, date DESC NULLS LAST, kind", [user_id, since])
+        "FROM unusual_activity WHERE user_id = $user AND month >= $since "
+        "ORDER BY month DESC, date DESC NULLS LAST, kind", {"since": since})
     _money(df, "amount", "baseline")
     _named(df, {}, "category_primary", "category_name")
     return df
@@ -385,40 +445,45 @@ def unusual_activity(lake: Lake, user_id: str, months: int = 3) -> pd.DataFrame:
 
 # --- spending ------------------------------------------------------------------------------------
 
-def monthly_spend(lake: Lake, user_id: str, months: int = 24) -> pd.DataFrame:
+_NOT_SPEND = {f"not_spend{i}": c for i, c in enumerate(NOT_SPEND_PRIMARY)}
+_NOT_SPEND_IN = ", ".join(f"${n}" for n in _NOT_SPEND)
+
+
+def monthly_spend(lake: Lake, who: Principal, months: int = 24) -> pd.DataFrame:
     """Expenses per month and category over the newest ``months`` months (money out)."""
     since = months_back(newest_month(lake, MONTHLY_SPEND), months)
     df = frame(
-        lake, [MONTHLY_SPEND],
+        lake, who,
         "SELECT month, category_primary, category, amount, txn_count FROM monthly_spend "
-        "WHERE user_id = ? AND month >= ? AND coalesce(category_primary, '') NOT IN (?, ?, ?) "
-        "ORDER BY month, category_primary, category", [user_id, since, *NOT_SPEND_PRIMARY])
-    names = category_names(lake, user_id)
+        "WHERE user_id = $user AND month >= $since "
+        f"AND coalesce(category_primary, '') NOT IN ({_NOT_SPEND_IN}) "
+        "ORDER BY month, category_primary, category", {"since": since, **_NOT_SPEND})
+    names = category_names(lake, who)
     _named(df, names, "category", "category_name")
     _named(df, names, "category_primary", "primary_name")
     _money(df, "amount")
     return df
 
 
-def cashflow(lake: Lake, user_id: str, months: int = 12) -> pd.DataFrame:
+def cashflow(lake: Lake, who: Principal, months: int = 12) -> pd.DataFrame:
     """Income, expense and net per month over the newest ``months`` months."""
     since = months_back(newest_month(lake, MONTHLY_CASHFLOW), months)
-    df = frame(lake, [MONTHLY_CASHFLOW],
+    df = frame(lake, who,
                "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
-               "FROM monthly_cashflow WHERE user_id = ? AND month >= ? ORDER BY month",
-               [user_id, since])
+               "FROM monthly_cashflow WHERE user_id = $user AND month >= $since ORDER BY month",
+               {"since": since})
     _money(df, "income", "expense", "net", "transfers_in", "transfers_out")
     return df
 
 
-def trends(lake: Lake, user_id: str, month: str) -> pd.DataFrame:
+def trends(lake: Lake, who: Principal, month: str) -> pd.DataFrame:
     """Month-over-month change and 3/6/12-month averages per primary category."""
     df = frame(
-        lake, [SPEND_TRENDS],
+        lake, who,
         "SELECT category_primary, amount, prev_month_amount, mom_change, mom_change_pct, "
-        "avg_3m, avg_6m, avg_12m FROM spend_trends WHERE user_id = ? AND month = ? "
-        "AND category_primary NOT IN (?, ?, ?) ORDER BY amount DESC, category_primary",
-        [user_id, month, *NOT_SPEND_PRIMARY])
+        "avg_3m, avg_6m, avg_12m FROM spend_trends WHERE user_id = $user AND month = $month "
+        f"AND category_primary NOT IN ({_NOT_SPEND_IN}) ORDER BY amount DESC, category_primary",
+        {"month": month, **_NOT_SPEND})
     _money(df, "amount", "prev_month_amount", "mom_change", "avg_3m", "avg_6m", "avg_12m")
     _named(df, {}, "category_primary", "category_name")
     return df
@@ -437,65 +502,65 @@ class TxnFilter:
     month: str | None = None  # YYYY-MM of the posting date
 
 
-def _txn_where(user_id: str, f: TxnFilter) -> tuple[str, list[Any]]:
-    where, params = ["t.user_id = ?", "t.status = 'live'"], [user_id]
+def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
+    where, params = ["t.user_id = $user", "t.status = 'live'"], {}
     if f.text.strip():
         like = "%" + "".join("\\" + ch if ch in "\\%_" else ch for ch in f.text.strip()) + "%"
-        where.append("(t.description ILIKE ? ESCAPE '\\' OR t.merchant ILIKE ? ESCAPE '\\')")
-        params += [like, like]
+        where.append("(t.description ILIKE $like ESCAPE '\\' OR t.merchant ILIKE $like "
+                     "ESCAPE '\\')")
+        params["like"] = like
     if f.min_amount is not None:
-        where.append("abs(t.amount) >= ?")
-        params.append(f.min_amount)
+        where.append("abs(t.amount) >= $min_amount")
+        params["min_amount"] = f.min_amount
     if f.max_amount is not None:
-        where.append("abs(t.amount) <= ?")
-        params.append(f.max_amount)
+        where.append("abs(t.amount) <= $max_amount")
+        params["max_amount"] = f.max_amount
     if f.start is not None:
-        where.append("coalesce(t.posted_date, t.authorized_date) >= ?")
-        params.append(f.start)
+        where.append("coalesce(t.posted_date, t.authorized_date) >= $start")
+        params["start"] = f.start
     if f.end is not None:
-        where.append("coalesce(t.posted_date, t.authorized_date) <= ?")
-        params.append(f.end)
+        where.append("coalesce(t.posted_date, t.authorized_date) <= $end")
+        params["end"] = f.end
     if f.month:
-        where.append("t.posted_month = ?")
-        params.append(f.month)
+        where.append("t.posted_month = $month")
+        params["month"] = f.month
     if f.category:
         details = [c["category"] for c in categories() if c["category_primary"] == f.category]
-        if details:  # a primary category: all its details, and the user's own under it
-            where.append(f"({SHOWN_CATEGORY} IN (SELECT unnest(?)) OR {SHOWN_CATEGORY} IN ("
-                         "SELECT category FROM custom_categories "
-                         "WHERE user_id = ? AND category_primary = ?))")
-            params += [details, user_id, f.category]
+        if details:  # a primary category: all its details, and the person's own under it
+            where.append(f"({SHOWN_CATEGORY} IN (SELECT unnest($details)) OR {SHOWN_CATEGORY} "
+                         "IN (SELECT category FROM custom_categories "
+                         "WHERE user_id = $user AND category_primary = $category))")
+            params.update(details=details, category=f.category)
         else:
-            where.append(f"{SHOWN_CATEGORY} = ?")
-            params.append(f.category)
+            where.append(f"{SHOWN_CATEGORY} = $category")
+            params["category"] = f.category
     return " AND ".join(where), params
 
 
 _TXN_FROM = """
     FROM transactions t
     LEFT JOIN (SELECT txn_id, arg_max(category, created_at) AS category
-               FROM transaction_overrides WHERE user_id = ? GROUP BY txn_id) o USING (txn_id)
+               FROM transaction_overrides WHERE user_id = $user GROUP BY txn_id) o USING (txn_id)
     LEFT JOIN (SELECT merchant_key, arg_max(category, created_at) AS category
-               FROM category_overrides WHERE user_id = ? GROUP BY merchant_key) m
+               FROM category_overrides WHERE user_id = $user GROUP BY merchant_key) m
       ON t.merchant_key = m.merchant_key
 """
-_TXN_TABLES = [TRANSACTIONS, TRANSACTION_OVERRIDES, CATEGORY_OVERRIDES, CUSTOM_CATEGORIES]
 
 
-def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
+def search_transactions(lake: Lake, who: Principal, f: TxnFilter = TxnFilter(),
                         page: int = 0, page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
-    """One page of the user's live transactions matching ``f`` (newest first), and the total.
+    """One page of the person's live transactions matching ``f`` (newest first), and the total.
 
     Two queries: matches per month (narrow columns only), then the page's rows read from
     just the month partitions the page falls in, so a page costs the same for a person with
     five years of history as for one with five weeks.
     """
-    names = category_names(lake, user_id)
-    where, params = _txn_where(user_id, f)
+    names = category_names(lake, who)
+    where, params = _txn_where(f)
     size, start = _limit(page_size), max(0, int(page)) * _limit(page_size)
-    counts = frame(lake, _TXN_TABLES,
+    counts = frame(lake, who,
                    f"SELECT t.posted_month AS month, count(*) AS n {_TXN_FROM} WHERE {where} "
-                   "GROUP BY 1 ORDER BY 1 DESC", [user_id, user_id, *params])
+                   "GROUP BY 1 ORDER BY 1 DESC", params)
     total = int(counts["n"].sum())
     months, before, seen = [], 0, 0
     for month, n in zip(counts["month"], counts["n"], strict=True):
@@ -506,8 +571,9 @@ def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
         seen += int(n)
     if not months:
         return _txn_frame(pd.DataFrame(columns=[*_TXN_COLUMNS]), names), total
+    in_months = {f"page_month{i}": m for i, m in enumerate(months)}
     df = frame(
-        lake, _TXN_TABLES,
+        lake, who,
         f"""
         SELECT t.txn_id, coalesce(t.posted_date, t.authorized_date) AS date, t.description,
                t.merchant, t.merchant_key, t.amount, t.currency, t.pending, t.account_id,
@@ -517,11 +583,11 @@ def search_transactions(lake: Lake, user_id: str, f: TxnFilter = TxnFilter(),
                        AND m.category IS NOT NULL AND m.category IS DISTINCT FROM t.category
                     THEN true ELSE false END AS change_pending
         {_TXN_FROM}
-        WHERE {where} AND t.posted_month IN ({", ".join("?" * len(months))})
+        WHERE {where} AND t.posted_month IN ({", ".join(f"${n}" for n in in_months)})
         ORDER BY t.posted_month DESC, coalesce(t.posted_date, t.authorized_date) DESC NULLS LAST,
                  t.updated_at DESC, t.txn_id
-        LIMIT ? OFFSET ?
-        """, [user_id, user_id, *params, *months, size, start - before])
+        LIMIT $size OFFSET $offset
+        """, {**params, **in_months, "size": size, "offset": start - before})
     return _txn_frame(df, names), total
 
 
@@ -538,30 +604,45 @@ def _txn_frame(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return df
 
 
+def transaction_month(lake: Lake, who: Principal, txn_id: str) -> str | None:
+    """The posting month of the person's transaction ``txn_id``; None if it is not theirs."""
+    found = frame(lake, who, "SELECT posted_month FROM transactions "
+                             "WHERE user_id = $user AND txn_id = $txn_id",
+                  {"txn_id": str(txn_id)})
+    return None if found.empty else str(found["posted_month"].iloc[0])
+
+
+def has_merchant(lake: Lake, who: Principal, merchant_key: str) -> bool:
+    """Whether the person has a transaction at ``merchant_key``."""
+    return not frame(lake, who, "SELECT 1 FROM transactions WHERE user_id = $user "
+                                "AND merchant_key = $merchant_key LIMIT 1",
+                     {"merchant_key": str(merchant_key)}).empty
+
+
 # --- recurring -----------------------------------------------------------------------------------
 
 MONTHLY_FACTOR = {"weekly": 52 / 12, "monthly": 1.0, "yearly": 1 / 12}
 
 
-def recurring(lake: Lake, user_id: str) -> pd.DataFrame:
+def recurring(lake: Lake, who: Principal) -> pd.DataFrame:
     """Subscriptions and bills, soonest next payment first, with a per-month equivalent."""
     df = frame(
-        lake, [RECURRING_PAYMENTS, TRANSACTIONS],
+        lake, who,
         """
         WITH names AS (
             SELECT merchant_key, arg_max(merchant, coalesce(posted_date, authorized_date))
                    AS merchant
-            FROM transactions WHERE user_id = ? AND merchant_key IN (
-                SELECT merchant_key FROM recurring_payments WHERE user_id = ?)
+            FROM transactions WHERE user_id = $user AND merchant_key IN (
+                SELECT merchant_key FROM recurring_payments WHERE user_id = $user)
             GROUP BY merchant_key)
         SELECT r.merchant_key, coalesce(n.merchant, r.merchant_key) AS merchant, r.cadence,
                r.occurrences, r.typical_amount, r.last_amount, r.last_date,
                r.next_expected_date, coalesce(r.price_increase, false) AS price_increase,
                coalesce(r.missed_payment, false) AS missed_payment, r.detail
         FROM recurring_payments r LEFT JOIN names n USING (merchant_key)
-        WHERE r.user_id = ?
+        WHERE r.user_id = $user
         ORDER BY r.next_expected_date NULLS LAST, merchant
-        """, [user_id, user_id, user_id])
+        """)
     _money(df, "typical_amount", "last_amount")
     df["per_month"] = [a * MONTHLY_FACTOR.get(str(c), 1.0)
                        for a, c in zip(df["typical_amount"], df["cadence"], strict=True)]
@@ -570,3 +651,98 @@ def recurring(lake: Lake, user_id: str) -> pd.DataFrame:
 
 def _limit(n: int) -> int:
     return max(1, min(int(n), MAX_LIMIT))
+
+
+# Every public function that reads one person's data (takes the Principal second).
+PER_USER_FUNCTIONS = (category_names, category_choices, accounts, net_worth, budget_progress,
+                      alerts, unusual_activity, monthly_spend, cashflow, trends,
+                      search_transactions, transaction_month, has_merchant, recurring)
+
+
+# --- analytics (analysts: aggregate, de-identified) ---------------------------------------------
+
+def _analyst(who: object) -> int:
+    """The smallest number of people a shown figure may describe (``FINLAKE_K_ANONYMITY``)."""
+    from finlake.settings import load_settings
+
+    if not isinstance(who, Principal):
+        raise TypeError("analytics are read for the signed-in Principal (dashboard.auth), "
+                        f"not {type(who).__name__}")
+    if who.role != "analyst":
+        raise PermissionError("analytics across people are for analyst logins")
+    return max(1, int(load_settings().k_anonymity))
+
+
+def people_count(lake: Lake, who: Principal) -> int | None:
+    """How many people have a linked account (None when fewer than k: not shown)."""
+    k = _analyst(who)
+    n = int(_shared(lake, "SELECT count(DISTINCT user_id) AS n FROM accounts")["n"].iloc[0])
+    return n if n >= k else None
+
+
+def spend_by_category(lake: Lake, who: Principal, months: int = 12
+                      ) -> tuple[pd.DataFrame, int]:
+    """Spend per month and primary category across people over the newest ``months`` months:
+    (cells of at least k people with their amount, transaction count and number of people;
+    how many cells were left out for describing fewer than k people)."""
+    k = _analyst(who)
+    since = months_back(newest_month(lake, MONTHLY_SPEND), months)
+    cells = _shared(
+        lake,
+        f"""
+        WITH cells AS (
+            SELECT month, category_primary, sum(amount) AS amount, sum(txn_count) AS txn_count,
+                   count(DISTINCT user_id) AS people
+            FROM monthly_spend
+            WHERE month >= $since AND coalesce(category_primary, '') NOT IN ({_NOT_SPEND_IN})
+            GROUP BY month, category_primary)
+        SELECT month, category_primary,
+               CASE WHEN people >= $k THEN amount END AS amount,
+               CASE WHEN people >= $k THEN txn_count END AS txn_count,
+               CASE WHEN people >= $k THEN people END AS people
+        FROM cells ORDER BY month, category_primary
+        """, {"since": since, "k": k, **_NOT_SPEND})
+    shown = cells[cells["people"].notna()].reset_index(drop=True)
+    _money(shown, "amount")
+    shown["txn_count"] = shown["txn_count"].astype(int)
+    shown["people"] = shown["people"].astype(int)
+    _named(shown, {}, "category_primary", "category_name")
+    return shown, int(cells["people"].isna().sum())
+
+
+def sync_health(lake: Lake, who: Principal) -> tuple[pd.DataFrame, int]:
+    """Each institution's latest sync health (institutions syncing fewer than k items are
+    left out; their number is returned second)."""
+    k = _analyst(who)
+    df = _shared(
+        lake,
+        """
+        SELECT coalesce(i.name, h.institution_id) AS institution, h.sync_date, h.status,
+               h.items, h.items_succeeded, h.success_rate, h.items_stale, h.lag_hours, h.sla_met
+        FROM (SELECT *, row_number() OVER (PARTITION BY institution_id ORDER BY sync_date DESC)
+                  AS newest
+              FROM institution_health) h
+        LEFT JOIN institutions i USING (institution_id)
+        WHERE h.newest = 1
+        ORDER BY institution
+        """)
+    small = df["items"].isna() | (df["items"] < k)
+    return df[~small].reset_index(drop=True), int(small.sum())
+
+
+def quality_summary(lake: Lake, who: Principal) -> pd.DataFrame:
+    """The newest result of every quality suite (counts only, no failing values)."""
+    _analyst(who)
+    return _shared(
+        lake,
+        """
+        SELECT suite, layer, sync_date, passed, rows_validated, errors, warnings, validated_at
+        FROM (SELECT *, row_number() OVER (PARTITION BY suite ORDER BY validated_at DESC)
+                  AS newest
+              FROM quality_results)
+        WHERE newest = 1
+        ORDER BY passed, suite
+        """)
+
+
+ANALYST_FUNCTIONS = (people_count, spend_by_category, sync_health, quality_summary)

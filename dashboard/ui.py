@@ -1,5 +1,5 @@
-"""What every dashboard page shares: the lake, the user, money and date formats, the
-freshness banner and chart helpers."""
+"""What every dashboard page shares: the lake, the signed-in principal (sign-in form and
+sign-out), money and date formats, the freshness banner and chart helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
+from dashboard.auth import Principal
 from finlake.settings import ConfigError, load_settings
 from lake.catalog import Lake
 
@@ -20,9 +21,13 @@ if TYPE_CHECKING:
 
 EMPTY_MESSAGE = "No data yet: run `./dev demo` (or the nightly job) to fill the lake."
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$"}
-USER_KEY = "user_id"
+# The signed-in principal: a session_state key no widget uses (no widget key of the
+# dashboard starts with an underscore), set only by sign_in_form() from dashboard.auth.
+PRINCIPAL_KEY = "_finlake_principal"
 FLASH_KEY = "flash"
-LIST_USERS_UP_TO = 1000  # beyond this the sidebar asks for a user id instead of listing
+NO_LOGINS = ("No one can sign in yet: create a login with `finlake login add LOGIN --user "
+             "USER_ID` (or `--analyst`); `finlake demo` creates one called `demo`.")
+SIGN_IN_FAILED = "That login and password do not match (or the login may not sign in now)."
 STATE_LABELS = {
     "ok": "Up to date",
     "stale": "Not updated recently",
@@ -94,43 +99,114 @@ def lake() -> Lake | None:
     return _lake(settings.lake_root, settings.s3_endpoint)
 
 
-def pick_user(the_lake: Lake) -> str | None:
-    """The sidebar's user choice, kept in ``st.session_state['user_id']`` (a plain key, not
-    the widget's, so it survives page switches)."""
-    people = data.users(the_lake, limit=LIST_USERS_UP_TO + 1)
-    if not people:
-        st.session_state.pop(USER_KEY, None)
+def principal() -> Principal | None:
+    """Who this session is signed in as (None before signing in). Nothing a browser sends
+    (query parameters, widget values) changes it: only :func:`sign_in_form` sets it."""
+    who = st.session_state.get(PRINCIPAL_KEY)
+    if who is not None and not isinstance(who, Principal):  # e.g. a reloaded module's class
+        st.session_state.pop(PRINCIPAL_KEY, None)
         return None
-    current = st.session_state.get(USER_KEY)
-    if len(people) <= LIST_USERS_UP_TO:
-        if current not in people:
-            current = people[0]
-        chosen = st.sidebar.selectbox("User", people, index=people.index(current))
-    else:  # too many to list: ask for the id and check it with one parameterised query
-        chosen = st.sidebar.text_input("User id", value=current or people[0]).strip()
-        if not data.has_user(the_lake, chosen):
-            st.sidebar.error(f"No user {chosen!r} in this lake.")
-            st.session_state.pop(USER_KEY, None)
-            return None
-    st.session_state[USER_KEY] = chosen
-    return chosen
+    return who
 
 
-def context() -> tuple[Lake, str] | None:
-    """The lake and the user a page shows, or None after saying why there is nothing."""
+def _signed_in(who: Principal) -> Principal:
+    st.session_state[PRINCIPAL_KEY] = who
+    return who
+
+
+def oidc_configured() -> bool:
+    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _oidc_signed_in() -> bool:
+    return bool(getattr(st.user, "is_logged_in", False))
+
+
+def _oidc_sign_in(the_lake: Lake) -> Principal | None:
+    user = st.user
+    if not _oidc_signed_in():
+        st.button("Sign in with your organisation's account", type="primary",
+                  on_click=st.login, key="oidc_sign_in")
+        return None
+    email = user.get("email")
+    if st.session_state.get("_oidc_refused") != email:
+        who = auth.oidc_principal(the_lake, email, user.get("email_verified"))
+        if who is not None:
+            return _signed_in(who)
+        st.session_state["_oidc_refused"] = email  # audited once, not on every rerun
+    st.error(f"{email or 'This account'} has no finlake login (or it is disabled). Ask an "
+             "operator to run `finlake login add <your e-mail> --user USER_ID --no-password`.")
+    st.button("Sign out of that account", on_click=st.logout, key="oidc_sign_out")
+    return None
+
+
+def sign_in_form() -> Principal | None:
+    """The only thing shown before signing in: a login and password form (and the
+    organisation's sign-in, when OIDC is configured). The principal once someone signed in
+    (stored for the session; the caller reruns), else None."""
     the_lake = lake()
     if the_lake is None:
         return None
-    user = st.session_state.get(USER_KEY)
-    if not user:
-        st.info(EMPTY_MESSAGE)
+    st.title("Sign in to finlake")
+    if not auth.has_logins(the_lake):
+        st.info(f"{EMPTY_MESSAGE} {NO_LOGINS}")
+    if oidc_configured():
+        who = _oidc_sign_in(the_lake)
+        if who is not None:
+            return who
+        st.caption("Or sign in with a finlake password:")
+    with st.form("sign_in_form", clear_on_submit=True):
+        login = st.text_input("Login", key="sign_in_login", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
         return None
-    return the_lake, user
+    who = auth.sign_in(the_lake, login, password)
+    if who is None:
+        st.error(SIGN_IN_FAILED)
+        return None
+    return _signed_in(who)
 
 
-def page(title: str, tables: list[Table]) -> tuple[Lake, str] | None:
-    """A page's start: the title, the freshness of ``tables`` for the user and the message a
-    change left before the rerun; the lake and user (None after saying why nothing shows)."""
+def sign_out() -> None:
+    """Forget the principal and everything else of this session."""
+    st.session_state.clear()
+    if oidc_configured() and _oidc_signed_in():
+        st.logout()
+
+
+def sidebar(who: Principal) -> None:
+    """Who is signed in, and the way out."""
+    role = " (analyst)" if who.is_analyst else ""
+    st.sidebar.caption(f"Signed in as **{who.login}**{role}")
+    st.sidebar.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
+
+
+def context() -> tuple[Lake, Principal] | None:
+    """The lake and the signed-in person a per-user page shows, or None after saying why
+    there is nothing (not signed in; an analyst, who sees aggregates only)."""
+    the_lake = lake()
+    if the_lake is None:
+        return None
+    who = principal()
+    if who is None:
+        st.info("Sign in to see this page.")
+        return None
+    if who.is_analyst:
+        st.error("This page shows one person's money: analysts see the Analytics page only.")
+        return None
+    return the_lake, who
+
+
+def page(title: str, tables: list[Table]) -> tuple[Lake, Principal] | None:
+    """A page's start: the title, the freshness of ``tables`` for the person and the message a
+    change left before the rerun; the lake and principal (None after saying why nothing
+    shows)."""
     ctx = context()
     if ctx is None:
         return None
@@ -148,9 +224,9 @@ def flash_and_rerun(message: str) -> None:
     st.rerun()
 
 
-def freshness(the_lake: Lake, user_id: str, tables: list[Table]) -> None:
+def freshness(the_lake: Lake, who: Principal, tables: list[Table]) -> None:
     """When this page's data was refreshed, and which accounts are stale or failing."""
-    accts = data.accounts(the_lake, user_id)
+    accts = data.accounts(the_lake, who)
     stamps = [t for t in (data.refreshed_at(the_lake, t) for t in tables) if t is not None]
     refreshed = format_when(min(stamps)) if stamps else "not computed yet"
     synced = accts["last_synced_at"].dropna()

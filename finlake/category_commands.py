@@ -45,6 +45,9 @@ def add_category(settings: Settings, user_id: str, name: str, primary: str) -> i
     upsert_rows(_lake(settings), CUSTOM_CATEGORIES, [{
         "user_id": user_id, "category": code, "category_primary": primary,
         "display_name": name.strip(), "created_at": datetime.now(UTC)}])
+    from lake.audit import audit, cli_actor
+
+    audit(_lake(settings), cli_actor(), "add_category", user_id, primary=primary)
     print(json.dumps({"user_id": user_id, "category": code, "primary": primary}))
     return 0
 
@@ -70,6 +73,9 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         upsert_rows(lake, CATEGORY_OVERRIDES, [{
             "user_id": user_id, "merchant_key": key, "category": category, "source": "cli",
             "created_at": datetime.now(UTC)}])
+        from lake.audit import audit, cli_actor
+
+        audit(lake, cli_actor(), "override_merchant", user_id, category=category)
         print(json.dumps({"user_id": user_id, "merchant_key": key, "category": category,
                           "applied": "on the next nightly run (or finlake nightly --replay)"}))
         return 0
@@ -89,6 +95,9 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
     upsert_rows(lake, TRANSACTION_OVERRIDES, [{
         "user_id": user_id, "txn_id": str(txn_id), "category": category, "source": "cli",
         "created_at": datetime.now(UTC), "posted_month": months[0]}])
+    from lake.audit import audit, cli_actor
+
+    audit(lake, cli_actor(), "override_transaction", user_id, category=category)
     print(json.dumps({"user_id": user_id, "txn_id": txn_id, "user_category": category,
                       "months_refreshed": months}))
     return 0

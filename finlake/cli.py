@@ -11,6 +11,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+from finlake import redaction
 from finlake.settings import ConfigError, load_settings
 
 
@@ -115,6 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fix one field of the quarantined record (repeatable)")
     qrel.add_argument("--record", dest="record_file", metavar="FILE",
                       help="a JSON file holding the whole fixed record")
+    keys = sub.add_parser("keys", help="key-encryption keys of the partner credentials")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    krot = keys_sub.add_parser("rotate", help="re-wrap every credential's data key under a "
+                               "new key-encryption key (tokens stay as they are)")
+    krot.add_argument("--retire", action="store_true",
+                      help="then delete local key files no credential uses any more")
+    krot.add_argument("--new-key", action="store_true",
+                      help="KMS: create a new key and move the configured alias to it first")
+    keys_sub.add_parser("status", help="the current key and how many credentials use each key")
+    fg = sub.add_parser("forget-user", help="delete every trace of a person (right to be "
+                        "forgotten) and write a deletion certificate")
+    fg.add_argument("user_id")
+    fg.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    lg = sub.add_parser("login", help="dashboard logins: add, list, disable")
+    lg_sub = lg.add_subparsers(dest="login_command", required=True)
+    ladd = lg_sub.add_parser("add", help="create a login (the password is asked twice)")
+    ladd.add_argument("login", help="the name to sign in with (an e-mail address for OIDC)")
+    who = ladd.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", dest="user_id", metavar="USER_ID",
+                     help="the person whose data this login sees")
+    who.add_argument("--analyst", action="store_true",
+                     help="aggregate, de-identified views only")
+    ladd.add_argument("--password-stdin", action="store_true",
+                      help="read the password from one line of standard input")
+    ladd.add_argument("--no-password", action="store_true",
+                      help="sign in through the OIDC provider only (login = e-mail)")
+    ladd.add_argument("--replace", action="store_true",
+                      help="replace an existing login (e.g. to reset its password)")
+    lg_sub.add_parser("list", help="every login, its role and user")
+    ldis = lg_sub.add_parser("disable", help="refuse every future sign-in of a login")
+    ldis.add_argument("login")
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -124,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--export", metavar="FILE.duckdb",
                      help="write a DuckDB file with a view per table (for notebooks)")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--identified", action="store_true",
+                     help="operators only: real ids and descriptions instead of the analysts' "
+                          "de-identified views (recorded in the audit log)")
 
     dash = sub.add_parser("dashboard", help="open the Streamlit dashboard on 127.0.0.1")
     dash.add_argument("--port", type=_port, default=8501)
@@ -141,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     logging.basicConfig(level=os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
+    redaction.install()  # no token or account number reaches a log
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -186,24 +222,51 @@ def main(argv: list[str] | None = None) -> int:
         if args.quarantine_command == "show":
             return qc.quarantine_show(settings, args.record_id)
         return qc.quarantine_release(settings, args.record_id, args.record_file, args.sets)
+    if args.command == "keys":
+        from finlake import key_commands as kc
+
+        if args.keys_command == "status":
+            return kc.status(settings)
+        return kc.rotate(settings, retire=args.retire, new_key=args.new_key)
+    if args.command == "forget-user":
+        from finlake.forget_commands import forget_user
+
+        return forget_user(settings, args.user_id, yes=args.yes)
+    if args.command == "login":
+        from finlake import login_commands as lc
+
+        if args.login_command == "add":
+            return lc.login_add(settings, args.login, args.user_id, args.analyst,
+                                args.password_stdin, args.no_password, args.replace)
+        if args.login_command == "list":
+            return lc.login_list(settings)
+        return lc.login_disable(settings, args.login)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":
         return commands.link(settings)
     if args.command == "sql":
         from finlake.sql_cli import run_sql
+        from lake.audit import audit, cli_actor
         from lake.catalog import Lake
+        from lake.pseudonyms import pseudonym_key
 
         lake = Lake(settings.lake_root, settings.s3_endpoint)
+        key = None if args.identified else pseudonym_key(settings.key_dir,
+                                                         settings.pseudonym_key)
+        if args.export or args.identified:
+            audit(lake, cli_actor(), "export" if args.export else "identified_query",
+                  identified=args.identified, interactive=args.query is None and
+                  not args.export)
         if args.export:
             from finlake.sql_cli import export_file
 
-            return export_file(lake, args.export)
+            return export_file(lake, args.export, pseudonym_key=key)
         if args.query is None:
             from finlake.sql_cli import interactive
 
-            return interactive(lake, args.format)
-        return run_sql(lake, args.query, args.format)
+            return interactive(lake, args.format, pseudonym_key=key)
+        return run_sql(lake, args.query, args.format, pseudonym_key=key)
     if args.command == "dashboard":
         app = os.path.join(os.path.dirname(os.path.dirname(__file__)), "dashboard", "app.py")
         return subprocess.call([sys.executable, "-m", "streamlit", "run", app,

@@ -28,6 +28,7 @@ def advance_sandbox(url: str, day: date) -> None:
 
 def link(settings: Settings) -> int:
     from connectors.linking import link_sandbox, sandbox_call
+    from lake.audit import AuditLog, cli_actor
     from lake.small_tables import upsert_rows
     from lake.tables import INSTITUTIONS
 
@@ -39,7 +40,12 @@ def link(settings: Settings) -> int:
     partner, lake = res["partner"], res["lake"].lake()
     institutions = sandbox_call(partner.url(), "/sandbox/institutions")["institutions"]
     upsert_rows(lake, INSTITUTIONS, [{**i, "partner": "sandbox"} for i in institutions])
-    n = link_sandbox(partner.client(), partner.url(), res["vault"].credentials(lake))
+    audit = AuditLog(lake)
+    try:
+        n = link_sandbox(partner.client(), partner.url(),
+                         res["vault"].credentials(lake, audit=audit, actor=cli_actor()))
+    finally:
+        audit.flush()
     print(f"linked {n} new sandbox item(s)")
     return 0
 
@@ -134,10 +140,15 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
     if settings.embedded_partner:
         _say("\nreconcile against the sandbox bank's truth:")
         reconcile(settings)
+    from finlake.login_commands import demo_login
+
+    sign_in = demo_login(settings)  # a first login, its password shown here only
     _say(f"\ndone in {time.perf_counter() - t0:.1f}s. Next:\n"
          "  .venv/bin/finlake dashboard      # Streamlit on http://127.0.0.1:8501\n"
          "  .venv/bin/finlake sql \"SELECT month, sum(amount) FROM monthly_spend GROUP BY 1\"\n"
          "  .venv/bin/finlake ui             # Dagster UI on http://127.0.0.1:3000")
+    if sign_in:
+        _say(f"  {sign_in}   (more: finlake login add NAME --user USER_ID)")
     return 0
 
 
@@ -200,6 +211,7 @@ def sync_account(settings: Settings, account_id: str) -> int:
 
 def reconcile(settings: Settings) -> int:
     from finlake.reconcile import reconcile as run
+    from lake.audit import AuditLog, cli_actor
 
     if not settings.embedded_partner:
         print("finlake: reconcile needs the sandbox bank's truth (unset FINLAKE_PARTNER_HOST)",
@@ -207,6 +219,11 @@ def reconcile(settings: Settings) -> int:
         return 2
     res = _resources(settings)
     lake = res["lake"].lake()
-    result = run(lake, res["vault"].credentials(lake), res["partner"].url())
+    audit = AuditLog(lake)
+    try:
+        result = run(lake, res["vault"].credentials(lake, audit=audit, actor=cli_actor()),
+                     res["partner"].url())
+    finally:
+        audit.flush()
     print(result.to_json())
     return 0 if result.exact else 1

@@ -7,8 +7,10 @@ from assets.health import institution_health
 from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
+from finlake import redaction
 from finlake.resources import resources_for
 from finlake.settings import load_settings
+from jobs.forget import forget_user
 from jobs.nightly import (
     nightly_job,
     nightly_schedule,
@@ -24,12 +26,15 @@ from quality.freshness import freshness_definitions
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = load_settings()
+    redaction.install()
+    redaction.register_secret(settings.partner_secret)
+    redaction.register_secret(settings.pseudonym_key or "")
     freshness_checks, freshness_sensors = freshness_definitions(settings)
     return dg.Definitions(
         assets=[raw_transaction_pages, silver_transactions, gold_spend, alert_outbox,
                 institution_health, crowd_rules, category_model, net_worth, recurring_payments],
         asset_checks=[gold_reconciles_with_silver, *freshness_checks],
-        jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job],
+        jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job, forget_user],
         schedules=[nightly_schedule, weekly_categories_schedule],
         sensors=[sync_requests, *freshness_sensors],
         resources=resources_for(settings),

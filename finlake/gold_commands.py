@@ -62,6 +62,10 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
         upsert_rows(lake, BUDGETS, [{"user_id": user_id, "category_primary": primary,
                                      "amount": value, "set_by": "cli",
                                      "set_at": datetime.now(UTC)}])
+    from lake.audit import audit, cli_actor
+
+    audit(lake, cli_actor(), "clear_budget" if value is None else "set_budget", user_id,
+          category_primary=primary, amount=None if value is None else str(value))
     row = _refresh_user(settings, lake, user_id, primary)
     print(json.dumps({"user_id": user_id, "category_primary": primary,
                       "budget": str(value) if value is not None else "cleared", **row}))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from finlake.settings import Settings
+from finlake.settings import SANDBOX_SECRET, Settings
 
 if TYPE_CHECKING:
     from plaid.api.plaid_api import PlaidApi
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from connectors.credentials import CredentialStore
     from connectors.ingest import SyncRuntime
+    from lake.audit import AuditLog
     from lake.catalog import Lake
 
 
@@ -94,17 +95,21 @@ class PartnerResource(dg.ConfigurableResource):
 
 
 class VaultResource(dg.ConfigurableResource):
-    """Credential storage: sealed tokens in the lake, key-encryption keys in ``key_dir``."""
+    """Credential storage: sealed tokens in the lake; key-encryption keys in KMS
+    (``kms_key_id``) or, without one, in files in ``key_dir``."""
 
     key_dir: str
+    kms_key_id: str | None = None
+    kms_endpoint: str | None = None
 
-    def credentials(self, lake: Lake) -> CredentialStore:
-        from pathlib import Path
-
+    def credentials(self, lake: Lake, audit: AuditLog | None = None,
+                    actor: str = "unknown") -> CredentialStore:
+        """The store; with ``audit``, every decryption and link is recorded as ``actor``
+        (the caller flushes the log when its run ends)."""
         from connectors.credentials import CredentialStore
-        from connectors.vault import LocalKeyProvider, Vault
+        from connectors.vault import Vault, key_provider
 
-        return CredentialStore(lake, Vault(LocalKeyProvider(Path(self.key_dir))))
+        return CredentialStore(lake, Vault(key_provider(self)), audit=audit, actor=actor)
 
 
 class CategorySettings(dg.ConfigurableResource):
@@ -161,7 +166,10 @@ def resources_for(settings: Settings) -> dict[str, Any]:
             host=settings.partner_host,
             # Real partner keys stay in the environment (never in run config or storage).
             client_id=settings.partner_client_id if embedded else dg.EnvVar("PLAID_CLIENT_ID"),
-            secret=settings.partner_secret if embedded else dg.EnvVar("PLAID_SECRET"),
+            # A secret from the environment stays there (never in run config or storage);
+            # only the embedded bank's placeholder is passed as a value.
+            secret=settings.partner_secret if settings.partner_secret == SANDBOX_SECRET
+            else dg.EnvVar("PLAID_SECRET"),
             sandbox_dir=str(settings.sandbox_dir),
             sandbox_seed=settings.sandbox_seed,
             sandbox_users=settings.sandbox_users,
@@ -171,7 +179,8 @@ def resources_for(settings: Settings) -> dict[str, Any]:
             page_size=settings.sync_page_size,
             retry_base_delay=settings.retry_base_delay,
         ),
-        "vault": VaultResource(key_dir=str(settings.key_dir)),
+        "vault": VaultResource(key_dir=str(settings.key_dir), kms_key_id=settings.kms_key_id,
+                               kms_endpoint=settings.kms_endpoint),
         "categories": CategorySettings(k=settings.k_anonymity,
                                        threshold=settings.category_threshold),
         "alerts": AlertSettings(approaching=settings.budget_approaching,

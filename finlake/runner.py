@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from finlake import redaction
 from finlake.settings import Settings
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -20,6 +21,9 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     """Point DAGSTER_HOME at ``$FINLAKE_HOME/dagster`` with the repo's instance config."""
+    redaction.install()
+    redaction.register_secret(settings.partner_secret)
+    redaction.register_secret(settings.pseudonym_key or "")
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     name = "dagster.production.yaml" if settings.env == "production" else "dagster.yaml"
@@ -34,7 +38,7 @@ def root_cause(error: Any) -> str:
     """The innermost error message of a Dagster error chain (what actually went wrong)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return error.message.strip()
+    return redaction.redact(error.message.strip())
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("local", "production")
+SANDBOX_SECRET = "sandbox"  # the embedded sandbox bank's placeholder, not a secret
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,9 @@ class Settings:
     sla_timezone: str = "UTC"  # IANA name: the nightly sweep's deadline is local to it
     sla_deadline: str = "08:00"  # HH:MM, local; every due item synced by then
     quarantine_ceiling: float = 0.5  # a partition with a larger quarantined share is held
+    kms_key_id: str | None = None  # KMS key (id, ARN or alias) wrapping data keys; else local
+    kms_endpoint: str | None = None  # a KMS-compatible endpoint (tests, LocalStack)
+    pseudonym_key: str | None = None  # analysts' pseudonyms (secret; default: key dir file)
 
     @property
     def sla_deadline_cron(self) -> str:
@@ -145,9 +149,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"SPARK_REMOTE={spark_remote!r} must look like sc://host:15002")
     partner_host = env.get("FINLAKE_PARTNER_HOST") or None
     client_id = env.get("PLAID_CLIENT_ID") or ("finlake-sandbox" if partner_host is None else "")
-    secret = env.get("PLAID_SECRET") or ("sandbox" if partner_host is None else "")
+    secret = env.get("PLAID_SECRET") or (SANDBOX_SECRET if partner_host is None else "")
     if partner_host and not (client_id and secret):
         raise ConfigError("FINLAKE_PARTNER_HOST is set: also set PLAID_CLIENT_ID and PLAID_SECRET")
+    kms_key_id = _kms_key_id(env.get("FINLAKE_KMS_KEY_ID", "").strip())
+    if name == "production" and not kms_key_id:
+        raise ConfigError("FINLAKE_ENV=production needs FINLAKE_KMS_KEY_ID: set it to the KMS "
+                          "key id, ARN or alias (e.g. alias/finlake-credentials) that wraps "
+                          "the credential data keys")
     return Settings(
         env=name,
         home=home,
@@ -174,7 +183,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sla_timezone=_sla_timezone(env.get("FINLAKE_SLA_TIMEZONE") or "UTC"),
         sla_deadline=_sla_deadline(env.get("FINLAKE_SLA_DEADLINE") or "08:00"),
         quarantine_ceiling=_ceiling(env.get("FINLAKE_QUARANTINE_CEILING") or "0.5"),
+        kms_key_id=kms_key_id,
+        kms_endpoint=env.get("FINLAKE_KMS_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
+        pseudonym_key=env.get("FINLAKE_PSEUDONYM_KEY") or None,
     )
+
+
+def _kms_key_id(raw: str) -> str | None:
+    """A KMS key id (UUID or mrk-...), key ARN, alias name or alias ARN; None when unset."""
+    if not raw:
+        return None
+    if re.fullmatch(r"alias/[A-Za-z0-9/_-]+|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:"
+                    r"(key|alias)/[A-Za-z0-9/_-]+|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+                    r"|mrk-[0-9a-f]{32}", raw):
+        return raw
+    raise ConfigError(f"FINLAKE_KMS_KEY_ID={raw!r} is not a KMS key id, ARN or alias; use e.g. "
+                      "alias/finlake-credentials, a key id (1234abcd-12ab-34cd-56ef-"
+                      "1234567890ab) or arn:aws:kms:REGION:ACCOUNT:key/KEY-ID")
 
 
 def _alert_sink(raw: str) -> str:

@@ -22,13 +22,15 @@ _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
-def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO = sys.stdout) -> int:
-    """Run ``sql`` against ``lake`` and print the result to ``out``; returns the exit code."""
+def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO = sys.stdout,
+            pseudonym_key: str | None = None) -> int:
+    """Run ``sql`` against ``lake`` and print the result to ``out``; returns the exit code.
+    ``pseudonym_key``: de-identified views (what analysts get, lake/duck.py)."""
     if fmt not in FORMATS:
         print(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     try:
-        names, types, rows = query_rows(lake, sql)
+        names, types, rows = query_rows(lake, sql, pseudonym_key=pseudonym_key)
     except LakeQueryError as error:
         print(str(error), file=sys.stderr)
         return 2
@@ -47,7 +49,7 @@ def _write(fmt: str, names: Sequence[str], types: Sequence[str],
 
 
 def interactive(lake: Lake, fmt: str = "table", inp: TextIO = sys.stdin,
-                out: TextIO = sys.stdout) -> int:
+                out: TextIO = sys.stdout, pseudonym_key: str | None = None) -> int:
     """Read statements (ending with ``;``) and print each result; ``.tables`` lists the
     tables, ``.quit`` (or end of input) leaves. From a pipe it runs a script and exits 1 if
     any statement failed."""
@@ -59,7 +61,7 @@ def interactive(lake: Lake, fmt: str = "table", inp: TextIO = sys.stdin,
 
         out.write("finlake sql: DuckDB over the lake. End a statement with ';'. "
                   ".tables lists the tables, .quit leaves.\n")
-    con = connect(lake)
+    con = connect(lake, pseudonym_key)
     buf: list[str] = []
     failed = 0
     while True:
@@ -92,12 +94,14 @@ def interactive(lake: Lake, fmt: str = "table", inp: TextIO = sys.stdin,
     return 1 if failed and not tty else 0
 
 
-def export_file(lake: Lake, path: str, out: TextIO = sys.stdout) -> int:
-    """``finlake sql --export FILE``: a DuckDB file with a view per table."""
+def export_file(lake: Lake, path: str, out: TextIO = sys.stdout,
+                pseudonym_key: str | None = None) -> int:
+    """``finlake sql --export FILE``: a DuckDB file with a view per table (de-identified
+    with ``pseudonym_key``)."""
     from lake.duck_export import export
 
     try:
-        versions = export(lake, Path(path))
+        versions = export(lake, Path(path), pseudonym_key)
     except (ValueError, OSError) as error:
         print(f"finlake sql --export: {error}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
                  spark: SparkResource, partner: PartnerResource, vault: VaultResource) -> dict:
     """Sync the account's item now (on demand: cadence ignored, rate limits kept) to gold."""
     from connectors.ingest import ingest_day
+    from lake.audit import AuditLog
     from lake.small_tables import append_rows, read_rows
     from lake.tables import ACCOUNTS, SYNC_JOBS
     from pipelines.gold import changed_cells, refresh_gold
@@ -33,10 +34,15 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
         raise dg.Failure(f"unknown account {config.account_id!r}: list them with "
                          "`finlake sql \"SELECT account_id, user_id, name FROM accounts\"`")
     today = datetime.now(UTC).date()
-    report = ingest_day(partner.runtime(), the_lake.store, vault.credentials(the_lake),
-                        partner.institutions(the_lake), today, run_id=context.run_id,
-                        trigger="on_demand", items={account["item_id"]})
-    append_rows(the_lake, SYNC_JOBS, report.jobs)
+    audit = AuditLog(the_lake)  # the sync's decryptions, committed once when it ends
+    try:
+        report = ingest_day(partner.runtime(), the_lake.store,
+                            vault.credentials(the_lake, audit=audit, actor="pipeline:on_demand"),
+                            partner.institutions(the_lake), today, run_id=context.run_id,
+                            trigger="on_demand", items={account["item_id"]})
+        append_rows(the_lake, SYNC_JOBS, report.jobs)
+    finally:
+        audit.flush()
     t_sync = time.perf_counter() - t0
     status = report.jobs[-1]["status"] if report.jobs else "skipped"
     if status != "success":

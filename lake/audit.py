@@ -28,7 +28,8 @@ from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS
 ACTIONS = frozenset({
     "decrypt_credential", "link_credential", "revoke_credential", "rotate_keys",
     "override_transaction", "override_merchant", "add_category", "set_budget", "clear_budget",
-    "export", "sign_in", "sign_in_failed", "create_login", "forget_user",
+    "export", "identified_query", "sign_in", "sign_in_failed", "create_login", "disable_login",
+    "forget_user",
 })
 
 
@@ -71,12 +72,15 @@ class AuditLog:
             return stored[user_id]
 
     def record(self, actor: str, action: str, user_id: str | None = None,
-               detail: Mapping[str, Any] | None = None) -> None:
+               detail: Mapping[str, Any] | None = None, *, subject: str | None = None) -> None:
+        """``subject``: a pseudonym given directly (a deletion certificate, written after the
+        person's pseudonym row is gone)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}; known: {sorted(ACTIONS)}")
-        subject = self.subject(user_id) if user_id is not None else None
+        if user_id is not None:
+            subject = self.subject(user_id)
         at = datetime.now(UTC)
-        row = {"audit_id": uuid.uuid4().hex, "at": at, "actor": actor, "action": action,
+        row = {"audit_id": uuid.uuid4().hex, "occurred_at": at, "actor": actor, "action": action,
                "subject": subject, "detail": json.dumps(dict(detail or {}), sort_keys=True,
                                                         default=str), "day": at.date()}
         with self._lock:
@@ -94,19 +98,6 @@ class AuditLog:
                     self._pending[:0] = rows
                 raise
         return len(rows)
-
-    def forget_subject(self, user_id: str) -> str | None:
-        """Delete the person's pseudonym row (returns the pseudonym, or None if none)."""
-        dt = self.lake.delta(AUDIT_SUBJECTS)
-        if dt is None:
-            return None
-        rows = [r for r in read_rows(self.lake, AUDIT_SUBJECTS) if r["user_id"] == user_id]
-        if rows:
-            dt.delete(f"user_id = '{user_id.replace(chr(39), chr(39) * 2)}'")
-        with self._lock:
-            if self._subjects is not None:
-                self._subjects.pop(user_id, None)
-        return rows[0]["subject"] if rows else None
 
 
 def audit(lake: Lake, actor: str, action: str, user_id: str | None = None,

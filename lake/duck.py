@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from lake.tables import REGISTRY, Table
+from lake.tables import PSEUDONYMISED_COLUMNS, REGISTRY, WITHHELD_COLUMNS, Table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,23 +59,52 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(t: Table, files: list[str], present: set[str] | None = None) -> str:
+def view_sql(t: Table, files: list[str], present: set[str] | None = None,
+             pseudonym_key: str | None = None) -> str:
     """A typed SELECT of ``t``'s registry columns over Parquet ``files``; a column not in
     ``present`` (the files' schema: added to the registry after they were written) reads as
-    null."""
+    null. With ``pseudonym_key`` the view is de-identified (:func:`deidentify`)."""
     def column(c: str, typ: str) -> str:
         source = quote(c) if present is None or c in present else "NULL"
         return f"CAST({source} AS {duck_type(typ)}) AS {quote(c)}"
 
     if not files:  # a table with no rows yet: typed columns, no rows
         nulls = ", ".join(f"CAST(NULL AS {duck_type(typ)}) AS {quote(c)}" for c, typ in t.columns)
-        return f"SELECT {nulls} WHERE false"
-    listed = ", ".join(_literal(f) for f in files)
-    return (f"SELECT {', '.join(column(c, typ) for c, typ in t.columns)} FROM "
-            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)")
+        body = f"SELECT {nulls} WHERE false"
+    else:
+        listed = ", ".join(_literal(f) for f in files)
+        body = (f"SELECT {', '.join(column(c, typ) for c, typ in t.columns)} FROM "
+                f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)")
+    return body if pseudonym_key is None else deidentify(t, f"({body})", pseudonym_key)
 
 
-def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) -> None:
+def deidentify(t: Table, source: str, pseudonym_key: str) -> str:
+    """SELECT from ``source`` with identifying columns replaced by keyed pseudonyms (the same
+    id gives the same pseudonym in every table, so joins and distinct counts still work; the
+    key is secret, so a pseudonym cannot be turned back into the id) and free-text and
+    partner-id columns left out (lake/tables.py lists both)."""
+    key = _literal(pseudonym_key)
+    cols = []
+    for c, _typ in t.columns:
+        if c in WITHHELD_COLUMNS:
+            continue
+        if c in PSEUDONYMISED_COLUMNS:
+            cols.append(f"CASE WHEN {quote(c)} IS NULL THEN NULL ELSE 'p_' || "
+                        f"left(sha256({key} || {_literal(c[:1])} || {quote(c)}), 20) END "
+                        f"AS {quote(c)}")
+        else:
+            cols.append(quote(c))
+    return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def analyst_tables() -> list[Table]:
+    """What analysts see: every table except operational ones (credentials, logins, audit
+    pseudonyms)."""
+    return [t for t in REGISTRY.values() if t.layer != "ops"]
+
+
+def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None,
+             pseudonym_key: str | None = None) -> None:
     """(Re)point the view ``t.name`` at the current version of ``dt`` (None: no rows yet).
 
     A local lake's view reads the version's Parquet files with DuckDB's own reader (row-group
@@ -84,11 +113,17 @@ def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) ->
     an Arrow dataset (DuckDB's S3 reader is an extension finlake does not install).
     """
     if dt is not None and not dt.table_uri.startswith(("file:", "/")):
-        con.register(t.name, dt.to_pyarrow_dataset())
+        if pseudonym_key is None:
+            con.register(t.name, dt.to_pyarrow_dataset())
+            return
+        con.register(f"_identified_{t.name}", dt.to_pyarrow_dataset())
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS "
+                    f"{deidentify(t, quote('_identified_' + t.name), pseudonym_key)}")
         return
     files = [] if dt is None else dt.file_uris()
     present = None if dt is None else {f.name for f in dt.schema().fields}
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS {view_sql(t, files, present)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS "
+                f"{view_sql(t, files, present, pseudonym_key)}")
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -101,18 +136,18 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+def connect(lake: Lake, pseudonym_key: str | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory connection with a view for every analyst-facing table in ``lake``.
 
-    Operational tables (layer ``ops``: sealed credentials) are never exposed.
+    Operational tables (layer ``ops``: sealed credentials, logins) are never exposed. With
+    ``pseudonym_key`` (what ``finlake sql`` does unless ``--identified``) every view is
+    de-identified (:func:`deidentify`).
     """
     con = new_connection()
-    for t in REGISTRY.values():
-        if t.layer == "ops":
-            continue
+    for t in analyst_tables():
         dt = lake.delta(t)
         if dt is not None:
-            register(con, t, dt)
+            register(con, t, dt, pseudonym_key)
     return con
 
 
@@ -143,6 +178,10 @@ def _failed(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQueryErr
     hint = re.search(r'\nDid you mean "([^"]+)"\?', message)
     if hint and message.startswith("Catalog Error: Table") and hint.group(1) not in names:
         message = message.replace(hint.group(0), "")
+    withheld = [c for c in sorted(WITHHELD_COLUMNS) if f'column "{c}" not found' in message]
+    if withheld:
+        message += (f"\n{withheld[0]} is withheld from analysts' de-identified views; ids are "
+                    "pseudonyms there. Operators can query with --identified (audited).")
     return LakeQueryError(message, names)
 
 
@@ -183,10 +222,10 @@ def query(lake: Lake, sql: str, params: Params = None) -> pd.DataFrame:
 
 
 def query_rows(
-    lake: Lake, sql: str, params: Params = None
+    lake: Lake, sql: str, params: Params = None, pseudonym_key: str | None = None
 ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
     """Like :func:`query` but with exact Python values (see :func:`fetch_rows`)."""
-    con = connect(lake)
+    con = connect(lake, pseudonym_key)
     try:
         return fetch_rows(con, sql, params)
     finally:

@@ -3,7 +3,8 @@
 Each view reads the Parquet files of the table's Delta version at export time (partition
 values from the ``col=value`` directories), cast to the registry's types, so the file works
 with plain DuckDB and no delta extension. Re-export to see newer data. Operational tables
-(sealed credentials) are never exported. ``_finlake_export`` records what was exported.
+(sealed credentials, logins) are never exported; analysts' exports are de-identified.
+``_finlake_export`` records what was exported.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from lake.duck import quote, view_sql
-from lake.tables import REGISTRY
+from lake.duck import analyst_tables, quote, view_sql
 
 if TYPE_CHECKING:
     from lake.catalog import Lake
 
 
-def export(lake: Lake, path: Path) -> dict[str, int]:
-    """Write ``path`` (replaced if it exists); returns {table: Delta version exported}."""
+def export(lake: Lake, path: Path, pseudonym_key: str | None = None) -> dict[str, int]:
+    """Write ``path`` (replaced if it exists); returns {table: Delta version exported}.
+    With ``pseudonym_key`` the views are de-identified (lake/duck.py ``deidentify``)."""
     if lake.root.startswith("s3://"):
         raise ValueError("exporting a DuckDB file needs a local lake (the views read its "
                          "Parquet files by path); query an S3 lake with `finlake sql`")
@@ -33,15 +34,13 @@ def export(lake: Lake, path: Path) -> dict[str, int]:
     con = duckdb.connect(str(tmp))
     try:
         con.execute("SET TimeZone = 'UTC'")
-        for t in REGISTRY.values():
-            if t.layer == "ops":
-                continue
+        for t in analyst_tables():
             dt = lake.delta(t)
             if dt is None:
                 continue
             present = {f.name for f in dt.schema().fields}
             con.execute(f"CREATE VIEW {quote(t.name)} AS "
-                        f"{view_sql(t, dt.file_uris(), present)}")
+                        f"{view_sql(t, dt.file_uris(), present, pseudonym_key)}")
             versions[t.name] = dt.version()
         con.execute("CREATE TABLE _finlake_export (table_name VARCHAR, delta_version BIGINT, "
                     "exported_at TIMESTAMPTZ, lake VARCHAR)")

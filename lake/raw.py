@@ -7,6 +7,12 @@ take pages from complete updates only. One user's objects sit under ``user=U`` o
 
 A response the partner sent that cannot be read at all is kept as received, as
 ``.../attempt=A/rejected-K.json`` (no manifest needed: the merge quarantines it whole).
+
+Nothing lands with a full account, routing or card number in it: partner free text (a
+transaction's name and descriptions, a counterparty's name, an account's names) can carry
+them, so it is masked (:func:`finlake.redaction.redact`) before a page lands, and an
+unreadable body is masked as text. Masking depends on the text alone, so a retried landing
+writes the same bytes.
 A quarantined record fixed by an operator is landed beside them as
 ``.../item=I/release=<record_id>/page-00001.json``: a one-record page whose meta keeps the
 record's original place in the change stream, so replaying the day gives the same result.
@@ -19,10 +25,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from finlake.redaction import redact, redact_bytes
 from lake.objectstore import ObjectNotFound, ObjectStore
 
 RAW_PREFIX = "raw/transactions_sync"
 STATE_PREFIX = "state/sync"
+# The partner's free text in a page, masked before it lands: field -> True (a string), a
+# spec for an object, or [spec] for a list of objects; "*" masks every string of an object.
+TRANSACTION_TEXT: dict[str, Any] = {
+    "name": True, "original_description": True, "merchant_name": True, "account_owner": True,
+    "counterparties": [{"name": True}], "location": {"address": True}, "payment_meta": "*"}
+ACCOUNT_TEXT: dict[str, Any] = {"name": True, "official_name": True}
 
 
 @dataclass(frozen=True)
@@ -100,15 +113,52 @@ def save_cursor(store: ObjectStore, item_id: str, cursor: str, update_seq: int) 
     store.put(f"{STATE_PREFIX}/item={item_id}.json", body.encode())
 
 
+def _masked(value: Any, spec: Any) -> Any:
+    """``value`` with the free text ``spec`` names masked (a copy if anything changed)."""
+    if isinstance(value, str):  # (also where an object was due: still partner free text)
+        return redact(value, registered=False)
+    if isinstance(value, list) and isinstance(spec, list):
+        items = [_masked(v, spec[0]) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict) and (spec == "*" or isinstance(spec, dict)):
+        specs = dict.fromkeys(value, "*") if spec == "*" else spec
+        copy = dict(value)
+        for name, inner in specs.items():
+            if name in value:
+                copy[name] = _masked(value[name], inner)
+        return value if all(copy[k] is value[k] for k in value) else copy
+    return value  # not the type the partner schema says: left for the contract to judge
+
+
+def masked_response(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``/transactions/sync`` response with its free text masked (the same object if there
+    was nothing to mask); records of the wrong shape are left as they are."""
+    out = dict(body)
+    for key, spec in (("added", TRANSACTION_TEXT), ("modified", TRANSACTION_TEXT),
+                      ("accounts", ACCOUNT_TEXT)):
+        if key in body:
+            out[key] = _masked(body[key], [spec])
+    return body if all(out[k] is body[k] for k in body) else out
+
+
 def land_page(store: ObjectStore, ref: UpdateRef, page: int, body: dict[str, Any],
               institution_id: str, landed_at: str, contract_error: str | None = None) -> str:
-    """Land one partner response, wrapped with where it sits in the change stream."""
+    """Land one partner response (free text masked), wrapped with where it sits in the
+    change stream."""
     key = ref.page_key(page)
     meta = {"raw_ref": key, "sync_date": ref.sync_date.isoformat(), "user_id": ref.user_id,
             "item_id": ref.item_id, "institution_id": institution_id,
             "update_seq": ref.update_seq, "attempt": ref.attempt, "page": page,
-            "landed_at": landed_at, "contract_error": contract_error}
-    store.put_once(key, json.dumps({"meta": meta, "response": body}).encode())
+            "landed_at": landed_at,
+            "contract_error": contract_error and redact(contract_error, registered=False)}
+    store.put_once(key, json.dumps({"meta": meta, "response": masked_response(body)}).encode())
+    return key
+
+
+def land_rejected(store: ObjectStore, ref: UpdateRef, page: int, raw: bytes) -> str:
+    """Keep an unreadable partner response as received, but for numbers masked as text."""
+    key = rejected_key(ref, page)
+    store.put_once(key, redact_bytes(raw))
     return key
 
 

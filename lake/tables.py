@@ -542,7 +542,7 @@ AUDIT_LOG = Table(
                 "person is a subject pseudonym (audit_subjects); detail holds no personal data.",
     columns=(
         ("audit_id", "string"),
-        ("at", "timestamp"),
+        ("occurred_at", "timestamp"),
         ("actor", "string"),  # pipeline:<job> | cli:<os user> | dashboard | analyst:<os user>
         ("action", "string"),
         ("subject", "string"),  # pseudonym of the person concerned, or null
@@ -582,6 +582,14 @@ LOGINS = Table(
     ),
     keys=("login",),
 )
+
+# Analysts' de-identified views (lake/duck.py): these columns identify a person, an account
+# or a transaction and are replaced by keyed pseudonyms (joins still work); the free-text
+# and partner-id columns are left out; operational tables are never shown.
+PSEUDONYMISED_COLUMNS = frozenset({"user_id", "account_id", "item_id", "txn_id",
+                                   "credentials_id", "job_id", "record_id"})
+WITHHELD_COLUMNS = frozenset({"description", "partner_txn_id", "pending_partner_txn_id",
+                              "raw_ref", "record", "detail_text"})
 
 REGISTRY: dict[str, Table] = {
     t.name: t

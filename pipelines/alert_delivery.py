@@ -33,8 +33,8 @@ class Delivery:
 
 
 def log_sink(alert: dict[str, Any]) -> None:
-    log.info("alert %s for %s [%s]: %s", alert["alert_key"], alert["user_id"], alert["kind"],
-             alert["detail"])
+    # No user id: logs never name a person (see lake/forget.py); the key finds the row.
+    log.info("alert %s [%s]: %s", alert["alert_key"], alert["kind"], alert["detail"])
 
 
 def webhook_sink(url: str, timeout: float = 10.0) -> Sender:

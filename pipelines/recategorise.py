@@ -225,8 +225,9 @@ def _known_categories(lake: Lake, overrides: list[dict[str, Any]]) -> list[dict[
             if custom is None:
                 custom = {(c["user_id"], c["category"]) for c in read_rows(lake, CUSTOM_CATEGORIES)}
             if (o["user_id"], o["category"]) not in custom:
-                log.warning("transaction override of user %s, txn %s: unknown category %r, "
-                            "not applied", o["user_id"], o["txn_id"], o["category"])
+                log.warning("a transaction override names unknown category %r: not applied "
+                            "(no user or transaction named: logs never name a person)",
+                            o["category"])
                 continue
         known.append(o)
     return known

@@ -83,8 +83,9 @@ def land_release(lake: Lake, record_id: str, fixed: Any, now: datetime | None = 
     meta = dict(envelope["meta"], raw_ref=key, release={
         "record_id": record_id, "source_seq": row["source_seq"],
         "original_ref": row["raw_ref"], "released_at": now.isoformat()})
-    body = {"meta": meta, "response": {section: [fixed], "next_cursor": None,
-                                       "has_more": False}}
+    # Masked like every landed page: an operator's fix must not bring a full number in.
+    body = {"meta": meta, "response": raw.masked_response(
+        {section: [fixed], "next_cursor": None, "has_more": False})}
     lake.store.put_once(key, json.dumps(body, ensure_ascii=False).encode())
     upsert_rows(lake, QUARANTINE, [dict(row, status="released", released_at=now,
                                         released_ref=key)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -102,7 +103,9 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
     if intake is None:
         log.info("%s: no complete raw updates landed", sync_date)
         return result
-    scope = sync_date.isoformat() + (f"/user={only[0]}/item={only[1]}" if only else "")
+    # An on-demand merge's audits get a random scope: audit reports outlive a person's data
+    # and must not name them (lake/forget.py verifies it).
+    scope = sync_date.isoformat() + (f"/on_demand={uuid.uuid4().hex[:12]}" if only else "")
     stats = result.contract = intake.stats
     result.pages, result.quarantined = stats.pages, stats.quarantine_rows
     if intake.rejected:

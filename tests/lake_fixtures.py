@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from lake.tables import (
     CREDENTIALS,
     INSTITUTION_HEALTH,
     INSTITUTIONS,
+    LOGINS,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     NET_WORTH_DAILY,
@@ -79,6 +81,10 @@ def txn(user: str, n: int, day: date, amount: str, description: str, category: s
 
 
 ALICE, BOB = "alice", "bob"
+# Dashboard logins of the small lake: login -> (user id or None for the analyst, password).
+ANALYST = "ana"
+LOGIN_PASSWORDS = {ALICE: "alice-correct-horse", BOB: "bob-battery-staple",
+                   ANALYST: "ana-aggregates-only"}
 
 
 def transactions() -> list[dict[str, Any]]:
@@ -256,12 +262,29 @@ def spend_lake(home: Path) -> Lake:
     return lake
 
 
+@cache
+def _password_hash(password: str) -> str:
+    from dashboard import auth
+
+    return auth.HASHER.hash(password)  # argon2id: hashed once per test process
+
+
+def login_rows() -> list[dict[str, Any]]:
+    """Logins for alice and bob (role user) and an analyst, with LOGIN_PASSWORDS."""
+    return [{"login": login, "user_id": None if login == ANALYST else login,
+             "role": "analyst" if login == ANALYST else "user",
+             "password_hash": _password_hash(password), "created_at": REFRESHED_AT,
+             "disabled": False} for login, password in LOGIN_PASSWORDS.items()]
+
+
 def small_lake(home: Path, now: datetime | None = None) -> Lake:
     """A lake at ``home/lake`` (where FINLAKE_HOME=home puts it) with two users' data:
-    silver, gold and the sync state the dashboard shows (sync times relative to ``now``)."""
+    silver, gold and the sync state the dashboard shows (sync times relative to ``now``),
+    and dashboard logins for both and for an analyst (:func:`login_rows`)."""
     now = now or datetime.now(UTC)
     lake = spend_lake(home)
     write_table(lake, ACCOUNTS, accounts(now))
     for t, table_rows in {**ops_rows(now), **gold_rows(now)}.items():
         write_table(lake, t, table_rows)
+    write_table(lake, LOGINS, login_rows())
     return lake

@@ -251,3 +251,47 @@ def test_every_query_runs_unchanged_on_an_exported_duckdb_file(home: Path,
             assert run(con, QUERIES[title]) == (columns, rows), title
     finally:
         con.close()
+
+
+def test_analysts_get_pseudonyms_and_no_free_text(home: Path) -> None:
+    lake = Lake(str(home / "lake"))
+    ident, deid, other = connect(lake), connect(lake, "k" * 64), connect(lake, "j" * 64)
+    try:
+        def users(c: duckdb.DuckDBPyConnection) -> set[str]:
+            return {r[0] for r in c.execute("SELECT DISTINCT user_id FROM transactions")
+                    .fetchall()}
+
+        real, pseudo = users(ident), users(deid)
+        assert len(real) == len(pseudo) > 1 and not real & pseudo
+        assert all(p.startswith("p_") and len(p) == 22 for p in pseudo)
+        assert not pseudo & users(other)  # another key: other, unlinkable pseudonyms
+        # The same person and account get the same pseudonym in every table: joins still work.
+        join = ("SELECT count(*) FROM transactions t JOIN monthly_spend m "
+                "ON m.user_id = t.user_id")
+        assert deid.execute(join).fetchone() == ident.execute(join).fetchone() != (0,)
+        columns = [d[0] for d in deid.execute("SELECT * FROM transactions LIMIT 0").description]
+        assert {"description", "partner_txn_id", "pending_partner_txn_id", "raw_ref"} \
+            .isdisjoint(columns)
+        assert "merchant" in columns and "amount" in columns
+        shown = {r[0] for r in deid.execute("SELECT view_name FROM duckdb_views() "
+                                            "WHERE NOT internal").fetchall()}
+        assert {"credentials", "logins", "audit_subjects"}.isdisjoint(shown)
+    finally:
+        for c in (ident, deid, other):
+            c.close()
+
+
+def test_identified_queries_and_exports_are_audited(home: Path, tmp_path: Path) -> None:
+    refused = cli(home, "sql", "SELECT description FROM transactions")
+    assert refused.returncode == 2 and "--identified" in refused.stderr
+    done = cli(home, "sql", "--identified", "--format", "csv",
+               "SELECT count(DISTINCT description) AS n FROM transactions")
+    assert done.returncode == 0, done.stderr
+    assert cli(home, "sql", "--export", str(tmp_path / "x.duckdb")).returncode == 0
+    con = connect(Lake(str(home / "lake")))
+    try:
+        actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY occurred_at")
+                   .fetchall()]
+    finally:
+        con.close()
+    assert actions[-2:] == ["identified_query", "export"]

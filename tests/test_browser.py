@@ -1,7 +1,9 @@
 """The dashboard in a real browser: ``finlake dashboard`` serving on 127.0.0.1, driven by
 Debian's headless Chromium through Selenium and chromedriver (both installed by ``./dev test``
-from the distribution's packages; nothing is downloaded by a tool). It clicks through every
-page, recategorises a transaction and checks the override is stored. A screenshot of every
+from the distribution's packages; nothing is downloaded by a tool). It signs in through the
+form, clicks through every page checking that none shows another person's data (also when
+the URL asks for them), recategorises a transaction and checks the override is stored, signs
+out, and signs in as an analyst, who sees the Analytics page only. A screenshot of every
 page is kept in ``test-artifacts/screenshots/``."""
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
-from lake_fixtures import ALICE, small_lake
+from lake_fixtures import ALICE, ANALYST, LOGIN_PASSWORDS, small_lake
 
 from lake.catalog import Lake
 from lake.small_tables import read_rows
@@ -31,6 +33,14 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PAGES = [("Overview", "Net worth"), ("Spending", "Spending per month"),
          ("Budgets", "Set a budget"), ("Transactions", "Change a category"),
          ("Recurring", "Recurring payments"), ("Accounts & sync", "First Platypus Bank")]
+# Only bob's data holds these: none may reach a page alice is signed in to.
+BOB_VALUES = ["LANDLORD", "Landlord", "NETFLIX", "Netflix", "Car Loan", "Tartan Bank",
+              "$830.55", "$1,500.00", "$1,495.49", "••1234"]
+# What an analyst never sees: anybody's descriptions, merchants, accounts, ids, amounts
+# (institutions are not personal: their sync health is on the Analytics page).
+PERSONAL = [v for v in BOB_VALUES if v != "Tartan Bank"] + [
+    "WHOLE FOODS", "AMAZON", "Amazon", "Everyday Checking", "Rainy Day", "$1,234.56", ALICE,
+    "bob", "alice-", "bob-"]
 
 
 @pytest.fixture(scope="module")
@@ -164,21 +174,84 @@ def _choose(driver, label: str, option: str) -> None:  # noqa: ANN001
     box.find_element("css selector", "input").send_keys(Keys.ENTER)
 
 
+def _sign_in(driver, login: str) -> None:  # noqa: ANN001
+    """Fill in the sign-in form (the only thing shown before signing in) and submit it."""
+    deadline = time.monotonic() + 60
+    while True:  # a new page load: the form alone, once the old document is gone
+        body = driver.find_element("tag name", "body").text
+        if "Sign in to finlake" in body and "Data refreshed" not in body \
+                and "Signed in as" not in body and "Running..." not in body:
+            break
+        assert time.monotonic() < deadline, f"no sign-in form; the page shows:\n{body[:2000]}"
+        time.sleep(0.3)
+    _settle(driver)
+    body = driver.find_element("tag name", "body").text
+    assert "Data refreshed" not in body and "Page not found" not in body
+    assert not driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+
+    def fill() -> None:
+        _type(driver, "Login", login)
+        _type(driver, "Password", LOGIN_PASSWORDS[login])
+
+    _retry(fill)
+    _retry(lambda: _click_button(driver, "Sign in"))
+    _wait_for_text(driver, f"Signed in as {login}")
+
+
+def _type(driver, label: str, text: str) -> None:  # noqa: ANN001
+    boxes = [b for b in driver.find_elements("css selector", '[data-testid="stTextInput"]')
+             if b.text.split("\n")[0].strip() == label]
+    if len(boxes) != 1:
+        raise ValueError(f"no text box {label!r}")
+    field = boxes[0].find_element("css selector", "input")
+    field.clear()
+    field.send_keys(text)
+
+
+def _click_button(driver, label: str) -> None:  # noqa: ANN001
+    buttons = [b for b in driver.find_elements("css selector", "button")
+               if b.text.strip().split("\n")[-1] == label]
+    if not buttons:
+        raise ValueError(f"no button {label!r}")
+    buttons[0].click()
+
+
+def _nav_labels(driver) -> list[str]:  # noqa: ANN001
+    return [a.text.strip().split("\n")[-1] for a in
+            driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')]
+
+
+def _absent(driver, values: list[str]) -> None:  # noqa: ANN001
+    _settle(driver)
+    body = driver.find_element("tag name", "body").text
+    html = driver.page_source
+    assert [v for v in values if v in body or v in html] == []
+
+
 def test_click_through_every_page_and_recategorise(dashboard_url: str, browser,  # noqa: ANN001
                                                    home: Path) -> None:
-    browser.get(dashboard_url)
+    browser.get(f"{dashboard_url}/?user=bob")  # a URL cannot pick anybody
+    _sign_in(browser, ALICE)
     _wait_for_text(browser, "Data refreshed")
+    assert _nav_labels(browser) == [label for label, _ in PAGES]
     for label, marker in PAGES:
         _nav(browser, label)
         body = _wait_for_text(browser, marker)
         assert "Data refreshed" in body
         assert "Traceback" not in body and "Error" not in body
+        _absent(browser, BOB_VALUES)
         _shot(browser, label.split()[0].lower())
     body = _wait_for_text(browser, "Gingham Credit Union")
     assert "needs you to sign in again" in body  # the expired sign-in, where it applies
 
-    _nav(browser, "Transactions")
+    # A new page load is a new session: it asks to sign in again, whatever the URL says.
+    # (a bookmarked page shows the form, then the page itself)
+    browser.get(f"{dashboard_url}/transactions?user=bob&user_id=bob")
+    _sign_in(browser, ALICE)
     _wait_for_text(browser, "Change a category")
+    assert "Page not found" not in browser.find_element("tag name", "body").text
+    _absent(browser, BOB_VALUES)
+
     _retry(lambda: _choose(browser, "New category", "Video games"))
     _settle(browser)
     _retry(lambda: next(b for b in browser.find_elements("css selector", "button")
@@ -188,3 +261,22 @@ def test_click_through_every_page_and_recategorise(dashboard_url: str, browser, 
     assert (row["user_id"], row["txn_id"], row["category"], row["source"]) == (
         ALICE, "alice-t6", "ENTERTAINMENT_VIDEO_GAMES", "dashboard")
     _shot(browser, "transactions-recategorised")
+
+    _settle(browser)
+    _retry(lambda: _click_button(browser, "Sign out"))
+    _sign_in(browser, ANALYST)
+    body = _wait_for_text(browser, "Spending by category per month")
+    assert _nav_labels(browser) == []  # one page: no navigation to show
+    assert "Analytics" in body and "Change a category" not in body
+    _absent(browser, PERSONAL)
+    _shot(browser, "analytics")
+
+    # A per-user page's URL does not reach it for an analyst: it is not registered, the
+    # analyst lands on Analytics.
+    for page in ("transactions", "spending", "accounts"):
+        browser.get(f"{dashboard_url}/{page}?user={ALICE}")
+        _sign_in(browser, ANALYST)
+        body = _wait_for_text(browser, "Spending by category per month")
+        assert "Change a category" not in body and "Net worth" not in body
+        assert not browser.current_url.split("?")[0].endswith(f"/{page}")
+        _absent(browser, PERSONAL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import duckdb
@@ -9,10 +10,16 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from bench.dashboard_lake import LakeSpec, ensure_lake
 from lake.catalog import Lake
 from lake.reference import categories
 from lake.tables import REGISTRY
+
+# bench/ is not an installed package: `python -m pytest` finds it from the working directory,
+# a bare `pytest` (or one run from elsewhere) only with the repository root on the path.
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from bench.dashboard_lake import LakeSpec, ensure_lake  # noqa: E402
 
 SPEC = LakeSpec(users=50, months=4, five_year_users=3, sync_days=1, balance_days=10)
 

@@ -34,6 +34,7 @@ PLAID_ROUTES = {
     "/transactions/sync": "transactions_sync", "/accounts/get": "accounts_get",
     "/accounts/balance/get": "accounts_balance_get",
     "/institutions/get_by_id": "institutions_get_by_id", "/item/get": "item_get",
+    "/item/remove": "item_remove",
 }
 RATE_LIMITED = FAULTABLE  # /transactions/sync and /accounts/*
 
@@ -249,7 +250,8 @@ class SandboxBank(PlaidEndpoints):
                        .error_code)
                    or (fault.kind in ("empty_results", "unreadable_page") and status == 200)
                    or (fault.kind == "duplicate_ids" and bool(inj.details.get("transaction_ids")))
-                   or (fault.kind == "malformed_records" and bool(inj.details.get("breaks"))))
+                   or (fault.kind == "malformed_records" and bool(inj.details.get("breaks")))
+                   or (fault.kind == "leaky_descriptions" and bool(inj.details.get("leaks"))))
         if not applied:
             return Reply(status, resp, {}), None
         self.faults.record(ins.institution_id, item.item_id, fault.kind, d.n, path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -31,6 +32,18 @@ BREAKS: dict[str, tuple[str, Callable[[dict], object] | None]] = {
     "impossible_date": ("date", lambda r: "2026-02-30"),
     "no_transaction_id": ("transaction_id", None),
 }
+# what ``leaky_descriptions`` writes into a description: {account} a full account number,
+# {short} a shorter one (after a keyword), {routing} a routing number (ABA checksum right),
+# {card} a Luhn-valid card number as printed
+LEAKS = (
+    "ONLINE TRANSFER TO CHK {account} ROUTING {routing}",
+    "ACH DEBIT ACCT# {short} ABA {routing}",
+    "PAYMENT CARD {card}",
+    "WIRE TRANSFER FROM {account} CARD {card}",
+)
+# the first two digits of US routing numbers: Federal Reserve districts, thrifts, electronic
+ROUTING_PREFIXES = tuple(f"{n:02d}" for n in (*range(1, 13), *range(21, 33), *range(61, 73),
+                                                80))
 
 
 def _endpoint(fn: Callable[..., dict]) -> Callable[..., Response]:
@@ -73,10 +86,20 @@ class PlaidEndpoints:
     def _item(self, body: dict) -> Item:
         token = body.get("access_token")
         item = self.world.items_by_token.get(token) if isinstance(token, str) else None
-        if item is None:
+        if item is None or item.item_id in (self._state.get("removed_items") or []):
             log.info("rejected access token %s", short_hash(str(token)))
             raise er.invalid_access_token()
         return item
+
+    @_endpoint
+    def item_remove(self, body: dict) -> dict:
+        """Revoke an item's access token (Plaid ``/item/remove``); linking it again restores
+        access."""
+        item = self._item(body)
+        with self._lock:
+            removed = set(self._state.get("removed_items") or [])
+            self._state.put("removed_items", sorted(removed | {item.item_id}))
+        return {}
 
     @_endpoint
     def public_token_create(self, body: dict) -> dict:
@@ -101,13 +124,17 @@ class PlaidEndpoints:
         if item_id is None:
             raise BankError(400, "INVALID_INPUT", "INVALID_PUBLIC_TOKEN",
                             "provided public token is invalid, expired or already used")
+        with self._lock:
+            removed = self._state.get("removed_items") or []
+            if item_id in removed:  # linked again after /item/remove
+                self._state.put("removed_items", [i for i in removed if i != item_id] or None)
         item = self.world.items_by_id[item_id]
         return {"access_token": item.access_token, "item_id": item.item_id}
 
     @_endpoint
     def transactions_sync(self, body: dict, inj: Injection | None = None) -> dict:
-        """``inj``: a ``mutation``, ``empty_results``, ``duplicate_ids`` or
-        ``malformed_records`` fault to inject (others are carried out by the caller)."""
+        """``inj``: a ``mutation``, ``empty_results``, ``duplicate_ids``, ``malformed_records``
+        or ``leaky_descriptions`` fault to inject (others are carried out by the caller)."""
         item = self._item(body)
         count = body.get("count", 100)
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
@@ -159,6 +186,8 @@ class PlaidEndpoints:
                "transactions_update_status": "HISTORICAL_UPDATE_COMPLETE"}
         if inj and kind == "malformed_records":
             break_records(out, inj)
+        if inj and kind == "leaky_descriptions":
+            leak_numbers(out, inj)
         return out
 
     @_endpoint
@@ -266,3 +295,57 @@ def break_records(page: dict, inj: Injection) -> None:
             rec[name] = broken(rec)
         page[section][i] = rec
     inj.details.update(transaction_ids=[b["transaction_id"] for b in breaks], breaks=breaks)
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _routing_number(rng: random.Random) -> str:
+    """9 digits whose ABA checksum (weights 3, 7, 1) is right."""
+    head = [int(c) for c in rng.choice(ROUTING_PREFIXES) + _digits(rng, 6)]
+    partial = 3 * (head[0] + head[3] + head[6]) + 7 * (head[1] + head[4] + head[7]) \
+        + head[2] + head[5]
+    return "".join(map(str, head)) + str(-partial % 10)
+
+
+def _card_number(rng: random.Random) -> tuple[str, str]:
+    """A Luhn-valid card number (Visa, Mastercard or Amex): its digits, and as printed."""
+    prefix, length = rng.choice((("4", 16), (str(rng.randint(51, 55)), 16),
+                                 (rng.choice(("34", "37")), 15)))
+    body = prefix + _digits(rng, length - len(prefix) - 1)
+    total = sum(d * 2 - 9 * (d > 4) if i % 2 == 0 else d
+                for i, d in enumerate(int(c) for c in reversed(body)))
+    digits = body + str(-total % 10)
+    sep = rng.choice((" ", "-", ""))
+    groups = (4, 6, 5) if length == 15 else (4, 4, 4, 4)
+    cuts = [sum(groups[:k]) for k in range(len(groups) + 1)]
+    return digits, sep.join(digits[a:b] for a, b in zip(cuts, cuts[1:], strict=False))
+
+
+def leak_numbers(page: dict, inj: Injection) -> None:
+    """Write a full account, routing and/or card number into the ``original_description``
+    (and, with ``in_name``, the ``name``) of ``count`` records of the page's
+    ``added``/``modified``.
+
+    Only the page's lists hold the leaky copies: the bank's truth is unchanged. Each leak
+    (transaction id, the text, every number in it as digits) goes to ``inj.details``."""
+    rng = inj.rng
+    spots = [(section, i) for section in ("added", "modified") for i in range(len(page[section]))]
+    chosen = sorted(rng.sample(spots, min(int(inj.fault["count"]), len(spots))))
+    leaks = []
+    for section, i in chosen:
+        rec = dict(page[section][i])
+        template = rng.choice(LEAKS)
+        card, printed = _card_number(rng)
+        numbers = {"account": _digits(rng, rng.randint(10, 14)), "short": _digits(rng, 8),
+                   "routing": _routing_number(rng), "card": card}
+        text = template.format(**{**numbers, "card": printed})
+        rec["original_description"] = text
+        if inj.fault["in_name"]:
+            rec["name"] = text
+        page[section][i] = rec
+        leaks.append({"transaction_id": rec["transaction_id"], "account_id": rec["account_id"],
+                      "section": section, "text": text,
+                      "numbers": [v for k, v in numbers.items() if f"{{{k}}}" in template]})
+    inj.details.update(transaction_ids=[x["transaction_id"] for x in leaks], leaks=leaks)

@@ -22,7 +22,14 @@ Kinds (parameters with their defaults in :data:`KINDS`):
   date "2026-02-30", or no transaction_id); the bank's truth is unchanged, nothing is
   re-sent, and the fault log lists the ``breaks`` (transaction id, field, how);
 - ``unreadable_page`` (sync only): HTTP 200 with the first half of the real body (truncated
-  JSON); nothing moves, so the request's cursor stays valid and a retry gets the real page.
+  JSON); nothing moves, so the request's cursor stays valid and a retry gets the real page;
+- ``leaky_descriptions`` (sync only): ``count`` records of the page's ``added``/``modified``
+  carry a full account number, a routing number and/or a Luhn-valid card number in their
+  ``original_description`` and (unless ``in_name=False``) their ``name``, as some banks print
+  them in transfer descriptions ("ONLINE TRANSFER TO CHK 000123456789 ROUTING 021000021",
+  "PAYMENT CARD 4111 1111 1111 1111"); the bank's truth is unchanged (so a leaked ``name``
+  differs from the truth's), and the fault log lists the ``leaks`` (transaction id, the text
+  and every number in it) for tests to look for.
 """
 
 from __future__ import annotations
@@ -46,11 +53,14 @@ KINDS: dict[str, dict[str, Any]] = {
     "empty_results": {},
     "malformed_records": {"count": 2},
     "unreadable_page": {},
+    "leaky_descriptions": {"count": 2, "in_name": True},
 }
+# kinds added after plans from every_kind were relied on (acceptance runs, seeds in tests)
+ADDED_LATER = ("leaky_descriptions",)
 INSTITUTION_DOWN_CODES = ("INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING",
                           "INSTITUTION_NOT_AVAILABLE", "PLANNED_MAINTENANCE")
 SYNC_ONLY = frozenset({"mutation", "duplicate_ids", "empty_results", "malformed_records",
-                       "unreadable_page"})
+                       "unreadable_page", "leaky_descriptions"})
 
 
 class Fault:
@@ -117,14 +127,15 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
                                  or not isinstance(p["retry_after"], int)
                                  or p["retry_after"] < 1):
         raise bad("retry_after", "an integer >= 1")
-    if "sticky" in p and not isinstance(p["sticky"], bool):
-        raise bad("sticky", "a boolean")
+    for flag in ("sticky", "in_name"):
+        if flag in p and not isinstance(p[flag], bool):
+            raise bad(flag, "a boolean")
     if kind == "institution_down" and p["error_code"] not in (None, *INSTITUTION_DOWN_CODES):
         raise bad("error_code", f"None or one of {INSTITUTION_DOWN_CODES}")
     if kind == "timeout" and (isinstance(p["delay"], bool)
                               or not isinstance(p["delay"], int | float) or p["delay"] < 0):
         raise bad("delay", "a number of seconds >= 0")
-    if kind in ("duplicate_ids", "malformed_records") and (
+    if kind in ("duplicate_ids", "malformed_records", "leaky_descriptions") and (
             isinstance(p["count"], bool) or not isinstance(p["count"], int) or p["count"] < 1):
         raise bad("count", "an integer >= 1")
     if kind == "wrong_balance":
@@ -189,8 +200,9 @@ class FaultPlan(Mapping[str, tuple[Fault, ...]]):
         if not ids:
             raise ValueError("every_kind needs at least one institution")
         rng(seed, "every-kind").shuffle(ids)
-        kinds = list(KINDS)
+        kinds = [k for k in KINDS if k not in ADDED_LATER]
         rng(seed, "every-kind-order").shuffle(kinds)
+        kinds += ADDED_LATER  # after the shuffle: a seed's plan for the others is unchanged
         plan: dict[str, list[Fault]] = {}
         for i, kind in enumerate(kinds):
             plan.setdefault(ids[i % len(ids)], []).append(_ACCEPTANCE[kind])
@@ -212,4 +224,6 @@ _ACCEPTANCE: dict[str, Fault] = {
     "empty_results": Fault("empty_results", 0.3),
     "malformed_records": Fault("malformed_records", 0.3),
     "unreadable_page": Fault("unreadable_page", 0.2),
+    # names are compared with the bank's truth, which a leak on the wire does not change
+    "leaky_descriptions": Fault("leaky_descriptions", 0.3, in_name=False),
 }

@@ -3,7 +3,8 @@
 Error faults (``rate_limit``, ``login_required``, ``mfa_required``, ``institution_down``,
 ``server_error``) are answered here; the bank carries out the others (``timeout``,
 ``mutation``, ``duplicate_ids``, ``wrong_balance``, ``empty_results``, ``malformed_records``,
-``unreadable_page``) and records them with :meth:`FaultInjector.record`.
+``unreadable_page``, ``leaky_descriptions``) and records them with
+:meth:`FaultInjector.record`.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _fits(kind: str, endpoint: str, cursor_kind: str | None) -> bool:
         return cursor_kind in ("initial", "complete")
     if kind == "duplicate_ids":
         return cursor_kind in ("complete", "page")
-    if kind in ("malformed_records", "unreadable_page"):
+    if kind in ("malformed_records", "unreadable_page", "leaky_descriptions"):
         return cursor_kind != "invalid"  # a request the bank answers with a page
     return True
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.auth import Principal
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
 
 if TYPE_CHECKING:
@@ -18,16 +19,16 @@ TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",
          "investment": "Investment"}
 
 
-def load(lake: Lake, user_id: str) -> dict[str, Any]:
-    return {"accounts": data.accounts(lake, user_id)}
+def load(lake: Lake, who: Principal) -> dict[str, Any]:
+    return {"accounts": data.accounts(lake, who)}
 
 
 def render() -> None:
     ctx = ui.page("Accounts & sync", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
-    accts = load(lake, user)["accounts"]
+    lake, who = ctx
+    accts = load(lake, who)["accounts"]
     if accts.empty:
         st.write("No linked accounts yet.")
         return

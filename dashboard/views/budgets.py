@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from dashboard import actions, data, ui
+from dashboard.auth import Principal
 from lake.tables import BUDGET_PROGRESS, BUDGETS
 
 if TYPE_CHECKING:
@@ -16,16 +17,16 @@ TABLES = [BUDGET_PROGRESS, BUDGETS]
 BADGES = {"ok": "green", "approaching": "orange", "exceeded": "red", "no_budget": "gray"}
 
 
-def load(lake: Lake, user_id: str) -> dict[str, Any]:
-    return {"progress": data.budget_progress(lake, user_id)}
+def load(lake: Lake, who: Principal) -> dict[str, Any]:
+    return {"progress": data.budget_progress(lake, who)}
 
 
 def render() -> None:
     ctx = ui.page("Budgets", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
-    progress = load(lake, user)["progress"]
+    lake, who = ctx
+    progress = load(lake, who)["progress"]
     if progress.empty:
         st.write("No spending or budgets yet this month.")
     else:
@@ -54,14 +55,18 @@ def render() -> None:
         clear = c2.form_submit_button("Use the suggestion instead")
     if save:
         try:
-            value = actions.set_budget(lake, user, primary, amount)
+            value = actions.set_budget(lake, who, primary, amount)
         except actions.ActionError as error:
             st.error(str(error))
         else:
             ui.flash_and_rerun(
                 f"Budget for {names[primary]} set to {ui.format_money(value)} a month.")
     if clear:
-        actions.clear_budget(lake, user, primary)
+        try:
+            actions.clear_budget(lake, who, primary)
+        except actions.ActionError as error:
+            st.error(str(error))
+            return
         ui.flash_and_rerun(
             f"Your own budget for {names[primary]} is removed; the suggested budget applies "
             "again from the next refresh.")

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.auth import Principal
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
 
 if TYPE_CHECKING:
@@ -22,13 +23,13 @@ UNUSUAL_TITLES = {"category_spike": "Spending spike", "merchant_outlier": "Unusu
                   "new_merchant_large": "Large new payment"}
 
 
-def load(lake: Lake, user_id: str) -> dict[str, Any]:
+def load(lake: Lake, who: Principal) -> dict[str, Any]:
     return {
-        "net_worth": data.net_worth(lake, user_id),
-        "budgets": data.budget_progress(lake, user_id),
-        "alerts": data.alerts(lake, user_id, limit=8),
-        "unusual": data.unusual_activity(lake, user_id, months=1),
-        "cashflow": data.cashflow(lake, user_id, months=1),  # the newest month's figures
+        "net_worth": data.net_worth(lake, who),
+        "budgets": data.budget_progress(lake, who),
+        "alerts": data.alerts(lake, who, limit=8),
+        "unusual": data.unusual_activity(lake, who, months=1),
+        "cashflow": data.cashflow(lake, who, months=1),  # the newest month's figures
     }
 
 
@@ -36,8 +37,8 @@ def render() -> None:
     ctx = ui.page("Overview", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
-    d = load(lake, user)
+    lake, who = ctx
+    d = load(lake, who)
 
     nw, flow = d["net_worth"], d["cashflow"]
     cols = st.columns(3)

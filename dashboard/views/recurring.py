@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.auth import Principal
 from lake.tables import RECURRING_PAYMENTS
 
 if TYPE_CHECKING:
@@ -18,16 +19,16 @@ TABLES = [RECURRING_PAYMENTS]
 CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}
 
 
-def load(lake: Lake, user_id: str) -> dict[str, Any]:
-    return {"recurring": data.recurring(lake, user_id)}
+def load(lake: Lake, who: Principal) -> dict[str, Any]:
+    return {"recurring": data.recurring(lake, who)}
 
 
 def render() -> None:
     ctx = ui.page("Recurring payments", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
-    rec = load(lake, user)["recurring"]
+    lake, who = ctx
+    rec = load(lake, who)["recurring"]
     if rec.empty:
         st.write("No subscriptions or regular bills found yet (they appear after a few "
                  "payments at a steady rhythm).")

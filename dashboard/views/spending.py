@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.auth import Principal
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
 if TYPE_CHECKING:
@@ -18,16 +19,16 @@ TABLES = [MONTHLY_SPEND, SPEND_TRENDS]
 MONTHS_SHOWN = 12
 
 
-def load(lake: Lake, user_id: str, month: str | None = None) -> dict[str, Any]:
-    spend = data.monthly_spend(lake, user_id)
+def load(lake: Lake, who: Principal, month: str | None = None) -> dict[str, Any]:
+    spend = data.monthly_spend(lake, who)
     months = sorted(spend["month"].unique(), reverse=True)
     month = month if month in months else (months[0] if months else None)
     return {
         "spend": spend,
         "months": months,
         "month": month,
-        "trends": data.trends(lake, user_id, month) if month else pd.DataFrame(),
-        "cashflow": data.cashflow(lake, user_id),
+        "trends": data.trends(lake, who, month) if month else pd.DataFrame(),
+        "cashflow": data.cashflow(lake, who),
     }
 
 
@@ -35,8 +36,8 @@ def render() -> None:
     ctx = ui.page("Spending", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
-    d = load(lake, user)
+    lake, who = ctx
+    d = load(lake, who)
     spend, months = d["spend"], d["months"]
     if not months:
         st.write("No spending recorded yet.")
@@ -54,7 +55,7 @@ def render() -> None:
 
     month = st.selectbox("Month", months, format_func=ui.month_label, key="spending_month")
     if month != d["month"]:
-        d = load(lake, user, month)
+        d = load(lake, who, month)
     in_month = spend[spend["month"] == month]
     st.subheader(f"By category in {ui.month_label(month)}")
     left, right = st.columns([3, 2])
@@ -82,7 +83,7 @@ def render() -> None:
             "Spend": [ui.format_money(a) for a in details["amount"]],
             "Transactions": details["txn_count"].astype(int)}), hide_index=True)
         txns, total = data.search_transactions(
-            lake, user, data.TxnFilter(category=pick, month=month), page_size=100)
+            lake, who, data.TxnFilter(category=pick, month=month), page_size=100)
         plural = "s" if total != 1 else ""
         st.caption(f"{total} transaction{plural} in {names[pick]}, {ui.month_label(month)}"
                    + (" (newest 100 shown)" if total > 100 else ""))

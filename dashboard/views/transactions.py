@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, data, ui
+from dashboard.auth import Principal
 from lake.reference import categories
 from lake.tables import TRANSACTIONS
 
@@ -20,10 +21,10 @@ TABLES = [TRANSACTIONS]
 PAGE_KEY = "txn_page"
 
 
-def load(lake: Lake, user_id: str, f: data.TxnFilter | None = None, page: int = 0
+def load(lake: Lake, who: Principal, f: data.TxnFilter | None = None, page: int = 0
          ) -> dict[str, Any]:
-    rows, total = data.search_transactions(lake, user_id, f or data.TxnFilter(), page=page)
-    return {"rows": rows, "total": total, "choices": data.category_choices(lake, user_id)}
+    rows, total = data.search_transactions(lake, who, f or data.TxnFilter(), page=page)
+    return {"rows": rows, "total": total, "choices": data.category_choices(lake, who)}
 
 
 def _filters() -> data.TxnFilter:
@@ -51,13 +52,13 @@ def render() -> None:
     ctx = ui.page("Transactions", TABLES)
     if ctx is None:
         return
-    lake, user = ctx
+    lake, who = ctx
     f = _filters()
     if st.session_state.get("txn_filter") != f:  # a new search starts at the first page
         st.session_state["txn_filter"] = f
         st.session_state[PAGE_KEY] = 0
     page = int(st.session_state.get(PAGE_KEY, 0))
-    d = load(lake, user, f, page)
+    d = load(lake, who, f, page)
     rows, total = d["rows"], d["total"]
     pages = max(1, -(-total // data.PAGE_SIZE))
     page = min(page, pages - 1)
@@ -105,7 +106,7 @@ def render() -> None:
     c1, c2 = st.columns(2)
     if c1.button("Set for this transaction", type="primary", key="txn_set_one"):
         try:
-            actions.recategorise(lake, user, str(row["txn_id"]), category)
+            actions.recategorise(lake, who, str(row["txn_id"]), category)
         except actions.ActionError as error:
             st.error(str(error))
         else:
@@ -114,7 +115,7 @@ def render() -> None:
                 "it after the next refresh.")
     if merchant and c2.button(f"Always use it for {merchant}", key="txn_set_merchant"):
         try:
-            actions.categorise_merchant(lake, user, str(row["merchant_key"] or ""), category)
+            actions.categorise_merchant(lake, who, str(row["merchant_key"] or ""), category)
         except actions.ActionError as error:
             st.error(str(error))
         else:

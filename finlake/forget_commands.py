@@ -1,0 +1,46 @@
+"""``finlake forget-user``: the right to be forgotten, through the Dagster job."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from finlake.settings import Settings
+
+
+def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, root_cause
+    from jobs.forget import REQUEST_PREFIX, request_forget
+    from lake.audit import cli_actor
+    from lake.catalog import Lake
+
+    if not yes:
+        if not sys.stdin.isatty():
+            print("finlake: forget-user deletes a person's data for good; add --yes to confirm "
+                  "when there is no terminal to ask", file=sys.stderr)
+            return 2
+        typed = input(f"This deletes every trace of {user_id} and cannot be undone. "
+                      "Type the user id again to confirm: ")
+        if typed.strip() != user_id:
+            print("finlake: not confirmed; nothing was changed", file=sys.stderr)
+            return 1
+    lake = Lake(settings.lake_root, settings.s3_endpoint)
+    request_id = request_forget(lake, user_id, cli_actor())
+    print(f"forgetting {user_id} (request {request_id})", flush=True)
+    result = defs().resolve_job_def("forget_user").execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                    "ops": {"forget_user_op": {"config": {"request_id": request_id}}}},
+        instance=prepare_instance(settings), raise_on_error=False)
+    if not result.success:
+        lake.store.delete(f"{REQUEST_PREFIX}{request_id}.json")
+        errors = [root_cause(e.step_failure_data.error).removeprefix(
+                      "dagster._core.definitions.events.Failure: ") for e in result.all_events
+                  if e.is_step_failure and e.step_failure_data and e.step_failure_data.error]
+        print(f"finlake: forget-user failed: {'; '.join(errors) or 'see the Dagster UI'}",
+              file=sys.stderr)
+        return 1
+    certificate = result.output_for_node("forget_user_op")
+    print("deletion certificate (also in the audit log):")
+    print(json.dumps(certificate, indent=2, sort_keys=True))
+    return 0
