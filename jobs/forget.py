@@ -141,6 +141,7 @@ def forget_user_op(context: dg.OpExecutionContext, config: ForgetConfig, lake: L
     try:
         deletion = forget(the_lake, request["user_id"],
                           revoke=revoker(partner, vault, the_lake, log), say=say)
+        log.discard_user(request["user_id"])  # no pseudonym row may come back for them
         home = Path(context.instance.root_directory) if _sqlite(context.instance) else None
         runs, dagster_hits = purge_runs(context.instance, deletion.identifiers.all(),
                                         context.run_id, home)
@@ -149,6 +150,7 @@ def forget_user_op(context: dg.OpExecutionContext, config: ForgetConfig, lake: L
         the_lake.store.delete(key)
         verify_deletion(the_lake, deletion, say, extra=dagster_hits)
     except ForgetError as exc:
+        log.discard_user(request["user_id"])
         log.flush()  # the decryptions and revocations that did happen
         raise dg.Failure(str(exc)) from None
     certificate = deletion.certificate()

@@ -48,28 +48,22 @@ class AuditLog:
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self._lock = threading.Lock()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[str | None, dict[str, Any]]] = []  # (user id, row)
         self._subjects: dict[str, str] | None = None
+        self._new: dict[str, str] = {}  # pseudonyms made since the last flush
 
     def subject(self, user_id: str) -> str:
-        """The person's pseudonym (created, and stored, on first use)."""
+        """The person's pseudonym: the stored one, or a new one that :meth:`flush` stores
+        (one MERGE for all the new people of a run, not one per person)."""
         with self._lock:
             if self._subjects is None:
                 self._subjects = {r["user_id"]: r["subject"]
                                   for r in read_rows(self.lake, AUDIT_SUBJECTS)}
             known = self._subjects.get(user_id)
-            if known is not None:
-                return known
-            subject = "s_" + secrets.token_hex(10)
-            from lake.small_tables import upsert_rows
-
-            upsert_rows(self.lake, AUDIT_SUBJECTS, [{
-                "user_id": user_id, "subject": subject, "created_at": datetime.now(UTC)}],
-                update=False)
-            # Another writer may have created one first: theirs wins (update=False).
-            stored = {r["user_id"]: r["subject"] for r in read_rows(self.lake, AUDIT_SUBJECTS)}
-            self._subjects = stored
-            return stored[user_id]
+            if known is None:
+                known = self._subjects[user_id] = "s_" + secrets.token_hex(10)
+                self._new[user_id] = known
+            return known
 
     def record(self, actor: str, action: str, user_id: str | None = None,
                detail: Mapping[str, Any] | None = None, *, subject: str | None = None) -> None:
@@ -84,20 +78,47 @@ class AuditLog:
                "subject": subject, "detail": json.dumps(dict(detail or {}), sort_keys=True,
                                                         default=str), "day": at.date()}
         with self._lock:
-            self._pending.append(row)
+            self._pending.append((user_id, row))
+
+    def discard_user(self, user_id: str) -> None:
+        """The person was just forgotten: store no pseudonym for them; their buffered rows keep
+        the one they were given, which then leads nowhere."""
+        with self._lock:
+            self._new.pop(user_id, None)
+            if self._subjects is not None:
+                self._subjects.pop(user_id, None)
+            self._pending = [(None if u == user_id else u, r) for u, r in self._pending]
 
     def flush(self) -> int:
-        """Append the buffered events in one commit; returns how many."""
+        """Store new pseudonyms, then append the buffered events in one commit; returns how
+        many events."""
+        from lake.small_tables import upsert_rows
+
         with self._lock:
-            rows, self._pending = self._pending, []
-        if rows:
-            try:
-                append_rows(self.lake, AUDIT_LOG, rows)
-            except Exception:
-                with self._lock:  # keep them for the next flush
-                    self._pending[:0] = rows
-                raise
-        return len(rows)
+            pending, self._pending = self._pending, []
+            new, self._new = self._new, {}
+        try:
+            if new:
+                now = datetime.now(UTC)
+                upsert_rows(self.lake, AUDIT_SUBJECTS, [
+                    {"user_id": u, "subject": s, "created_at": now} for u, s in new.items()],
+                    update=False)
+                # Another writer may have stored one first: theirs wins (update=False).
+                stored = {r["user_id"]: r["subject"]
+                          for r in read_rows(self.lake, AUDIT_SUBJECTS)}
+                for user_id, row in pending:
+                    if user_id in new and user_id in stored:
+                        row["subject"] = stored[user_id]
+                with self._lock:
+                    self._subjects = stored
+            if pending:
+                append_rows(self.lake, AUDIT_LOG, [row for _, row in pending])
+        except Exception:
+            with self._lock:  # keep them for the next flush
+                self._pending[:0] = pending
+                self._new = {**new, **self._new}
+            raise
+        return len(pending)
 
 
 def audit(lake: Lake, actor: str, action: str, user_id: str | None = None,
