@@ -87,6 +87,7 @@ def _run_days(settings: Settings, days: list[date], job: str) -> bool:
     from finlake.runner import prepare_instance, run_partition
 
     instance = prepare_instance(settings)
+    _say(f"  {settings.describe()}")
     definitions = defs()
     url = _resources(settings)["partner"].url() if settings.embedded_partner else None
     ok = True

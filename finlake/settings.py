@@ -68,6 +68,18 @@ class Settings:
     def is_s3(self) -> bool:
         return self.lake_root.startswith("s3://")
 
+    def describe(self) -> str:
+        """Where this configuration points (no secrets): lake, engine, Dagster storage, limiter."""
+        engine = self.spark_remote or "embedded Sail"
+        dagster = ("PostgreSQL (dagster.production.yaml)" if self.env == "production"
+                   else f"SQLite in {self.dagster_home}")
+        limiter = self.rate_limiter_url.split("?")[0]
+        if "@" in limiter:  # never print a password in a URL
+            scheme, rest = limiter.split("://", 1)
+            limiter = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return (f"{self.env}: lake {self.lake_root}, engine {engine}, Dagster storage {dagster}, "
+                f"rate limiter {limiter}")
+
     @property
     def sandbox_dir(self) -> Path:
         return self.home / "sandbox_bank"
@@ -157,6 +169,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FINLAKE_ENV=production needs FINLAKE_KMS_KEY_ID: set it to the KMS "
                           "key id, ARN or alias (e.g. alias/finlake-credentials) that wraps "
                           "the credential data keys")
+    if name == "production":
+        _require_production_services(env)
     return Settings(
         env=name,
         home=home,
@@ -187,6 +201,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kms_endpoint=env.get("FINLAKE_KMS_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
         pseudonym_key=env.get("FINLAKE_PSEUDONYM_KEY") or None,
     )
+
+
+PRODUCTION_SERVICES = {
+    "SPARK_REMOTE": "the Spark Connect endpoint, e.g. sc://spark-connect:15002",
+    "DAGSTER_PG_HOST": "the PostgreSQL host of Dagster's run/event/schedule storage",
+    "DAGSTER_PG_PORT": "its port, e.g. 5432",
+    "DAGSTER_PG_DB": "its database, e.g. dagster",
+    "DAGSTER_PG_USER": "its user",
+    "DAGSTER_PG_PASSWORD": "its password (may be empty with trust authentication)",
+}
+
+
+def _require_production_services(env: Mapping[str, str]) -> None:
+    """Production never falls back to an embedded engine or SQLite: every service is named."""
+    missing = [k for k in PRODUCTION_SERVICES
+               if env.get(k) is None or (k != "DAGSTER_PG_PASSWORD" and not env.get(k))]
+    if missing:
+        lines = "\n".join(f"  {k}: {PRODUCTION_SERVICES[k]}" for k in missing)
+        raise ConfigError(f"FINLAKE_ENV=production needs these variables set:\n{lines}")
+    if not env["DAGSTER_PG_PORT"].isdigit():
+        raise ConfigError(f"DAGSTER_PG_PORT={env['DAGSTER_PG_PORT']!r} must be a port number, "
+                          "e.g. 5432")
 
 
 def _kms_key_id(raw: str) -> str | None:

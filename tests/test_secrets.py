@@ -62,6 +62,7 @@ def test_no_secret_in_any_tracked_file() -> None:
 def test_dagster_instance_config_takes_credentials_from_the_environment() -> None:
     prod = yaml.safe_load((ROOT / "dagster.production.yaml").read_text())
     pg = prod["storage"]["postgres"]["postgres_db"]
+    assert pg.pop("scheme") == "postgresql+psycopg2"  # the driver, not a credential
     assert all(isinstance(v, dict) and set(v) == {"env"} for v in pg.values()), pg
     local = (ROOT / "dagster.yaml").read_text()
     assert "password" not in local.lower()

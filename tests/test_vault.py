@@ -23,7 +23,7 @@ from connectors.vault import (
     key_provider,
 )
 from finlake import cli, key_commands
-from finlake.settings import ConfigError, load_settings
+from finlake.settings import PRODUCTION_SERVICES, ConfigError, load_settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, CREDENTIALS
@@ -213,7 +213,9 @@ def test_keys_status_local(tmp_path, capsys) -> None:
 
 def test_production_needs_a_kms_key(tmp_path, monkeypatch, capsys) -> None:
     base = {"FINLAKE_HOME": str(tmp_path), "FINLAKE_ENV": "production",
-            "FINLAKE_S3_BUCKET": "bucket"}
+            "FINLAKE_S3_BUCKET": "bucket", "SPARK_REMOTE": "sc://spark:15002",
+            **{k: "5432" if k.endswith("PORT") else "x" for k in PRODUCTION_SERVICES
+               if k.startswith("DAGSTER_PG")}}
     with pytest.raises(ConfigError, match="set it to the KMS key id, ARN or alias"):
         load_settings(base)
     with pytest.raises(ConfigError, match="FINLAKE_KMS_KEY_ID='my key'"):
