@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     lg_sub.add_parser("list", help="every login, its role and user")
     ldis = lg_sub.add_parser("disable", help="refuse every future sign-in of a login")
     ldis.add_argument("login")
+    mt = sub.add_parser("maintain", help="compact small files, vacuum old ones and checkpoint "
+                        "every Delta table (the maintenance job, now)")
+    mt.add_argument("--table", dest="tables", action="append", metavar="T",
+                    help="only this table (repeatable); default: every table")
+    mt.add_argument("--dry-run", action="store_true",
+                    help="print what would be compacted and vacuumed; write nothing")
+    mt.add_argument("--min-files", type=_positive, default=None, metavar="N",
+                    help="compact only partitions with at least N small files (default 2)")
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -241,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.login_command == "list":
             return lc.login_list(settings)
         return lc.login_disable(settings, args.login)
+    if args.command == "maintain":
+        from finlake.maintain_commands import maintain
+
+        return maintain(settings, args.tables, dry_run=args.dry_run,
+                        min_small_files=args.min_files)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":

@@ -11,6 +11,7 @@ from finlake import redaction
 from finlake.resources import resources_for
 from finlake.settings import load_settings
 from jobs.forget import forget_user
+from jobs.maintenance import maintenance, maintenance_schedule
 from jobs.nightly import (
     nightly_job,
     nightly_schedule,
@@ -34,8 +35,9 @@ def defs() -> dg.Definitions:
         assets=[raw_transaction_pages, silver_transactions, gold_spend, alert_outbox,
                 institution_health, crowd_rules, category_model, net_worth, recurring_payments],
         asset_checks=[gold_reconciles_with_silver, *freshness_checks],
-        jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job, forget_user],
-        schedules=[nightly_schedule, weekly_categories_schedule],
+        jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job, forget_user,
+              maintenance],
+        schedules=[nightly_schedule, weekly_categories_schedule, maintenance_schedule],
         sensors=[sync_requests, *freshness_sensors],
         resources=resources_for(settings),
     )

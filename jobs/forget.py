@@ -130,7 +130,7 @@ def forget_user_op(context: dg.OpExecutionContext, config: ForgetConfig, lake: L
                          "`finlake forget-user USER_ID`") from None
     busy = [r.job_name for r in context.instance.get_runs(filters=dg.RunsFilter(
         job_name=None, statuses=[dg.DagsterRunStatus.STARTED]))
-        if r.job_name in WRITER_JOBS and r.run_id != context.run_id]
+        if r.job_name in (*WRITER_JOBS, "maintenance") and r.run_id != context.run_id]
     if busy:
         raise dg.Failure(f"a {busy[0]} run is writing the lake: forget after it has finished")
     def say(line: str) -> None:

@@ -1,0 +1,36 @@
+"""``finlake maintain``: Delta table maintenance now, through the Dagster job (so it waits
+for no writer and shows in the Dagster UI like a scheduled run)."""
+
+from __future__ import annotations
+
+import sys
+
+from finlake.settings import Settings
+
+
+def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,
+             min_small_files: int | None = None) -> int:
+    from finlake.definitions import defs
+    from finlake.runner import QUIET, prepare_instance, root_cause
+    from lake.maintenance import FULL_MIN_SMALL_FILES
+    from lake.tables import table
+
+    try:
+        for name in tables or ():
+            table(name)
+    except KeyError as exc:
+        print(f"finlake: {str(exc).strip(chr(34) + chr(39))}", file=sys.stderr)
+        return 2
+    config = {"tables": list(tables or ()), "dry_run": dry_run,
+              "min_small_files": min_small_files or FULL_MIN_SMALL_FILES}
+    result = defs().resolve_job_def("maintenance").execute_in_process(
+        run_config={**QUIET, "ops": {"maintain_tables": {"config": config}}},
+        instance=prepare_instance(settings), raise_on_error=False)
+    if not result.success:
+        errors = [root_cause(e.step_failure_data.error).removeprefix(
+                      "dagster._core.definitions.events.Failure: ") for e in result.all_events
+                  if e.is_step_failure and e.step_failure_data and e.step_failure_data.error]
+        print(f"finlake: maintenance failed: {'; '.join(errors) or 'see the Dagster UI'}",
+              file=sys.stderr)
+        return 1
+    return 0
