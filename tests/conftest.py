@@ -1,19 +1,59 @@
-"""Shared fixtures: one Sail Spark session per test session, a moto S3 server, a tmp lake."""
+"""Shared fixtures: one Sail Spark session per test session, a moto S3 server, a tmp lake,
+one ``finlake demo`` built once for the session (tests work on copies of it)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from lake.catalog import Lake
+
+
+def _compiled(package: str) -> bool:
+    """Whether ``package`` has bytecode next to its source (the .venv was compiled)."""
+    spec = importlib.util.find_spec(package)
+    return bool(spec and spec.origin
+                and Path(importlib.util.cache_from_source(spec.origin)).exists())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def child_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Python processes the tests start (the CLI, Dagster, Streamlit, Spark's Python workers)
+    share one bytecode cache for the session.
+
+    With PYTHONDONTWRITEBYTECODE set and a .venv that ships no .pyc files, every child would
+    compile dagster, great_expectations, pyspark and scipy from source again: about 6 s of CPU
+    per process, and the crash tests alone start 20. The children write their bytecode under
+    this session's temporary directory instead (nothing lands in the checkout or the .venv);
+    the first compiles, the rest load it. This process is not affected either way, and
+    nothing changes where bytecode is written already or the .venv was compiled
+    (``uv sync --compile-bytecode``)."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX") \
+            or _compiled("great_expectations"):
+        yield
+        return
+    cache = tmp_path_factory.mktemp("pycache")
+    mp = pytest.MonkeyPatch()
+    mp.delenv("PYTHONDONTWRITEBYTECODE")
+    mp.setenv("PYTHONPYCACHEPREFIX", str(cache))
+    yield
+    mp.undo()
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +105,58 @@ def moto_s3() -> Iterator[str]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """``finlake demo --users 3 --days 2`` run once, in process, against the embedded sandbox
+    bank, with every log record at DEBUG in ``home / DEMO_LOG``. Never changed afterwards:
+    tests take a copy (:func:`copy_demo`)."""
+
+    home: Path
+    stdout: str  # what the demo printed
+    started: datetime  # just before it started
+
+
+DEMO_LOG = "finlake-debug.log"
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    from finlake import commands
+    from finlake.settings import load_settings
+
+    home = tmp_path_factory.mktemp("demo_build")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FINLAKE_HOME", str(home))
+    mp.delenv("FINLAKE_PARTNER_HOST", raising=False)
+    # Every log record of the demo, at DEBUG, kept in a file like a log shipper would (the
+    # forget test scans it for the person it deletes).
+    handler = logging.FileHandler(home / DEMO_LOG)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    out = io.StringIO()
+    started = datetime.now(UTC)
+    try:
+        with contextlib.redirect_stdout(out):
+            rc = commands.demo(load_settings(), users=3, days=2)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+        mp.undo()
+    assert rc == 0, out.getvalue()
+    return DemoBuild(home, out.getvalue(), started)
+
+
+def copy_demo(build: DemoBuild, dest: Path) -> Path:
+    """A private copy of the demo's FINLAKE_HOME at ``dest``. Nothing in it needs its own
+    location: Delta logs hold relative file paths, Dagster's instance finds its SQLite storage
+    through DAGSTER_HOME, the IO manager and the rate limiter through FINLAKE_HOME; the
+    absolute paths in old Dagster events and Delta commit info are history, not addresses.
+    Permissions are kept (the key directory stays 0700, key files 0600)."""
+    shutil.copytree(build.home, dest, symlinks=True)
+    return dest

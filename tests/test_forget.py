@@ -17,6 +17,7 @@ from finlake import commands
 from finlake.settings import load_settings
 from lake.catalog import Lake
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, TRANSACTIONS, table
+from tests.conftest import DEMO_LOG, copy_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TARGET = "user_0002"
@@ -56,8 +57,10 @@ def _tokens(data: bytes) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("forget_home")
+def home(demo_build, tmp_path_factory) -> Path:
+    """A copy of the session's demo (3 users, 2 days, its DEBUG log included): forgetting a
+    person rewrites it."""
+    home = copy_demo(demo_build, tmp_path_factory.mktemp("forget_home") / "home")
     mp = pytest.MonkeyPatch()
     mp.setenv("FINLAKE_HOME", str(home))
     mp.delenv("FINLAKE_PARTNER_HOST", raising=False)
@@ -67,8 +70,11 @@ def home(tmp_path_factory) -> Path:
 
 def test_forget_user_leaves_no_trace_and_touches_no_one_else(home, capsys) -> None:
     settings = load_settings()
-    # Every log record of the whole story, at DEBUG, kept in a file like a log shipper would.
-    log_file = home / "finlake-debug.log"
+    # Every log record of the whole story, at DEBUG, kept in a file like a log shipper would:
+    # the demo's are in it already (tests/conftest.py), the rest of the story is appended.
+    log_file = home / DEMO_LOG
+    demo_log = log_file.stat().st_size
+    assert demo_log > 10_000  # the demo's records really were written
     handler = logging.FileHandler(log_file)
     handler.setLevel(logging.DEBUG)
     root = logging.getLogger()
@@ -81,7 +87,7 @@ def test_forget_user_leaves_no_trace_and_touches_no_one_else(home, capsys) -> No
         root.removeHandler(handler)
         root.setLevel(level)
         handler.close()
-    assert log_file.stat().st_size > 10_000  # the log really was written
+    assert log_file.stat().st_size > demo_log  # and the rest of the story was appended
 
 
 def _story_and_forget(settings, home: Path, capsys) -> None:  # noqa: ANN001
@@ -91,8 +97,7 @@ def _story_and_forget(settings, home: Path, capsys) -> None:  # noqa: ANN001
     from finlake.gold_commands import budget_set
     from finlake.runner import prepare_instance
 
-    assert commands.demo(settings, users=3, days=2) == 0
-    lake = Lake(settings.lake_root)
+    lake = Lake(settings.lake_root)  # the demo: 3 users, 2 days (tests/conftest.py)
     # The person used the product: a budget, an on-demand sync (a Dagster run of their own).
     assert budget_set(settings, TARGET, "FOOD_AND_DRINK", "300") == 0
     account = next(r["account_id"] for r in lake.delta(table("accounts")).to_pyarrow_table()

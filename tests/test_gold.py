@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from decimal import Decimal
 
@@ -38,11 +39,12 @@ def cells(spark, *pairs):
     return spark.createDataFrame(list(pairs), "user_id string, month string")
 
 
-@pytest.fixture
-def spend_lake(spark, lake: Lake) -> Lake:
+@pytest.fixture(scope="module")
+def spend_built(spark, tmp_path_factory: pytest.TempPathFactory) -> Lake:
     """January: groceries with a refund, coffee recategorised by the user, payroll, a transfer
     to savings, a credit-card payment, a pending and a removed charge. March: food only.
-    February has no data at all."""
+    February has no data at all. Built once for the module: tests get a copy (spend_lake)."""
+    lake = Lake(str(tmp_path_factory.mktemp("spend") / "lake"))
     rows = [
         txn(U, 1, date(2024, 1, 3), "100.00", "KROGER", "FOOD_AND_DRINK_GROCERIES"),
         txn(U, 2, date(2024, 1, 3), "-30.00", "KROGER REFUND", "FOOD_AND_DRINK_GROCERIES"),
@@ -62,6 +64,13 @@ def spend_lake(spark, lake: Lake) -> Lake:
     write_table(lake, TRANSACTIONS, rows)
     write_table(lake, CATEGORIES, categories())
     refresh_gold(spark, lake, cells(spark, (U, "2024-01"), (U, "2024-03")), date(2024, 3, 31))
+    return lake
+
+
+@pytest.fixture
+def spend_lake(spend_built: Lake, lake: Lake) -> Lake:
+    """This test's own copy of ``spend_built`` (Delta logs hold relative paths)."""
+    shutil.copytree(spend_built.root, lake.root)
     return lake
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -58,9 +60,23 @@ def live(lake: Lake) -> dict:
     return {k: r for k, r in rows(lake).items() if r["status"] == "live"}
 
 
-def test_merge_applies_adds_modifications_removals_and_supersession(spark, lake) -> None:
+@pytest.fixture(scope="module")
+def in_order(spark, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The three days merged in order, once for the module; read only (tests that write take
+    a copy with :func:`copy_lake`)."""
+    lake = Lake(str(tmp_path_factory.mktemp("in_order") / "lake"))
     history(lake)
     run_days(spark, lake, [D1, D2, D3])
+    return lake
+
+
+def copy_lake(lake: Lake, dest: Path) -> Lake:
+    """A private copy (Delta logs hold paths relative to their table)."""
+    return Lake(str(shutil.copytree(lake.root, dest)))
+
+
+def test_merge_applies_adds_modifications_removals_and_supersession(in_order) -> None:
+    lake = in_order
     silver = rows(lake)
     assert set(live(lake)) == {("acc_1", t) for t in ("t1", "t2", "t3", "t5")}
     assert float(silver[("acc_1", "t2")]["amount"]) == pytest.approx(31.00)  # modification applied
@@ -71,9 +87,8 @@ def test_merge_applies_adds_modifications_removals_and_supersession(spark, lake)
     assert silver[("acc_1", "t4")]["merchant_key"] == "amazon"
 
 
-def test_replay_changes_nothing_and_commits_no_version(spark, lake) -> None:
-    history(lake)
-    run_days(spark, lake, [D1, D2, D3])
+def test_replay_changes_nothing_and_commits_no_version(spark, in_order, tmp_path) -> None:
+    lake = copy_lake(in_order, tmp_path / "lake")
     before, v = rows(lake), version(lake)
     gold_before, gv = rows(lake, MONTHLY_SPEND), version(lake, MONTHLY_SPEND)
     run_days(spark, lake, [D1, D2, D3, D2])
@@ -84,10 +99,8 @@ def test_replay_changes_nothing_and_commits_no_version(spark, lake) -> None:
 
 
 @pytest.mark.parametrize("order", [[D3, D2, D1], [D2, D1, D3, D1], [D1, D3, D2, D3]])
-def test_any_replay_order_converges(spark, tmp_path, order) -> None:
-    reference = Lake(str(tmp_path / "in_order"))
-    history(reference)
-    run_days(spark, reference, [D1, D2, D3])
+def test_any_replay_order_converges(spark, tmp_path, in_order, order) -> None:
+    reference = in_order
     shuffled = Lake(str(tmp_path / "shuffled"))
     history(shuffled)
     run_days(spark, shuffled, order)
@@ -95,9 +108,8 @@ def test_any_replay_order_converges(spark, tmp_path, order) -> None:
     assert rows(reference, MONTHLY_SPEND) == rows(shuffled, MONTHLY_SPEND)
 
 
-def test_monthly_spend_reduces_live_posted_rows_without_transfers(spark, lake) -> None:
-    history(lake)
-    run_days(spark, lake, [D1, D2, D3])
+def test_monthly_spend_reduces_live_posted_rows_without_transfers(in_order) -> None:
+    lake = in_order
     gold = rows(lake, MONTHLY_SPEND)
     jan = {k[2]: r for k, r in gold.items() if k[1] == "2026-01"}
     assert float(jan["TRANSPORTATION_GAS"]["amount"]) == pytest.approx(31.00)
