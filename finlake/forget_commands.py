@@ -10,7 +10,7 @@ from finlake.settings import Settings
 
 def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     from finlake.definitions import defs
-    from finlake.runner import prepare_instance, root_cause
+    from finlake.runner import prepare_instance, step_errors
     from jobs.forget import REQUEST_PREFIX, request_forget
     from lake.audit import cli_actor
     from lake.catalog import Lake
@@ -34,9 +34,7 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
         instance=prepare_instance(settings), raise_on_error=False)
     if not result.success:
         lake.store.delete(f"{REQUEST_PREFIX}{request_id}.json")
-        errors = [root_cause(e.step_failure_data.error).removeprefix(
-                      "dagster._core.definitions.events.Failure: ") for e in result.all_events
-                  if e.is_step_failure and e.step_failure_data and e.step_failure_data.error]
+        errors = step_errors(result)
         print(f"finlake: forget-user failed: {'; '.join(errors) or 'see the Dagster UI'}",
               file=sys.stderr)
         return 1

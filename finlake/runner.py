@@ -41,6 +41,14 @@ def root_cause(error: Any) -> str:
     return redaction.redact(error.message.strip())
 
 
+def step_errors(result: Any) -> list[str]:
+    """The root cause of every failed step of an in-process run, without Dagster's
+    ``Failure`` class prefix (a job's own ``dg.Failure`` message is for the operator)."""
+    return [root_cause(e.step_failure_data.error).removeprefix(
+                "dagster._core.definitions.events.Failure: ") for e in result.all_events
+            if e.is_step_failure and e.step_failure_data and e.step_failure_data.error]
+
+
 @dataclass
 class PartitionRun:
     partition: str
