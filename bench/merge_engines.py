@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.merge_engines [--history 10000000] [--batch 1000000]
         [--engines sail jvm deltars postgres] [--runs 2] [--dir /tmp]
-        [--pg "host=127.0.0.1 port=5432 user=postgres dbname=test"]
+        [--pg "host=127.0.0.1 port=5432 user=finlake dbname=finlake"]
 
 One synthetic day's batch (mostly new transactions; modifications and removals of recent
 rows with a newer ``source_seq``; stale changes older than the row, which must not apply;
@@ -869,7 +869,7 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     ap.add_argument("--runs", type=int, default=2, help="merges per engine (last is measured)")
     ap.add_argument("--dir", default=None, help="parent of the temporary directory")
-    ap.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres dbname=test",
+    ap.add_argument("--pg", default="host=127.0.0.1 port=5432 user=finlake dbname=finlake",
                     help="libpq DSN of a database to create the bench database from")
     ap.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)

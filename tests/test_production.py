@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 BUCKET = "finlake-prod"
 ALIAS = "alias/finlake-credentials"
+PG_ROLE = "finlake"  # LOGIN CREATEDB, trusted from 127.0.0.1 (./dev test sets it up)
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
@@ -68,10 +69,10 @@ def dagster_db() -> Iterator[str]:
 
     name = f"finlake_prod_{uuid.uuid4().hex[:8]}"
     try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user=PG_ROLE, dbname=PG_ROLE)
     except psycopg2.OperationalError as e:
-        raise RuntimeError("this test needs PostgreSQL on 127.0.0.1:5432 (trust auth, user "
-                           f"postgres): {e}") from None
+        raise RuntimeError(f"this test needs PostgreSQL on 127.0.0.1:5432 with the role {PG_ROLE} "
+                           f"that ./dev test creates: {e}") from None
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
     yield name
@@ -142,7 +143,7 @@ def test_a_full_partition_in_the_production_configuration(
     env.update(aws, FINLAKE_ENV="production", FINLAKE_HOME=str(home),
                FINLAKE_S3_BUCKET=BUCKET, FINLAKE_KMS_KEY_ID=ALIAS, SPARK_REMOTE=remote,
                DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT="5432", DAGSTER_PG_DB=dagster_db,
-               DAGSTER_PG_USER="postgres", DAGSTER_PG_PASSWORD="")
+               DAGSTER_PG_USER=PG_ROLE, DAGSTER_PG_PASSWORD="")
     sail_before, redis_before = _cpu_ticks(sail_pid), _redis_script_calls(r)
 
     demo = _finlake(["demo", "--users", "3", "--days", "1"], env)
@@ -166,7 +167,7 @@ def test_a_full_partition_in_the_production_configuration(
         p.suffix == ".db" or "lake" in p.relative_to(home).parts
         or p.relative_to(home).parts[0] == "keys")]
     assert not leftovers, f"embedded storage was used: {leftovers}"
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=dagster_db) as pg:
+    with psycopg2.connect(host="127.0.0.1", user=PG_ROLE, dbname=dagster_db) as pg:
         cur = pg.cursor()
         cur.execute("SELECT pipeline_name, status, partition FROM runs")
         assert ("nightly", "SUCCESS", day) in cur.fetchall()
