@@ -79,10 +79,10 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         print(json.dumps({"user_id": user_id, "merchant_key": key, "category": category,
                           "applied": "on the next nightly run (or finlake nightly --replay)"}))
         return 0
-    from lake.spark import spark_session
+    from finlake.resources import spark_resource
     from pipelines.steps import set_user_category
 
-    months = set_user_category(spark_session(settings.spark_remote), lake, user_id,
+    months = set_user_category(spark_resource(settings).session(), lake, user_id,
                                str(txn_id), category)
     if not months:
         print(f"finlake override: no transaction {txn_id!r} for user {user_id!r}",
@@ -105,8 +105,8 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
 
 def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
+    from finlake.resources import spark_resource
     from lake import models
-    from lake.spark import spark_session
     from pipelines.categorise import categorise
     from pipelines.category_eval import evaluate, read_labelled_csv
     from pipelines.merchants import normalise
@@ -117,7 +117,7 @@ def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     except (OSError, ValueError) as exc:
         print(f"finlake categorise-eval: {exc}", file=sys.stderr)
         return 2
-    spark, lake = spark_session(settings.spark_remote), _lake(settings)
+    spark, lake = spark_resource(settings).session(), _lake(settings)
     seed_reference(spark, lake)
     rows = spark.createDataFrame(
         [("eval", str(i), normalise(d).key, d) for i, d in enumerate(labelled["description"])],

@@ -73,11 +73,11 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
 
 
 def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:  # noqa: ANN001
-    from lake.spark import spark_session
+    from finlake.resources import spark_resource
     from pipelines.gold import refresh_budgets
     from pipelines.steps import latest_sync_day
 
-    spark = spark_session(settings.spark_remote)
+    spark = spark_resource(settings).session()
     as_of = latest_sync_day(spark, lake)
     users = spark.createDataFrame([(user_id,)], "user_id string")
     _, alerts = refresh_budgets(spark, lake, users, as_of, settings.budget_approaching)
@@ -116,13 +116,13 @@ def budget_show(settings: Settings, user_id: str) -> int:
 
 def gold_rebuild(settings: Settings, as_of: date | None) -> int:
     """Recompute every gold spend cell from silver (a repair; the nightly run is incremental)."""
+    from finlake.resources import spark_resource
     from lake.catalog import Lake
-    from lake.spark import spark_session
     from pipelines.gold import rebuild_gold
     from pipelines.steps import latest_sync_day, seed_reference
 
     t0 = time.perf_counter()
-    spark = spark_session(settings.spark_remote)
+    spark = spark_resource(settings).session()
     lake = Lake(settings.lake_root, settings.s3_endpoint)
     seed_reference(spark, lake)
     as_of = as_of or latest_sync_day(spark, lake)

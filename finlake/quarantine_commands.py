@@ -86,7 +86,7 @@ def _fixed(settings: Settings, record_id: str, record_file: str | None,
 def quarantine_release(settings: Settings, record_id: str, record_file: str | None,
                        sets: list[str]) -> int:
     """Validate the fixed record, land it, re-merge its item's day and refresh gold."""
-    from lake.spark import spark_session
+    from finlake.resources import spark_resource
     from pipelines.release import ReleaseError, release
 
     if not record_file and not sets:
@@ -95,7 +95,7 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
         return 2
     try:
         fixed = _fixed(settings, record_id, record_file, sets)
-        out = release(spark_session(settings.spark_remote), _lake(settings), record_id, fixed)
+        out = release(spark_resource(settings).session(), _lake(settings), record_id, fixed)
     except ReleaseError as exc:
         print(f"finlake quarantine release: {exc}", file=sys.stderr)
         return 2

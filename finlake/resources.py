@@ -32,14 +32,23 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class SparkResource(dg.ConfigurableResource):
-    """A Spark Connect session: embedded Sail when ``remote`` is empty."""
+    """A Spark Connect session: ``remote``, or the embedded ``engine`` when it is empty
+    (``sail`` in-process, or ``spark-delta``: Apache Spark + Delta as a local JVM server)."""
 
     remote: str | None = None
+    engine: str = "sail"
+    s3_endpoint: str | None = None  # for the embedded JVM engine's S3A
 
     def session(self) -> SparkSession:
         from lake.spark import spark_session
 
-        return spark_session(self.remote)
+        return spark_session(self.remote, self.engine, self.s3_endpoint)
+
+
+def spark_resource(settings: Settings) -> SparkResource:
+    """The configured Spark engine (commands outside Dagster use it as the assets do)."""
+    return SparkResource(remote=settings.spark_remote, engine=settings.engine,
+                         s3_endpoint=settings.s3_endpoint)
 
 
 class PartnerResource(dg.ConfigurableResource):
@@ -161,7 +170,7 @@ def resources_for(settings: Settings) -> dict[str, Any]:
     embedded = settings.partner_host is None
     return {
         "lake": LakeResource(root=settings.lake_root, s3_endpoint=settings.s3_endpoint),
-        "spark": SparkResource(remote=settings.spark_remote),
+        "spark": spark_resource(settings),
         "partner": PartnerResource(
             host=settings.partner_host,
             # Real partner keys stay in the environment (never in run config or storage).

@@ -14,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("local", "production")
+EMBEDDED_ENGINES = {"sail": "embedded Sail",
+                    "spark-delta": "embedded Apache Spark + Delta (local JVM server)"}
 SANDBOX_SECRET = "sandbox"  # the embedded sandbox bank's placeholder, not a secret
 
 
@@ -37,6 +39,7 @@ class Settings:
     lake_root: str
     s3_endpoint: str | None
     spark_remote: str | None
+    engine: str  # embedded engine when spark_remote is unset: sail | spark-delta
     partner_host: str | None
     partner_client_id: str
     partner_secret: str
@@ -70,7 +73,7 @@ class Settings:
 
     def describe(self) -> str:
         """Where this configuration points (no secrets): lake, engine, Dagster storage, limiter."""
-        engine = self.spark_remote or "embedded Sail"
+        engine = self.spark_remote or EMBEDDED_ENGINES[self.engine]
         dagster = ("PostgreSQL (dagster.production.yaml)" if self.env == "production"
                    else f"SQLite in {self.dagster_home}")
         limiter = self.rate_limiter_url.split("?")[0]
@@ -159,6 +162,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     spark_remote = env.get("SPARK_REMOTE") or None
     if spark_remote and not spark_remote.startswith("sc://"):
         raise ConfigError(f"SPARK_REMOTE={spark_remote!r} must look like sc://host:15002")
+    engine = (env.get("FINLAKE_ENGINE") or "sail").strip().lower()
+    if engine not in EMBEDDED_ENGINES:
+        raise ConfigError(f"FINLAKE_ENGINE={engine!r} is unknown; use sail (the default, "
+                          "in-process) or spark-delta (Apache Spark + Delta Lake, needs Java)")
     partner_host = env.get("FINLAKE_PARTNER_HOST") or None
     client_id = env.get("PLAID_CLIENT_ID") or ("finlake-sandbox" if partner_host is None else "")
     secret = env.get("PLAID_SECRET") or (SANDBOX_SECRET if partner_host is None else "")
@@ -177,6 +184,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lake_root=lake_root,
         s3_endpoint=env.get("FINLAKE_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
         spark_remote=spark_remote,
+        engine=engine,
         partner_host=partner_host,
         partner_client_id=client_id,
         partner_secret=secret,

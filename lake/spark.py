@@ -1,4 +1,5 @@
-"""The one place a Spark Connect session is created: embedded Sail, or ``SPARK_REMOTE``."""
+"""The one place a Spark Connect session is created: an embedded engine (Sail in-process, or
+Apache Spark + Delta as a local JVM server), or ``SPARK_REMOTE``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+ENGINES = ("sail", "spark-delta")  # embedded engines; SPARK_REMOTE names a cluster instead
 
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -32,11 +35,24 @@ def embedded_sail_remote() -> str:
         return _embedded["remote"]
 
 
-def spark_session(remote: str | None = None) -> SparkSession:
-    """A Spark Connect session to ``remote`` (embedded Sail when None), with finlake's conf."""
+def embedded_remote(engine: str = "sail", s3_endpoint: str | None = None) -> str:
+    """The URL of this process's embedded engine, started on first use."""
+    if engine == "spark-delta":
+        from lake.spark_delta import embedded_spark_delta_remote
+
+        return embedded_spark_delta_remote(s3_endpoint)
+    if engine != "sail":
+        raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    return embedded_sail_remote()
+
+
+def spark_session(remote: str | None = None, engine: str = "sail",
+                  s3_endpoint: str | None = None) -> SparkSession:
+    """A Spark Connect session to ``remote`` (the embedded ``engine`` when None), with
+    finlake's conf."""
     from pyspark.sql import SparkSession
 
-    url = remote or embedded_sail_remote()
+    url = remote or embedded_remote(engine, s3_endpoint)
     builder = SparkSession.builder.remote(url)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

@@ -1,0 +1,293 @@
+"""Apache Spark + Delta Lake as a second engine: the JVM Spark that pyspark ships, started as a
+local Spark Connect server with delta-spark, Delta's SQL extension and catalog, and S3A.
+
+The jars pyspark lacks (delta-spark, delta-storage and what they need; hadoop-aws and the AWS
+SDK bundle for ``s3://`` paths) are fetched once by Maven (its cache is the usual
+``~/.m2``) and copied into a git-ignored folder (``.tools/spark-delta/<delta version>``
+in a checkout), then reused by every start.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# delta-spark built against the Spark that pyspark ships (Delta's compatibility table), and
+# the hadoop-aws of pyspark's Hadoop client with the AWS SDK that Hadoop release is built on.
+DELTA_FOR_SPARK = {"4.2": "4.4.0"}
+AWS_SDK_FOR_HADOOP = {"3.5.0": "2.35.4"}
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+START_TIMEOUT = 180.0  # seconds; a cold JVM on 2 busy cores takes 10-40 s
+
+_lock = threading.Lock()
+_embedded: dict[str, object] = {}
+
+
+class EngineUnavailable(RuntimeError):
+    """The Spark + Delta engine cannot start here; the message says why and what to do."""
+
+
+def pyspark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def versions() -> dict[str, str]:
+    """Spark, Delta, Hadoop and AWS SDK versions this engine runs with."""
+    import pyspark
+
+    spark = pyspark.__version__
+    minor = ".".join(spark.split(".")[:2])
+    if minor not in DELTA_FOR_SPARK:
+        raise EngineUnavailable(
+            f"no delta-spark release is known for Spark {spark} (pyspark); add it to "
+            "DELTA_FOR_SPARK in lake/spark_delta.py (see Delta Lake's compatibility table)")
+    hadoop = next((p.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+                   for p in (pyspark_home() / "jars").glob("hadoop-client-api-*.jar")), "")
+    if hadoop not in AWS_SDK_FOR_HADOOP:
+        raise EngineUnavailable(f"pyspark ships Hadoop {hadoop or '?'}; add its AWS SDK version "
+                                "to AWS_SDK_FOR_HADOOP in lake/spark_delta.py")
+    return {"spark": spark, "delta": DELTA_FOR_SPARK[minor], "hadoop": hadoop,
+            "aws_sdk": AWS_SDK_FOR_HADOOP[hadoop]}
+
+
+def default_jar_dir() -> Path:
+    """``.tools/spark-delta`` in a checkout (git-ignored), else the user's cache."""
+    override = os.environ.get("FINLAKE_SPARK_JARS")
+    if override:
+        return Path(override).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / ".tools" / "spark-delta"
+    return Path.home() / ".cache" / "finlake" / "spark-delta"
+
+
+def _pom(v: dict[str, str]) -> str:
+    def dep(group: str, artifact: str, version: str, *, alone: bool = False) -> str:
+        excl = ("<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId>"
+                "</exclusion></exclusions>") if alone else ""
+        return (f"<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
+                f"<version>{version}</version>{excl}</dependency>")
+
+    deps = "".join([
+        dep("io.delta", "delta-spark_2.13", v["delta"]),
+        dep("org.apache.hadoop", "hadoop-aws", v["hadoop"], alone=True),
+        dep("software.amazon.awssdk", "bundle", v["aws_sdk"], alone=True),
+    ])
+    return ("<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0"
+            "</modelVersion><groupId>finlake</groupId><artifactId>spark-delta-jars"
+            "</artifactId><version>1</version><packaging>pom</packaging>"
+            f"<dependencies>{deps}</dependencies></project>")
+
+
+def _artifact(jar: Path) -> str:
+    """``delta-storage-4.4.0.jar`` -> ``delta-storage`` (name without its version)."""
+    parts = jar.stem.split("-")
+    while parts and parts[-1][:1].isdigit():
+        parts.pop()
+    return "-".join(parts)
+
+
+def ensure_jars(jar_dir: Path | None = None,
+                progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+                ) -> list[Path]:
+    """The engine's extra jars, fetched with Maven the first time; returns their paths."""
+    v = versions()
+    target = (jar_dir or default_jar_dir()) / f"delta-{v['delta']}-hadoop-{v['hadoop']}"
+    done = target / ".complete"
+    if done.exists():
+        return sorted(target.glob("*.jar"))
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise EngineUnavailable(
+            "the spark-delta engine fetches the Delta jars once with Maven, and mvn is not on "
+            "PATH: install Maven (Debian: apt-get install maven), or set FINLAKE_ENGINE=sail")
+    progress(f"==> fetching delta-spark {v['delta']}, hadoop-aws {v['hadoop']} and the AWS "
+             f"SDK {v['aws_sdk']} with Maven into {target} (once)")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        (Path(work) / "pom.xml").write_text(_pom(v))
+        out = Path(work) / "jars"
+        proc = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(Path(work) / "pom.xml"),
+             "dependency:copy-dependencies", "-DincludeScope=runtime",
+             f"-DoutputDirectory={out}"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = " ".join((proc.stdout + proc.stderr).split("\n")[-6:])[-600:]
+            raise EngineUnavailable(
+                "Maven could not fetch the Delta jars (is the Maven registry reachable?): "
+                f"{tail}; or set FINLAKE_ENGINE=sail")
+        # pyspark's own jars win: keep only what it does not ship (Spark, Hadoop client,
+        # Scala, Jackson, Parquet... of other versions would clash).
+        shipped = {_artifact(j) for j in (pyspark_home() / "jars").glob("*.jar")}
+        keep = [j for j in sorted(out.glob("*.jar")) if _artifact(j) not in shipped]
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for jar in keep:
+            shutil.copy2(jar, staging / jar.name)
+        (staging / ".complete").write_text("\n".join(j.name for j in keep) + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    size = sum(p.stat().st_size for p in target.glob("*.jar")) / 2**20
+    progress(f"==> {len(keep)} jars ({size:,.0f} MiB) in {time.perf_counter() - t0:.0f} s")
+    return sorted(target.glob("*.jar"))
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise EngineUnavailable(
+            "the spark-delta engine runs JVM Spark and needs Java 17 or newer: install a JRE "
+            "(Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME; or set "
+            "FINLAKE_ENGINE=sail")
+    return java
+
+
+def server_conf(s3_endpoint: str | None = None) -> dict[str, str]:
+    """Spark settings of the engine: Delta's extension and catalog, UTC, and S3A for s3://."""
+    conf = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        # finlake's table URIs are s3://bucket/...: map the scheme to S3A.
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider":
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+    }
+    if s3_endpoint:  # moto, MinIO: path-style addressing, plain HTTP allowed
+        conf |= {"spark.hadoop.fs.s3a.endpoint": s3_endpoint,
+                 "spark.hadoop.fs.s3a.path.style.access": "true",
+                 "spark.hadoop.fs.s3a.connection.ssl.enabled":
+                     str(s3_endpoint.startswith("https")).lower(),
+                 "spark.hadoop.fs.s3a.endpoint.region":
+                     os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                     or "us-east-1"}
+    return conf
+
+
+def _log4j(dir_: Path) -> Path:
+    conf = dir_ / "log4j2.properties"
+    if not conf.exists():
+        conf.write_text("rootLogger.level = warn\nrootLogger.appenderRef.stdout.ref = console\n"
+                        "appender.console.type = Console\nappender.console.name = console\n"
+                        "appender.console.target = SYSTEM_ERR\n"
+                        "appender.console.layout.type = PatternLayout\n"
+                        "appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex\n")
+    return conf
+
+
+def server_command(port: int, host: str = "127.0.0.1", s3_endpoint: str | None = None,
+                   cores: int | None = None, jars: list[Path] | None = None) -> list[str]:
+    """The ``spark-submit`` command line of a Spark Connect server with Delta."""
+    jars = jars if jars is not None else ensure_jars()
+    conf = server_conf(s3_endpoint) | {"spark.connect.grpc.binding.address": host,
+                                       "spark.connect.grpc.binding.port": str(port)}
+    log_conf = _log4j(jars[0].parent) if jars else None
+    cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
+           "--master", f"local[{cores or os.cpu_count() or 2}]", "--name", "finlake-spark-delta",
+           "--jars", ",".join(str(j) for j in jars)]
+    if log_conf:
+        cmd += ["--driver-java-options", f"-Dlog4j.configurationFile=file:{log_conf}"]
+    for key, value in conf.items():
+        cmd += ["--conf", f"{key}={value}"]
+    return [*cmd, "spark-internal"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """The server dies with the process that started it, even on kill -9 / os._exit."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_server(port: int | None = None, s3_endpoint: str | None = None,
+                 log_path: Path | None = None, own_process_group: bool = False,
+                 ) -> tuple[subprocess.Popen, str]:
+    """Start a Spark + Delta Connect server on 127.0.0.1; returns it and its ``sc://`` URL
+    once it accepts connections."""
+    java = _java()
+    jars = ensure_jars()
+    port = port or _free_port()
+    env = {**os.environ, "SPARK_HOME": str(pyspark_home()),
+           "JAVA_HOME": os.environ.get("JAVA_HOME") or str(Path(java).resolve().parents[1]),
+           "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        server_command(port, s3_endpoint=s3_endpoint, jars=jars), env=env,
+        stdout=log, stderr=log if log_path else subprocess.PIPE,
+        preexec_fn=None if own_process_group else _die_with_parent,
+        start_new_session=own_process_group)
+    deadline = time.time() + START_TIMEOUT
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"sc://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                err = (proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr
+                       else f"see {log_path}")
+                raise EngineUnavailable(
+                    f"the Spark + Delta Connect server did not start on 127.0.0.1:{port} "
+                    f"(exit {proc.poll()}): {err.strip()}") from None
+            time.sleep(0.25)
+
+
+def embedded_spark_delta_remote(s3_endpoint: str | None = None) -> str:
+    """Start (once per process) a local Spark + Delta Connect server; return its URL. It
+    stops when this process exits, however it exits."""
+    with _lock:
+        if "remote" not in _embedded:
+            # The kernel signals the server when the *thread* that started it ends
+            # (PR_SET_PDEATHSIG), so a thread that lives as long as the process starts it.
+            started: queue.Queue = queue.Queue()
+
+            def own() -> None:
+                try:
+                    proc, url = start_server(s3_endpoint=s3_endpoint)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    started.put(exc)
+                    return
+                started.put((proc, url))
+                if proc.stderr:  # drain, so a chatty JVM never blocks on a full pipe
+                    proc.stderr.read()
+                proc.wait()
+
+            threading.Thread(target=own, name="spark-delta-server", daemon=True).start()
+            got = started.get()
+            if isinstance(got, BaseException):
+                raise got
+            proc, url = got
+            atexit.register(_stop, proc)
+            _embedded.update(server=proc, remote=url)
+        return str(_embedded["remote"])
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
