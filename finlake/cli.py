@@ -174,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on 127.0.0.1")
     ui.add_argument("--port", type=_port, default=3000)
 
+    sd = sub.add_parser("spark-delta", help="the Apache Spark + Delta engine "
+                        "(FINLAKE_ENGINE=spark-delta): fetch its jars, or serve it")
+    sd_sub = sd.add_subparsers(dest="spark_delta_command", required=True, metavar="ACTION")
+    sd_sub.add_parser("fetch", help="fetch the Delta, hadoop-aws and AWS SDK jars once (Maven)")
+    sds = sd_sub.add_parser("serve", help="run a Spark + Delta Connect server in the foreground")
+    sds.add_argument("--port", type=_port, default=15002)
+    sds.add_argument("--host", default="127.0.0.1", help="address to listen on")
+
     bank = sub.add_parser("sandbox-bank", help="serve the sandbox bank standalone")
     bank.add_argument("--port", type=_port, required=True)
     return p
@@ -292,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         prepare_instance(settings)
         return subprocess.call([sys.executable, "-m", "dagster", "dev", "-m",
                                 "finlake.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+    if args.command == "spark-delta":
+        from finlake import engine_commands as ec
+
+        if args.spark_delta_command == "fetch":
+            return ec.fetch()
+        return ec.serve(settings, args.host, args.port)
     if args.command == "sandbox-bank":
         return subprocess.call([sys.executable, "-m", "connectors.sandbox_bank", "--state-dir",
                                 str(settings.sandbox_dir), "--port", str(args.port)])
@@ -303,8 +317,13 @@ def entry() -> None:
     native threads can still be winding down after a read and abort it ("terminate called
     without an active exception", delta-io/delta-rs#2184), turning a finished command's exit
     code into 134. Output is flushed and logging shut down first."""
+    from lake.spark_delta import EngineUnavailable
+
     try:
         code = main()
+    except EngineUnavailable as exc:  # no Java, no Maven, jars not fetchable: say which
+        print(f"finlake: {exc}", file=sys.stderr)
+        code = 1
     except SystemExit as exc:  # argparse errors, --help
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         if isinstance(exc.code, str):

@@ -108,6 +108,7 @@ def ensure_jars(jar_dir: Path | None = None,
     target = (jar_dir or default_jar_dir()) / f"delta-{v['delta']}-hadoop-{v['hadoop']}"
     done = target / ".complete"
     if done.exists():
+        _log4j(target)
         return sorted(target.glob("*.jar"))
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -139,6 +140,7 @@ def ensure_jars(jar_dir: Path | None = None,
         for jar in keep:
             shutil.copy2(jar, staging / jar.name)
         (staging / ".complete").write_text("\n".join(j.name for j in keep) + "\n")
+        _log4j(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     size = sum(p.stat().st_size for p in target.glob("*.jar")) / 2**20
@@ -164,7 +166,13 @@ def server_conf(s3_endpoint: str | None = None) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
+        # finlake's nightly is hundreds of small queries: few partitions, no per-query
+        # fan-out to 200 shuffle tasks or 50 Delta snapshot tasks, no state re-validation.
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.stateReconstructionValidation.enabled": "false",
+        "spark.driver.memory": "4g",
         # finlake's table URIs are s3://bucket/...: map the scheme to S3A.
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.aws.credentials.provider":
@@ -182,6 +190,7 @@ def server_conf(s3_endpoint: str | None = None) -> dict[str, str]:
 
 
 def _log4j(dir_: Path) -> Path:
+    """The server's logging: warnings and errors only, to stderr."""
     conf = dir_ / "log4j2.properties"
     if not conf.exists():
         conf.write_text("rootLogger.level = warn\nrootLogger.appenderRef.stdout.ref = console\n"
@@ -198,7 +207,7 @@ def server_command(port: int, host: str = "127.0.0.1", s3_endpoint: str | None =
     jars = jars if jars is not None else ensure_jars()
     conf = server_conf(s3_endpoint) | {"spark.connect.grpc.binding.address": host,
                                        "spark.connect.grpc.binding.port": str(port)}
-    log_conf = _log4j(jars[0].parent) if jars else None
+    log_conf = jars[0].parent / "log4j2.properties" if jars else None
     cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS,
            "--master", f"local[{cores or os.cpu_count() or 2}]", "--name", "finlake-spark-delta",
            "--jars", ",".join(str(j) for j in jars)]
@@ -222,23 +231,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def start_server(port: int | None = None, s3_endpoint: str | None = None,
-                 log_path: Path | None = None, own_process_group: bool = False,
+def start_server(port: int | None = None, host: str = "127.0.0.1",
+                 s3_endpoint: str | None = None, inherit_output: bool = False,
                  ) -> tuple[subprocess.Popen, str]:
-    """Start a Spark + Delta Connect server on 127.0.0.1; returns it and its ``sc://`` URL
-    once it accepts connections."""
+    """Start a Spark + Delta Connect server on ``host``; returns it and its ``sc://`` URL
+    (127.0.0.1) once it accepts connections there. Its warnings go to this process's
+    stderr (``inherit_output``) or to a pipe the caller drains."""
     java = _java()
     jars = ensure_jars()
     port = port or _free_port()
     env = {**os.environ, "SPARK_HOME": str(pyspark_home()),
            "JAVA_HOME": os.environ.get("JAVA_HOME") or str(Path(java).resolve().parents[1]),
            "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        server_command(port, s3_endpoint=s3_endpoint, jars=jars), env=env,
-        stdout=log, stderr=log if log_path else subprocess.PIPE,
-        preexec_fn=None if own_process_group else _die_with_parent,
-        start_new_session=own_process_group)
+    out = None if inherit_output else subprocess.PIPE
+    proc = subprocess.Popen(server_command(port, host, s3_endpoint=s3_endpoint, jars=jars),
+                            env=env, stdout=subprocess.DEVNULL, stderr=out,
+                            preexec_fn=_die_with_parent)
     deadline = time.time() + START_TIMEOUT
     while True:
         try:
@@ -247,11 +255,10 @@ def start_server(port: int | None = None, s3_endpoint: str | None = None,
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                err = (proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr
-                       else f"see {log_path}")
+                err = proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr else ""
                 raise EngineUnavailable(
-                    f"the Spark + Delta Connect server did not start on 127.0.0.1:{port} "
-                    f"(exit {proc.poll()}): {err.strip()}") from None
+                    f"the Spark + Delta Connect server did not start on {host}:{port} "
+                    f"(exit {proc.poll()}): {err.strip() or 'see its output above'}") from None
             time.sleep(0.25)
 
 

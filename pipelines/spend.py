@@ -151,6 +151,8 @@ def spend_trends(primary: DataFrame) -> DataFrame:
         "user_id", "month", "category_primary", "amount", "prev_month_amount",
         (F.col("amount") - F.col("prev_month_amount")).cast(MONEY).alias("mom_change"),
         F.when(F.col("prev_month_amount") != 0,
-               ((F.col("amount") - F.col("prev_month_amount"))
-                / F.col("prev_month_amount")).cast("double")).alias("mom_change_pct"),
+               # in double: decimal division's result scale differs between engines
+               # (Spark keeps 20 digits, Sail 6); double division is IEEE on both
+               (F.col("amount") - F.col("prev_month_amount")).cast("double")
+               / F.col("prev_month_amount").cast("double")).alias("mom_change_pct"),
         "avg_3m", "avg_6m", "avg_12m")

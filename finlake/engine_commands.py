@@ -1,0 +1,44 @@
+"""``finlake spark-delta``: fetch the Apache Spark + Delta engine's jars, or serve it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from finlake.settings import Settings
+
+
+def fetch() -> int:
+    """Fetch (once) the jars the spark-delta engine adds to pyspark's JVM Spark."""
+    from lake.spark_delta import ensure_jars, versions
+
+    jars = ensure_jars()
+    v = versions()
+    print(f"Spark {v['spark']} + Delta {v['delta']} (Hadoop {v['hadoop']}, AWS SDK "
+          f"{v['aws_sdk']}): {len(jars)} jars in {jars[0].parent if jars else '-'}")
+    return 0
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    """A Spark + Delta Connect server in the foreground (``SPARK_REMOTE=sc://host:port``)
+    with S3A pointed at the configured endpoint; stops on Ctrl-C or SIGTERM."""
+    from lake.spark_delta import start_server
+
+    proc, url = start_server(port, host=host, s3_endpoint=settings.s3_endpoint,
+                             inherit_output=True)
+    shown = url.replace("127.0.0.1", host) if host != "127.0.0.1" else url
+    print(f"Spark + Delta Connect server on {shown} (pid {proc.pid}); Ctrl-C stops it",
+          flush=True)
+
+    def stop(*_: object) -> None:
+        proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        stop()
+        proc.wait(30)
+        return 0
+    finally:
+        sys.stdout.flush()
