@@ -1,7 +1,7 @@
-"""Benchmark: the silver transactions merge side by side on four engines (issue 9).
+"""Benchmark: the silver transactions merge side by side on five engines (issues 9, 17).
 
     .venv/bin/python -m bench.merge_engines [--history 10000000] [--batch 1000000]
-        [--engines sail jvm deltars postgres] [--runs 2] [--dir /tmp]
+        [--engines sail spark-delta jvm deltars postgres] [--runs 2] [--dir /tmp]
         [--pg "host=127.0.0.1 port=5432 user=finlake dbname=finlake"]
 
 One synthetic day's batch (mostly new transactions; modifications and removals of recent
@@ -11,7 +11,10 @@ history (24 monthly partitions) by:
 
 - **sail**: finlake's own ``merge_transactions`` (SQL ``MERGE INTO`` on Delta, pruned to the
   months the batch touches) on embedded Sail;
-- **jvm**: JVM Spark in Spark Connect local mode on Parquet (no delta-spark jars here): a
+- **spark-delta**: the same ``merge_transactions`` on Apache Spark + delta-spark, finlake's
+  second embedded engine (``FINLAKE_ENGINE=spark-delta``: a local JVM Spark Connect server);
+- **jvm**: JVM Spark in Spark Connect local mode on Parquet, without Delta (written before
+  the delta-spark jars were reachable; kept as the baseline with no transaction log): a
   full outer join of the touched partitions with the batch, rewritten with dynamic
   partition overwrite;
 - **deltars**: delta-rs ``DeltaTable.merge`` with the same clauses and partition predicate;
@@ -20,7 +23,7 @@ history (24 monthly partitions) by:
 
 Every engine reads the same Parquet inputs and runs in its own process (so peak memory is
 its own); each merge runs ``--runs`` times from the same starting table (the first warms
-up). Afterwards the four results are compared (row count, count by status, sum of amounts,
+up). Afterwards the results are compared (row count, count by status, sum of amounts,
 a content checksum, whole rows for a sample of keys). Everything lives in a temporary
 directory under ``--dir`` and a temporary PostgreSQL database, both removed at the end.
 """
@@ -39,7 +42,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +56,7 @@ from lake.tables import TRANSACTIONS
 
 pc: Any = _compute  # pyarrow's type stubs lack the generated compute functions
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = ("sail", "jvm", "deltars", "postgres")
+ENGINES = ("sail", "spark-delta", "jvm", "deltars", "postgres")
 MONTHS = 24  # history: 2024-11 .. 2026-10
 FIRST_MONTH = np.datetime64("2024-11", "M")
 BATCH_DAY = np.datetime64("2026-11-03", "D")
@@ -480,19 +484,27 @@ def _delta_commit(path: Path) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k in wanted}
 
 
-def engine_sail(work: Path, runs: int, _: str) -> dict[str, Any]:
+def finlake_merge(work: Path, runs: int, _: str, *, engine: str) -> dict[str, Any]:
+    """finlake's own ``merge_transactions`` on one of its embedded engines (``sail`` or
+    ``spark-delta``), as the nightly runs it. Start-up (the engine started until
+    ``SELECT 1`` returns) is timed apart from the merges. Each run merges into a fresh copy
+    of the starting table in its own folder, so no engine keeps a cached view of a table
+    that was put back under it (delta-spark caches each path's log)."""
     from lake.catalog import Lake
     from lake.merges import merge_transactions
     from lake.spark import spark_session
 
     t = time.perf_counter()
-    spark = spark_session()
+    spark = spark_session(engine=engine)
     spark.sql("SELECT 1").collect()
     out: dict[str, Any] = {"startup_s": time.perf_counter() - t, "runs": []}
-    lake = Lake(str(work / "sail"))
-    table = Path(lake.uri(TRANSACTIONS))
+    table = Path()
     for run in range(runs):
-        log(f"sail run {run + 1}: starting table restored in "
+        if run:
+            shutil.rmtree(work / engine / f"run-{run}", ignore_errors=True)
+        lake = Lake(str(work / engine / f"run-{run + 1}"))
+        table = Path(lake.uri(TRANSACTIONS))
+        log(f"{engine} run {run + 1}: starting table restored in "
             f"{_restore(work / 'input' / 'history_delta', table):.1f}s")
         t = time.perf_counter()
         rows = spark.read.parquet(str(work / "input" / "batch.parquet"))
@@ -501,10 +513,22 @@ def engine_sail(work: Path, runs: int, _: str) -> dict[str, Any]:
         seconds = time.perf_counter() - t
         out["runs"].append({"seconds": seconds, "rows_affected": affected,
                             "work": _delta_commit(table)})
-        log(f"sail run {run + 1}: {seconds:.1f}s, {affected:,} rows affected, "
+        log(f"{engine} run {run + 1}: {seconds:.1f}s, {affected:,} rows affected, "
             f"months {months}")
     out["table"] = str(table)
-    out["peak_kib"] = {"python process (Sail in-process)": _maxrss_kib()}
+    if engine == "sail":
+        out["peak_kib"] = {"python process (Sail in-process)": _maxrss_kib()}
+    else:
+        from lake.spark_delta import _embedded
+
+        server = _embedded["server"]
+        assert isinstance(server, subprocess.Popen)
+        # spark-submit execs java, so the server's pid is the JVM's; read it before exit.
+        jvms = [server.pid] if _command(server.pid) == "java" else [
+            p for p in descendants(server.pid) if _command(p) == "java"]
+        out["peak_kib"] = {"python process (Spark Connect client)": _maxrss_kib()}
+        for pid in jvms or [server.pid]:
+            out["peak_kib"][f"JVM server (pid {pid}, -Xmx4g)"] = vm_hwm_kib(pid)
     return out
 
 
@@ -677,8 +701,10 @@ def engine_postgres(work: Path, runs: int, dsn: str) -> dict[str, Any]:
     return out
 
 
-ENGINE_RUNNERS = {"sail": engine_sail, "jvm": engine_jvm, "deltars": engine_deltars,
-                  "postgres": engine_postgres}
+ENGINE_RUNNERS: dict[str, Callable[[Path, int, str], dict[str, Any]]] = {
+    "sail": partial(finlake_merge, engine="sail"),
+    "spark-delta": partial(finlake_merge, engine="spark-delta"),
+    "jvm": engine_jvm, "deltars": engine_deltars, "postgres": engine_postgres}
 
 
 # ---------------------------------------------------------------- do the engines agree?
@@ -800,6 +826,10 @@ def run_worker(engine: str, work: Path, runs: int, dsn: str) -> dict[str, Any]:
     return result
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return " ".join(f"{a:.2f}" for a in averages)
+
+
 def _mib(kib: int | None) -> str:
     return "unreadable" if kib is None else f"{kib / 1024:,.0f} MiB"
 
@@ -810,17 +840,18 @@ def report(results: dict[str, dict[str, Any]], checks: dict[str, dict[str, Any]]
     base = results.get("sail", {}).get("runs")
     base_s = base[-1]["seconds"] if base else None
     print("\n== merge of the batch (last run measured; earlier runs warm up)")
-    print(f"{'engine':<9} {'runs (s)':<22} {'measured s':>10} {'rows/s':>10} "
-          f"{'time vs Sail':>12}  peak memory")
+    print(f"{'engine':<11} {'start-up s':>10} {'runs (s)':<22} {'measured s':>10} "
+          f"{'rows/s':>10} {'time vs Sail':>12}  peak memory")
     for engine, r in results.items():
         if "error" in r:
-            print(f"{engine:<9} FAILED: {r['error'][:200]}")
+            print(f"{engine:<11} FAILED: {r['error'][:200]}")
             continue
         secs = [x["seconds"] for x in r["runs"]]
         ratio = f"{secs[-1] / base_s:.2f}x" if base_s else "-"
         peaks = "; ".join(f"{k}: {_mib(v)}" for k, v in r["peak_kib"].items())
         peaks += f" (the Python process held {_mib(r['process_at_start_kib'])} at start)"
-        print(f"{engine:<9} {', '.join(f'{s:.1f}' for s in secs):<22} {secs[-1]:>10.1f} "
+        print(f"{engine:<11} {r.get('startup_s', 0.0):>10.1f} "
+              f"{', '.join(f'{s:.1f}' for s in secs):<22} {secs[-1]:>10.1f} "
               f"{n_batch / secs[-1]:>10,.0f} {ratio:>12}  {peaks}")
     for engine, r in results.items():
         if "error" in r:
@@ -838,7 +869,7 @@ def report(results: dict[str, dict[str, Any]], checks: dict[str, dict[str, Any]]
           f"{makeup['counts']['stale_upsert'] + makeup['counts']['stale_remove']:,} stale "
           "changes must change nothing")
     print("\n== do the engines agree? (whole table after the measured run)")
-    print(f"{'engine':<9} {'rows':>11} {'by status':<48} {'sum(amount)':>16} "
+    print(f"{'engine':<11} {'rows':>11} {'by status':<48} {'sum(amount)':>16} "
           f"{'checksum':>18} {'sample rows':>11}  agrees")
     ref_name = next(iter(checks), "")
     agree = True
@@ -849,7 +880,7 @@ def report(results: dict[str, dict[str, Any]], checks: dict[str, dict[str, Any]]
                                                              "by_status"))
         agree = agree and same
         status = ", ".join(f"{k} {v:,}" for k, v in c["by_status"].items())
-        print(f"{engine:<9} {c['rows']:>11,} {status:<48} {c['amount_sum']:>16} "
+        print(f"{engine:<11} {c['rows']:>11,} {status:<48} {c['amount_sum']:>16} "
               f"{c['checksum']:>18,} {len(c['sample']):>5} {'same' if same_sample else 'DIFF':>5}"
               f"  {'yes' if same else 'NO'}")
         if not same_sample:
@@ -888,8 +919,9 @@ def main() -> None:
     db = f"finlake_bench_merge_{os.getpid()}"
     dsn = make_dsn(args.pg, dbname=db)
     created = False
+    load_before = os.getloadavg()
     log(f"{args.batch:,} changes into {args.history:,} rows; engines {engines}; "
-        f"{args.runs} runs each; working in {work}")
+        f"{args.runs} runs each; working in {work}; load average {_load(load_before)}")
     try:
         makeup = write_inputs(work, args.history, args.batch)
         if "postgres" in engines:
@@ -907,10 +939,14 @@ def main() -> None:
                 log(f"checking {engine}'s table")
                 checks[engine] = summarise(engine, result, keys, dsn)
         agree = report(results, checks, args.batch, makeup)
+        load_after = os.getloadavg()
+        print(f"load average (1, 5, 15 min): before {_load(load_before)}, "
+              f"after {_load(load_after)} (the machine may be shared: compare within a run)")
         print(json.dumps({
             "machine": f"{platform.machine()} {os.cpu_count()} cpus, Python "
                        f"{platform.python_version()}",
             "history": args.history, "batch": args.batch, "agree": agree,
+            "load_average": {"before": load_before, "after": load_after},
             "results": results,
             "checks": {e: {k: v for k, v in c.items() if k != "sample"}
                        for e, c in checks.items()}}, default=str))
