@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -48,6 +49,10 @@ def conform(df: DataFrame, t: Table) -> DataFrame:
     return df.select(*[F.col(c).cast(typ).alias(c) for c, typ in t.columns])
 
 
+_WHEN = re.compile(r"WHEN (NOT MATCHED BY SOURCE|NOT MATCHED|MATCHED)(?: AND (.*?))? "
+                   r"THEN (?:UPDATE|DELETE|INSERT)\b", re.S)
+
+
 def run_merge(
     spark: SparkSession,
     lake: Lake,
@@ -62,6 +67,11 @@ def run_merge(
     With ``partitions`` the ON clause is pruned to those values of the partition column
     (an empty list merges nothing). Returns the rows inserted, updated or deleted (0 when the
     merge committed nothing).
+
+    Only source rows that fire one of the ``whens`` reach the MERGE, and a MERGE that would
+    change nothing is not run: delta-spark rewrites every file holding a matched row, even
+    when no clause fires, and commits that as a new version (Sail and delta-rs skip such
+    files); so on either engine a replay that changes nothing commits nothing.
     """
     ensure_table(spark, lake, t)
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in t.keys)
@@ -69,14 +79,42 @@ def run_merge(
         if not partitions:
             return 0
         on = f"{on} AND {partition_filter(t, partitions)}"
-    view = f"src_{t.name}_{uuid.uuid4().hex[:8]}"
+    clauses = [_WHEN.match(w.strip()) for w in whens]
+    if not all(clauses):
+        raise ValueError(f"{t.name}: a MERGE clause finlake cannot read: {whens}")
+
+    def fires(kind: str) -> str:
+        conds = [f"({m.group(2) or 'TRUE'})" for m in clauses if m and m.group(1) == kind]
+        return " OR ".join(conds) or "FALSE"
+
+    view, target, merged = (f"{name}_{t.name}_{uuid.uuid4().hex[:8]}"
+                            for name in ("src", "tgt", "fire"))
+    views = [view, target]
     source.createOrReplaceTempView(view)
-    sql = f"MERGE INTO delta.`{lake.uri(t)}` AS t USING {view} AS s ON {on} " + " ".join(whens)
-    before = _version(lake, t)
+    spark.read.format("delta").load(lake.uri(t)).createOrReplaceTempView(target)
     try:
+        firing = spark.sql(
+            f"SELECT s.* FROM {view} AS s LEFT JOIN (SELECT *, TRUE AS _finlake_present "
+            f"FROM {target}) AS t ON {on} WHERE (t._finlake_present AND ({fires('MATCHED')})) "
+            f"OR (t._finlake_present IS NULL AND ({fires('NOT MATCHED')}))")
+        by_source = fires("NOT MATCHED BY SOURCE")
+        if by_source == "FALSE":
+            if firing.isEmpty():
+                return 0
+            firing.createOrReplaceTempView(merged)  # the firing rows only
+            views.append(merged)
+        elif firing.isEmpty() and spark.sql(
+                f"SELECT 1 FROM {target} AS t LEFT ANTI JOIN {view} AS s ON {on} "
+                f"WHERE {by_source}").isEmpty():
+            return 0
+        using = merged if by_source == "FALSE" else view
+        sql = f"MERGE INTO delta.`{lake.uri(t)}` AS t USING {using} AS s ON {on} " + " ".join(
+            whens)
+        before = _version(lake, t)
         spark.sql(sql).collect()
     finally:
-        spark.catalog.dropTempView(view)
+        for name in views:
+            spark.catalog.dropTempView(name)
     return rows_changed(lake, t, since=before)
 
 
