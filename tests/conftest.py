@@ -107,6 +107,42 @@ def moto_s3() -> Iterator[str]:
             os.environ[k] = v
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}") from None
+            time.sleep(0.2)
+
+
+def aws_env(moto_url: str) -> dict[str, str]:
+    """AWS variables for a process that talks to moto's S3 and KMS server."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": moto_url, "AWS_ALLOW_HTTP": "true"}
+
+
+@pytest.fixture(scope="session")
+def spark_delta_server(moto_s3: str) -> Iterator[tuple[str, int]]:
+    """One Apache Spark + Delta Connect server for the session (``finlake spark-delta
+    serve``, its own process, S3A pointed at moto): a JVM warms up once, not per test."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINLAKE_", "SPARK_"))}
+    env.update(aws_env(moto_s3))
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "finlake"), "spark-delta",
+                             "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc, "the Spark + Delta Connect server", timeout=240)
+    yield f"sc://127.0.0.1:{port}", proc.pid
+    proc.terminate()
+    proc.wait(60)
+
+
 @dataclass(frozen=True)
 class DemoBuild:
     """``finlake demo --users 3 --days 2`` run once, in process, against the embedded sandbox

@@ -1,16 +1,15 @@
 """The production configuration, exercised: one switch (``FINLAKE_ENV=production``) and a
 full nightly partition against real servers on 127.0.0.1 — moto's S3 and KMS server, a
-separately started Sail Spark Connect server, the machine's PostgreSQL (Dagster storage)
-and Redis (the shared rate limiter). Nothing may fall back to an embedded default."""
+separately started Spark Connect server (Sail, and Apache Spark + Delta Lake with S3A), the
+PostgreSQL (Dagster storage) and Redis (the shared rate limiter) that ./dev test starts.
+Nothing may fall back to an embedded default."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from finlake.settings import ConfigError, load_settings
-from tests.conftest import free_port
+from tests.conftest import aws_env, free_port, wait_for_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,40 +28,30 @@ ALIAS = "alias/finlake-credentials"
 PG_ROLE = "finlake"  # LOGIN CREATEDB, trusted from 127.0.0.1 (./dev test sets it up)
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}") from None
-            time.sleep(0.2)
+ENGINES = [pytest.param("sail", id="sail"),
+           pytest.param("spark-delta", id="spark-delta", marks=pytest.mark.delta_spark)]
 
 
-def _aws_env(moto_url: str) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": moto_url, "AWS_ALLOW_HTTP": "true"}
-
-
-@pytest.fixture(scope="module")
-def sail_server(moto_s3: str) -> Iterator[tuple[str, int]]:
-    """``sail spark server`` in its own process: the cluster's engine, with its own S3 access."""
+@pytest.fixture(scope="module", params=ENGINES)
+def engine_server(request, moto_s3: str) -> Iterator[tuple[str, int, str]]:
+    """The cluster's engine in its own process, with its own S3 access: ``sail spark
+    server``, or Apache Spark + Delta (the session's ``finlake spark-delta serve``, S3A)."""
+    if request.param == "spark-delta":
+        remote, pid = request.getfixturevalue("spark_delta_server")
+        yield remote, pid, "spark-delta"
+        return
     port = free_port()
-    env = {**os.environ, **_aws_env(moto_s3), "RUST_LOG": "error"}
+    env = {**os.environ, **aws_env(moto_s3), "RUST_LOG": "error"}
     proc = subprocess.Popen([str(BIN / "sail"), "spark", "server", "--ip", "127.0.0.1",
                              "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_port(port, proc, "the Sail Spark Connect server")
-    yield f"sc://127.0.0.1:{port}", proc.pid
+    wait_for_port(port, proc, "the Sail Spark Connect server")
+    yield f"sc://127.0.0.1:{port}", proc.pid, "sail"
     proc.terminate()
     proc.wait(20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dagster_db() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL for Dagster's storage."""
     import psycopg2
@@ -81,8 +70,21 @@ def dagster_db() -> Iterator[str]:
 
 
 def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    """CPU time (user + system ticks) of a process and its children (the JVM under
+    ``finlake spark-delta serve``)."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, ticks = {pid}, 0
+    for p in sorted(stats):  # children have larger pids than the parent here
+        if p == pid or stats[p][0] in tree:
+            tree.add(p)
+            ticks += stats[p][1]
+    return ticks
 
 
 def _redis_script_calls(r) -> int:  # noqa: ANN001
@@ -119,7 +121,7 @@ def test_production_needs_every_service_named(tmp_path) -> None:
 
 
 def test_a_full_partition_in_the_production_configuration(
-        tmp_path, moto_s3, sail_server, dagster_db) -> None:
+        tmp_path, moto_s3, engine_server, dagster_db) -> None:
     import boto3
     import psycopg2
     import redis
@@ -127,13 +129,14 @@ def test_a_full_partition_in_the_production_configuration(
     from lake.catalog import Lake
     from lake.tables import TRANSACTIONS
 
-    remote, sail_pid = sail_server
-    aws = _aws_env(moto_s3)
+    remote, engine_pid, engine = engine_server
+    bucket, alias = f"{BUCKET}-{engine}", f"{ALIAS}-{engine}"
+    aws = aws_env(moto_s3)
     s3 = boto3.client("s3", **{"endpoint_url": moto_s3, "region_name": "us-east-1"})
-    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=bucket)
     kms = boto3.client("kms", endpoint_url=moto_s3, region_name="us-east-1")
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-    kms.create_alias(AliasName=ALIAS, TargetKeyId=key_id)
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
     r = redis.Redis(host="127.0.0.1", port=6379)
     r.ping()
 
@@ -141,23 +144,23 @@ def test_a_full_partition_in_the_production_configuration(
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("FINLAKE_", "DAGSTER_", "PLAID_", "SPARK_"))}
     env.update(aws, FINLAKE_ENV="production", FINLAKE_HOME=str(home),
-               FINLAKE_S3_BUCKET=BUCKET, FINLAKE_KMS_KEY_ID=ALIAS, SPARK_REMOTE=remote,
+               FINLAKE_S3_BUCKET=bucket, FINLAKE_KMS_KEY_ID=alias, SPARK_REMOTE=remote,
                DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT="5432", DAGSTER_PG_DB=dagster_db,
                DAGSTER_PG_USER=PG_ROLE, DAGSTER_PG_PASSWORD="")
-    sail_before, redis_before = _cpu_ticks(sail_pid), _redis_script_calls(r)
+    engine_before, redis_before = _cpu_ticks(engine_pid), _redis_script_calls(r)
 
     demo = _finlake(["demo", "--users", "3", "--days", "1"], env)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     out = demo.stdout
-    assert (f"production: lake s3://{BUCKET}/finlake, engine {remote}, Dagster storage "
+    assert (f"production: lake s3://{bucket}/finlake, engine {remote}, Dagster storage "
             "PostgreSQL") in out
     assert "rate limiter redis://127.0.0.1:6379/0" in out
     assert '"exact": true' in out and " ok in " in out
 
     # The work happened on the servers, not in embedded stand-ins.
-    assert _cpu_ticks(sail_pid) - sail_before > 100, "the Sail server did (almost) no work"
+    assert _cpu_ticks(engine_pid) - engine_before > 100, f"the {engine} server did no work"
     assert _redis_script_calls(r) - redis_before >= 7, "partner calls took no Redis tokens"
-    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
             for o in page.get("Contents", [])}
     day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     assert any(k.startswith(f"finlake/raw/transactions_sync/sync_date={day}/") for k in keys)
@@ -172,7 +175,7 @@ def test_a_full_partition_in_the_production_configuration(
         cur.execute("SELECT pipeline_name, status, partition FROM runs")
         assert ("nightly", "SUCCESS", day) in cur.fetchall()
     status = _finlake(["keys", "status"], env, timeout=120)
-    assert status.returncode == 0 and ALIAS in status.stdout, status.stdout + status.stderr
+    assert status.returncode == 0 and alias in status.stdout, status.stdout + status.stderr
 
     # Analysts read the S3 lake through DuckDB; the count matches the demo's own.
     shown = next(int(line.split()[1].replace(",", "")) for line in out.splitlines()
@@ -183,8 +186,10 @@ def test_a_full_partition_in_the_production_configuration(
     assert json.loads(sql.stdout)[0]["n"] == shown
 
     # A replay of the partition against the same services changes nothing.
-    lake = Lake(f"s3://{BUCKET}/finlake", moto_s3)
+    lake = Lake(f"s3://{bucket}/finlake", moto_s3)
     version = lake.delta(TRANSACTIONS).version()
     replay = _finlake(["nightly", "--date", day, "--replay"], env)
     assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
     assert lake.delta(TRANSACTIONS).version() == version
+    writer = lake.delta(TRANSACTIONS).history(1)[0].get("engineInfo", "")
+    assert writer.startswith("Apache-Spark/" if engine == "spark-delta" else "sail"), writer
