@@ -16,6 +16,8 @@ def fetch() -> int:
     v = versions()
     print(f"Spark {v['spark']} + Delta {v['delta']} (Hadoop {v['hadoop']}, AWS SDK "
           f"{v['aws_sdk']}): {len(jars)} jars in {jars[0].parent if jars else '-'}")
+    for jar in jars:
+        print(f"  {jar.name}")
     return 0
 
 

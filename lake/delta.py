@@ -68,10 +68,11 @@ def run_merge(
     (an empty list merges nothing). Returns the rows inserted, updated or deleted (0 when the
     merge committed nothing).
 
-    Only source rows that fire one of the ``whens`` reach the MERGE, and a MERGE that would
-    change nothing is not run: delta-spark rewrites every file holding a matched row, even
-    when no clause fires, and commits that as a new version (Sail and delta-rs skip such
-    files); so on either engine a replay that changes nothing commits nothing.
+    Only source rows that fire one of the ``whens`` reach the MERGE (unless a clause deletes
+    by source): delta-spark rewrites every file holding a matched row, even when no clause
+    fires, and commits that as a new version, where Sail and delta-rs skip such files. With
+    the source narrowed in the same statement, a replay that changes nothing gives a MERGE
+    of no rows, which neither engine commits.
     """
     ensure_table(spark, lake, t)
     on = " AND ".join(f"t.{k} <=> s.{k}" for k in t.keys)
@@ -87,34 +88,21 @@ def run_merge(
         conds = [f"({m.group(2) or 'TRUE'})" for m in clauses if m and m.group(1) == kind]
         return " OR ".join(conds) or "FALSE"
 
-    view, target, merged = (f"{name}_{t.name}_{uuid.uuid4().hex[:8]}"
-                            for name in ("src", "tgt", "fire"))
-    views = [view, target]
+    table = f"delta.`{lake.uri(t)}`"
+    view = f"src_{t.name}_{uuid.uuid4().hex[:8]}"
     source.createOrReplaceTempView(view)
-    spark.read.format("delta").load(lake.uri(t)).createOrReplaceTempView(target)
+    using = view
+    if fires("NOT MATCHED BY SOURCE") == "FALSE":
+        using = (f"(SELECT s.* FROM {view} AS s LEFT JOIN (SELECT *, TRUE AS _finlake_present "
+                 f"FROM {table}) AS t ON {on} WHERE (t._finlake_present AND "
+                 f"({fires('MATCHED')})) OR (t._finlake_present IS NULL AND "
+                 f"({fires('NOT MATCHED')})))")
+    sql = f"MERGE INTO {table} AS t USING {using} AS s ON {on} " + " ".join(whens)
+    before = _version(lake, t)
     try:
-        firing = spark.sql(
-            f"SELECT s.* FROM {view} AS s LEFT JOIN (SELECT *, TRUE AS _finlake_present "
-            f"FROM {target}) AS t ON {on} WHERE (t._finlake_present AND ({fires('MATCHED')})) "
-            f"OR (t._finlake_present IS NULL AND ({fires('NOT MATCHED')}))")
-        by_source = fires("NOT MATCHED BY SOURCE")
-        if by_source == "FALSE":
-            if firing.isEmpty():
-                return 0
-            firing.createOrReplaceTempView(merged)  # the firing rows only
-            views.append(merged)
-        elif firing.isEmpty() and spark.sql(
-                f"SELECT 1 FROM {target} AS t LEFT ANTI JOIN {view} AS s ON {on} "
-                f"WHERE {by_source}").isEmpty():
-            return 0
-        using = merged if by_source == "FALSE" else view
-        sql = f"MERGE INTO delta.`{lake.uri(t)}` AS t USING {using} AS s ON {on} " + " ".join(
-            whens)
-        before = _version(lake, t)
         spark.sql(sql).collect()
     finally:
-        for name in views:
-            spark.catalog.dropTempView(name)
+        spark.catalog.dropTempView(view)
     return rows_changed(lake, t, since=before)
 
 

@@ -10,6 +10,7 @@ in a checkout), then reused by every start.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import queue
 import shutil
@@ -24,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 # delta-spark built against the Spark that pyspark ships (Delta's compatibility table), and
-# the hadoop-aws of pyspark's Hadoop client with the AWS SDK that Hadoop release is built on.
+# the hadoop-aws of pyspark's Hadoop client with the AWS SDK bundle and S3 analytics
+# accelerator that Hadoop release is built on (its hadoop-project pom).
 DELTA_FOR_SPARK = {"4.2": "4.4.0"}
-AWS_SDK_FOR_HADOOP = {"3.5.0": "2.35.4"}
+S3A_FOR_HADOOP = {"3.5.0": {"aws_sdk": "2.35.4", "analytics_accelerator": "1.3.1"}}
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT = 180.0  # seconds; a cold JVM on 2 busy cores takes 10-40 s
 
@@ -56,11 +58,11 @@ def versions() -> dict[str, str]:
             "DELTA_FOR_SPARK in lake/spark_delta.py (see Delta Lake's compatibility table)")
     hadoop = next((p.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
                    for p in (pyspark_home() / "jars").glob("hadoop-client-api-*.jar")), "")
-    if hadoop not in AWS_SDK_FOR_HADOOP:
-        raise EngineUnavailable(f"pyspark ships Hadoop {hadoop or '?'}; add its AWS SDK version "
-                                "to AWS_SDK_FOR_HADOOP in lake/spark_delta.py")
+    if hadoop not in S3A_FOR_HADOOP:
+        raise EngineUnavailable(f"pyspark ships Hadoop {hadoop or '?'}; add the versions its "
+                                "hadoop-aws needs to S3A_FOR_HADOOP in lake/spark_delta.py")
     return {"spark": spark, "delta": DELTA_FOR_SPARK[minor], "hadoop": hadoop,
-            "aws_sdk": AWS_SDK_FOR_HADOOP[hadoop]}
+            **S3A_FOR_HADOOP[hadoop]}
 
 
 def default_jar_dir() -> Path:
@@ -85,6 +87,8 @@ def _pom(v: dict[str, str]) -> str:
         dep("io.delta", "delta-spark_2.13", v["delta"]),
         dep("org.apache.hadoop", "hadoop-aws", v["hadoop"], alone=True),
         dep("software.amazon.awssdk", "bundle", v["aws_sdk"], alone=True),
+        dep("software.amazon.s3.analyticsaccelerator", "analyticsaccelerator-s3",
+            v["analytics_accelerator"], alone=True),
     ])
     return ("<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0"
             "</modelVersion><groupId>finlake</groupId><artifactId>spark-delta-jars"
@@ -105,7 +109,9 @@ def ensure_jars(jar_dir: Path | None = None,
                 ) -> list[Path]:
     """The engine's extra jars, fetched with Maven the first time; returns their paths."""
     v = versions()
-    target = (jar_dir or default_jar_dir()) / f"delta-{v['delta']}-hadoop-{v['hadoop']}"
+    pom = _pom(v)  # the folder is named by what it holds: a new jar set, a new folder
+    digest = hashlib.sha1(pom.encode()).hexdigest()[:8]
+    target = (jar_dir or default_jar_dir()) / f"delta-{v['delta']}-hadoop-{v['hadoop']}-{digest}"
     done = target / ".complete"
     if done.exists():
         _log4j(target)
@@ -117,9 +123,11 @@ def ensure_jars(jar_dir: Path | None = None,
             "PATH: install Maven (Debian: apt-get install maven), or set FINLAKE_ENGINE=sail")
     progress(f"==> fetching delta-spark {v['delta']}, hadoop-aws {v['hadoop']} and the AWS "
              f"SDK {v['aws_sdk']} with Maven into {target} (once)")
+    for old in target.parent.glob("delta-*"):  # jar sets of other versions
+        shutil.rmtree(old, ignore_errors=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
-        (Path(work) / "pom.xml").write_text(_pom(v))
+        (Path(work) / "pom.xml").write_text(pom)
         out = Path(work) / "jars"
         proc = subprocess.run(
             [mvn, "-B", "-q", "-f", str(Path(work) / "pom.xml"),
