@@ -28,8 +28,8 @@ def serve(settings: Settings, host: str, port: int) -> int:
 
     proc, url = start_server(port, host=host, s3_endpoint=settings.s3_endpoint,
                              inherit_output=True)
-    shown = url.replace("127.0.0.1", host) if host != "127.0.0.1" else url
-    print(f"Spark + Delta Connect server on {shown} (pid {proc.pid}); Ctrl-C stops it",
+    print(f"Spark + Delta Connect server on {url} (listening on {host}, pid {proc.pid}); "
+          "Ctrl-C stops it",
           flush=True)
 
     def stop(*_: object) -> None:

@@ -134,7 +134,11 @@ def ensure_jars(jar_dir: Path | None = None,
              "dependency:copy-dependencies", "-DincludeScope=runtime",
              f"-DoutputDirectory={out}"], capture_output=True, text=True)
         if proc.returncode != 0:
-            tail = " ".join((proc.stdout + proc.stderr).split("\n")[-6:])[-600:]
+            said = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()]
+            # Maven's first [ERROR] line names the artifact and the cause; the rest is help.
+            errors = [line for line in said if line.startswith("[ERROR] ") and "Help 1" not in
+                      line and "-e switch" not in line and "-X switch" not in line]
+            tail = (errors[0] if errors else " ".join(line for line in said if line))[-600:]
             raise EngineUnavailable(
                 "Maven could not fetch the Delta jars (is the Maven registry reachable?): "
                 f"{tail}; or set FINLAKE_ENGINE=sail")
@@ -243,7 +247,7 @@ def start_server(port: int | None = None, host: str = "127.0.0.1",
                  s3_endpoint: str | None = None, inherit_output: bool = False,
                  ) -> tuple[subprocess.Popen, str]:
     """Start a Spark + Delta Connect server on ``host``; returns it and its ``sc://`` URL
-    (127.0.0.1) once it accepts connections there. Its warnings go to this process's
+    once it accepts connections. Its warnings go to this process's
     stderr (``inherit_output``) or to a pipe the caller drains."""
     java = _java()
     jars = ensure_jars()
@@ -256,10 +260,11 @@ def start_server(port: int | None = None, host: str = "127.0.0.1",
                             env=env, stdout=subprocess.DEVNULL, stderr=out,
                             preexec_fn=_die_with_parent)
     deadline = time.time() + START_TIMEOUT
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, f"sc://127.0.0.1:{port}"
+            with socket.create_connection((probe, port), timeout=1):
+                return proc, f"sc://{probe}:{port}"
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()

@@ -95,3 +95,22 @@ def test_a_failed_spark_delta_run_leaves_the_sail_default_working(tmp_path: Path
     good = _finlake(["categorise-eval", str(labelled)], tmp_path)
     assert good.returncode == 0, good.stderr
     assert '"accuracy"' in good.stdout
+
+
+def test_when_maven_cannot_fetch_the_jars_the_error_says_so(tmp_path: Path) -> None:
+    """Maven is there but the registry refuses (offline, blocked): one line, no jars kept."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    mvn = tools / "mvn"
+    mvn.write_text("#!/bin/sh\necho '[ERROR] Could not transfer artifact "
+                   "io.delta:delta-spark_2.13:pom:4.4.0: Connection refused'\nexit 1\n")
+    mvn.chmod(0o755)
+    jars = tmp_path / "jars"
+    out = _finlake(["spark-delta", "fetch"], tmp_path, PATH=f"{tools}:{BIN}:/usr/bin:/bin",
+                   FINLAKE_SPARK_JARS=str(jars))
+    assert out.returncode == 1, out.stderr
+    errors = [line for line in out.stderr.splitlines() if not line.startswith("==> ")]
+    assert len(errors) == 1 and "Traceback" not in out.stderr, out.stderr  # progress + 1 line
+    assert "Maven could not fetch the Delta jars" in errors[0]
+    assert "Connection refused; or set FINLAKE_ENGINE=sail" in errors[0]
+    assert not list(jars.rglob("*.jar")) and not list(jars.rglob(".complete"))
