@@ -1,11 +1,18 @@
 """Shared fixtures: one Sail Spark session per test session, a moto S3 server, a tmp lake,
-one ``finlake demo`` built once for the session (tests work on copies of it)."""
+one ``finlake demo`` built once for the session (tests work on copies of it).
+
+``./dev test`` runs the suite on pytest-xdist workers (``--dist loadgroup``): every test
+module stays on one worker (its module fixtures are built once), all Apache Spark + Delta
+tests share one worker (one JVM server) and start first, being the longest, and the demo
+build and the child bytecode cache are made once and shared by the workers."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import io
+import json
 import logging
 import os
 import shutil
@@ -22,6 +29,40 @@ from pathlib import Path
 import pytest
 
 from lake.catalog import Lake
+
+JVM_GROUP = "spark-delta-jvm"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``: one work unit per test module, one for every Spark +
+    Delta test (they share the session's JVM server), and that one first (runs before
+    xdist reads the groups)."""
+    if not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        jvm = item.get_closest_marker("delta_spark") is not None
+        item.add_marker(pytest.mark.xdist_group(JVM_GROUP if jvm else item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.get_closest_marker("delta_spark") is None)
+
+
+def run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every xdist worker of this run sees (this session's base temp directory
+    when there are no workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """An exclusive lock shared by the workers of this run; yields the shared directory."""
+    shared = run_shared_dir(tmp_path_factory)
+    with open(shared / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield shared
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _compiled(package: str) -> bool:
@@ -47,13 +88,17 @@ def child_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
             or _compiled("great_expectations"):
         yield
         return
-    cache = tmp_path_factory.mktemp("pycache")
+    shared = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    cache = run_shared_dir(tmp_path_factory) / "pycache" if shared else \
+        tmp_path_factory.mktemp("pycache")
+    cache.mkdir(exist_ok=True)
     mp = pytest.MonkeyPatch()
     mp.delenv("PYTHONDONTWRITEBYTECODE")
     mp.setenv("PYTHONPYCACHEPREFIX", str(cache))
     yield
     mp.undo()
-    shutil.rmtree(cache, ignore_errors=True)
+    if not shared:  # the other workers may still use it; pytest prunes old base temps
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -159,10 +204,25 @@ DEMO_LOG = "finlake-debug.log"
 
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """The demo, built by the first worker that needs it; the others wait and share it."""
+    with run_lock(tmp_path_factory, "demo_build") as shared:
+        done = shared / "demo_build.json"
+        if done.exists():
+            made = json.loads(done.read_text())
+            return DemoBuild(Path(made["home"]), made["stdout"],
+                             datetime.fromisoformat(made["started"]))
+        build = _build_demo(shared / "demo_build")
+        done.write_text(json.dumps({"home": str(build.home), "stdout": build.stdout,
+                                    "started": build.started.isoformat()}))
+        return build
+
+
+def _build_demo(home: Path) -> DemoBuild:
     from finlake import commands
     from finlake.settings import load_settings
 
-    home = tmp_path_factory.mktemp("demo_build")
+    shutil.rmtree(home, ignore_errors=True)  # a worker's build that failed part-way
+    home.mkdir()
     mp = pytest.MonkeyPatch()
     mp.setenv("FINLAKE_HOME", str(home))
     mp.delenv("FINLAKE_PARTNER_HOST", raising=False)
