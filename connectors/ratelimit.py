@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     import redis
@@ -233,13 +233,30 @@ class RedisRateLimiter(_Bucket):
         return int(taken) == 1, float(wait)
 
 
+def _reachable(limiter: RedisRateLimiter, parts: SplitResult) -> RedisRateLimiter:
+    """Fail before the first partner call when Redis is down: otherwise every item's sync
+    fails on the limiter and is recorded as the institution's failure."""
+    import redis
+
+    from finlake.errors import ServiceUnavailable
+
+    try:
+        limiter.client.ping()
+    except redis.RedisError as exc:
+        where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+        raise ServiceUnavailable(
+            f"cannot reach Redis for the shared rate limits at {where}: {exc}; check "
+            "FINLAKE_RATE_LIMITER and that Redis is running") from None
+    return limiter
+
+
 def rate_limiter_from_url(url: str, *, sleep: Sleep = time.sleep) -> RateLimiter:
     """``redis://`` (or ``rediss://``) → Redis, ``sqlite:///abs/path.db`` → SQLite,
     ``memory://`` → in-process."""
     parts = urlsplit(url or "")
     scheme = parts.scheme.lower()
     if scheme in ("redis", "rediss"):
-        return RedisRateLimiter(url, sleep=sleep)
+        return _reachable(RedisRateLimiter(url, sleep=sleep), parts)
     if scheme == "sqlite":
         path = url[len("sqlite://"):].split("?", 1)[0]
         if parts.netloc or not path.startswith("/") or path == "/":

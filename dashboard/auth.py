@@ -31,6 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lake.audit import audit
+from lake.people import has_user
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import LOGINS
 
@@ -135,15 +136,13 @@ def create_login(lake: Lake, login: str, password: str | None, user_id: str | No
     ``password`` None makes a login that signs in only through the OIDC provider. A user
     login must name a user with data in the lake; an analyst login names none.
     """
-    from dashboard import data
-
     name = normalise_login(login)
     if role not in ROLES:
         raise LoginError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
     if role == "user":
         if not user_id:
             raise LoginError("A user login needs the user id it belongs to (--user USER_ID).")
-        if not data.has_user(lake, user_id):
+        if not has_user(lake, user_id):
             raise LoginError(f"No user {user_id!r} in this lake (no linked item and no "
                              "transactions): link the person's bank first, or check the id.")
     elif user_id:

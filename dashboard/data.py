@@ -285,15 +285,6 @@ def _money(df: pd.DataFrame, *columns: str) -> None:
 
 # --- what names nobody -----------------------------------------------------------------------
 
-def has_user(lake: Lake, user_id: str) -> bool:
-    """Whether the lake holds anything of ``user_id`` (a linked item or a transaction): for
-    creating logins, never shown on a page."""
-    return bool(len(_shared(lake,
-                            "SELECT 1 FROM credentials WHERE user_id = $uid UNION ALL "
-                            "SELECT 1 FROM transactions WHERE user_id = $uid LIMIT 1",
-                            {"uid": str(user_id)})))
-
-
 def newest_month(lake: Lake, t: Table, column: str = "month") -> str | None:
     """The newest month ``t`` holds (any user): what "now" means for a page. Cached per
     table version, so it costs one query per refresh, not one per page load."""

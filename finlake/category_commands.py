@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from finlake.preflight import refuse_unknown_user
 from finlake.settings import Settings
 from lake.catalog import Lake
 
@@ -42,6 +43,8 @@ def add_category(settings: Settings, user_id: str, name: str, primary: str) -> i
         print("finlake category add: --name needs letters or digits", file=sys.stderr)
         return 2
     code = f"CUSTOM_{slug}"
+    if refuse_unknown_user(_lake(settings), user_id, "category add"):
+        return 2
     upsert_rows(_lake(settings), CUSTOM_CATEGORIES, [{
         "user_id": user_id, "category": code, "category_primary": primary,
         "display_name": name.strip(), "created_at": datetime.now(UTC)}])
@@ -56,6 +59,8 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
              txn_id: str | None) -> int:
     """Always categorise a merchant as ... (per user), or set one transaction's category."""
     lake = _lake(settings)
+    if refuse_unknown_user(lake, user_id, "override"):
+        return 2
     if category not in known_categories(lake, user_id):
         print(f"finlake override: unknown category {category!r}; use a PFC v2 detailed code "
               "(see `finlake sql \"SELECT category, display_name FROM categories\"`) or add "

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from finlake import redaction
-from finlake.settings import ConfigError, load_settings
+from finlake.settings import ConfigError, Settings, load_settings
+
+MAX_USERS = 100_000  # sandbox people a world is built for
+MAX_DAYS = 3_650  # days of sandbox data or demo partitions
 
 
 def _date(text: str) -> date:
@@ -32,6 +38,27 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(most: int) -> Callable[[str], int]:
+    """A whole number from 1 to ``most``."""
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text} is too many: at most {most:,}")
+        return value
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """A number from 0 to 1 (no nan, no infinity)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1, e.g. 0.6")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive(text)
     if value > 65535:
@@ -39,13 +66,23 @@ def _port(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line (argparse's usage block would bury it), exit status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="finlake", description="Personal-finance lakehouse.")
+    p = _Parser(prog="finlake", description="Personal-finance lakehouse.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback when a command fails (before COMMAND)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="sandbox bank -> lake -> gold for the last D days")
-    demo.add_argument("--users", type=_positive, default=20, help="sandbox users (new bank only)")
-    demo.add_argument("--days", type=_positive, default=7, help="daily partitions ending yesterday")
+    demo.add_argument("--users", type=_count(MAX_USERS), default=20,
+                      help="sandbox users (new bank only)")
+    demo.add_argument("--days", type=_count(MAX_DAYS), default=7,
+                      help="daily partitions ending yesterday")
 
     nightly = sub.add_parser("nightly", help="run (or re-run) one daily partition")
     nightly.add_argument("--date", type=_date, required=True, help="partition, YYYY-MM-DD")
@@ -73,13 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("categorise-eval", help="evaluate categorisation on a labelled CSV")
     ev.add_argument("file", type=Path, help="CSV with header description,amount,category")
-    ev.add_argument("--threshold", type=float, default=None)
+    ev.add_argument("--threshold", type=_fraction, default=None,
+                    help="model confidence threshold, 0 to 1 (default FINLAKE_CATEGORY_THRESHOLD)")
 
     lab = sub.add_parser("sandbox-labelled", help="export a labelled CSV from the sandbox world")
     lab.add_argument("--out", type=Path, required=True)
     lab.add_argument("--seed", type=int, default=99, help="world seed (the demo uses 7)")
-    lab.add_argument("--users", type=_positive, default=100)
-    lab.add_argument("--days", type=_positive, default=60)
+    lab.add_argument("--users", type=_count(MAX_USERS), default=100)
+    lab.add_argument("--days", type=_count(MAX_DAYS), default=60)
 
     bud = sub.add_parser("budget", help="set, clear or show a user's monthly budgets")
     bud_sub = bud.add_subparsers(dest="budget_command", required=True)
@@ -190,14 +228,36 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-    logging.basicConfig(level=os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
-    redaction.install()  # no token or account number reaches a log
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"finlake: configuration error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"finlake: configuration error: {problem}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    redaction.install()  # no token or account number reaches a log
+    from finlake.preflight import home_problem
+
+    command = " ".join([args.command] + [v for k, v in vars(args).items()
+                                         if k.endswith("_command") and v])
+    refusal = home_problem(settings, command)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    try:
+        return run(args, settings)
+    except Exception as exc:
+        from finlake.failures import explain
+
+        line = None if args.debug else explain(exc, settings)
+        if line is None:
+            raise
+        print(f"finlake: {line} (finlake --debug shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Do the parsed command."""
     from finlake import commands
 
     if args.command == "demo":
@@ -216,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "category":
             return cc.add_category(settings, args.user, args.name, args.primary)
         if args.command == "categorise-eval":
-            return cc.categorise_eval(settings, args.file,
-                                      args.threshold or settings.category_threshold)
+            return cc.categorise_eval(settings, args.file, settings.category_threshold
+                                      if args.threshold is None else args.threshold)
         return cc.sandbox_labelled(args.out, args.seed, args.users, args.days)
     if args.command in ("budget", "gold"):
         from finlake import gold_commands as gc
@@ -317,13 +377,8 @@ def entry() -> None:
     native threads can still be winding down after a read and abort it ("terminate called
     without an active exception", delta-io/delta-rs#2184), turning a finished command's exit
     code into 134. Output is flushed and logging shut down first."""
-    from lake.spark_delta import EngineUnavailable
-
     try:
         code = main()
-    except EngineUnavailable as exc:  # no Java, no Maven, jars not fetchable: say which
-        print(f"finlake: {exc}", file=sys.stderr)
-        code = 1
     except SystemExit as exc:  # argparse errors, --help
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         if isinstance(exc.code, str):

@@ -116,6 +116,13 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
     t0 = time.perf_counter()
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     window = [yesterday - timedelta(days=days - 1 - i) for i in range(days)]
+    from finlake.partitions import FIRST_SYNC_DATE
+
+    first = date.fromisoformat(FIRST_SYNC_DATE)
+    if window[0] < first:
+        print(f"finlake demo: --days {days} starts before the first partition ({first}); "
+              f"use at most {(yesterday - first).days + 1}", file=sys.stderr)
+        return 2
     _say(f"finlake demo: {users} users, partitions {window[0]} .. {window[-1]}, "
          f"home {settings.home}")
     if settings.embedded_partner:
@@ -222,8 +229,13 @@ def reconcile(settings: Settings) -> int:
     lake = res["lake"].lake()
     audit = AuditLog(lake)
     try:
-        result = run(lake, res["vault"].credentials(lake, audit=audit, actor=cli_actor()),
-                     res["partner"].url())
+        creds = res["vault"].credentials(lake, audit=audit, actor=cli_actor())
+        if not creds.all():  # nothing compared is not "exact": a wrong home looks like this
+            print(f"finlake: nothing to reconcile: no linked item in the lake "
+                  f"{settings.lake_root}; check FINLAKE_HOME, or link with "
+                  "`finlake link-sandbox`", file=sys.stderr)
+            return 2
+        result = run(lake, creds, res["partner"].url())
     finally:
         audit.flush()
     print(result.to_json())

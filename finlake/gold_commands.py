@@ -8,6 +8,7 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from finlake.preflight import refuse_unknown_user
 from finlake.settings import Settings
 
 
@@ -51,6 +52,8 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
                   file=sys.stderr)
             return 2
     lake = Lake(settings.lake_root, settings.s3_endpoint)
+    if refuse_unknown_user(lake, user_id, "budget"):
+        return 2
     if value is None:
         dt = lake.delta(BUDGETS)
         if dt is not None:
@@ -98,7 +101,10 @@ def budget_show(settings: Settings, user_id: str) -> int:
     from lake.catalog import Lake
     from lake.duck import available_tables, connect
 
-    con = connect(Lake(settings.lake_root, settings.s3_endpoint))
+    lake = Lake(settings.lake_root, settings.s3_endpoint)
+    if refuse_unknown_user(lake, user_id, "budget"):
+        return 2
+    con = connect(lake)
     rows = con.execute(
         "SELECT month, category_primary, budget, budget_source, spent, state "
         "FROM budget_progress WHERE user_id = ? AND month = (SELECT max(month) FROM "

@@ -31,7 +31,32 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
         shutil.copyfile(src, dst)
     os.environ["DAGSTER_HOME"] = str(home)
+    if settings.env == "production":
+        check_postgres()
     return dg.DagsterInstance.get()
+
+
+def check_postgres(timeout: int = 10) -> None:
+    """Fail at once, in one line, when Dagster's PostgreSQL cannot be reached (Dagster would
+    log each of its retries and end with a traceback)."""
+    import psycopg2
+
+    from finlake.errors import ServiceUnavailable
+
+    env = os.environ
+    where = f"{env.get('DAGSTER_PG_HOST')}:{env.get('DAGSTER_PG_PORT')}"
+    try:
+        psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
+                         dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
+                         password=env.get("DAGSTER_PG_PASSWORD"),
+                         connect_timeout=timeout).close()
+    except psycopg2.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise ServiceUnavailable(
+            f"cannot reach PostgreSQL (Dagster's storage) at {where}, database "
+            f"{env.get('DAGSTER_PG_DB')}: {reason}; check DAGSTER_PG_HOST, DAGSTER_PG_PORT, "
+            "DAGSTER_PG_DB, DAGSTER_PG_USER, DAGSTER_PG_PASSWORD and that the server is "
+            "running") from None
 
 
 def root_cause(error: Any) -> str:

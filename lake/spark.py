@@ -4,8 +4,12 @@ Apache Spark + Delta as a local JVM server), or ``SPARK_REMOTE``."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from finlake.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -52,8 +56,23 @@ def spark_session(remote: str | None = None, engine: str = "sail",
     finlake's conf."""
     from pyspark.sql import SparkSession
 
+    if remote:
+        check_reachable(remote)
     url = remote or embedded_remote(engine, s3_endpoint)
     builder = SparkSession.builder.remote(url)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def check_reachable(remote: str, timeout: float = 10.0) -> None:
+    """Fail at once when nothing listens at ``remote``: the Spark Connect client would retry
+    for over ten minutes before saying so."""
+    parts = urlsplit(remote)
+    where = f"sc://{parts.hostname}:{parts.port or 15002}"
+    try:
+        socket.create_connection((parts.hostname, parts.port or 15002), timeout).close()
+    except OSError as exc:
+        raise ServiceUnavailable(
+            f"cannot reach the Spark Connect server at {where}: {exc.strerror or exc}; check "
+            "SPARK_REMOTE and that the server is running") from None

@@ -84,6 +84,7 @@ def test_without_maven_and_jars_the_error_says_to_install_maven(tmp_path: Path) 
 def test_a_failed_spark_delta_run_leaves_the_sail_default_working(tmp_path: Path) -> None:
     """The same lake: a command on the unavailable engine fails with the reason; the
     next command on the default engine works."""
+    (tmp_path / "home").mkdir()  # only demo and link-sandbox may create a home
     labelled = tmp_path / "labelled.csv"
     labelled.write_text("description,amount,category\n"
                         "STARBUCKS STORE 0423,4.50,FOOD_AND_DRINK_COFFEE\n"
