@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finlake import cli
+from finlake import cli, sql_cli  # noqa: F401 - imported before any test captures stdout
 from lake.catalog import Lake
 from lake.duck import LakeQueryError, connect
 from lake.small_tables import read_rows
@@ -52,9 +52,9 @@ ATTACKS = [
     ("export_database", "EXPORT DATABASE '{out}/dump'", True),
     ("attach", "ATTACH '{out}/attached.duckdb' AS other", True),
     ("install", "INSTALL '{out}/evil.duckdb_extension'", True),
-    ("load", "LOAD '{out}/evil.duckdb_extension'", True),
-    ("set", "SET enable_external_access = true", True),
-    ("reset", "RESET enable_external_access", True),
+    ("load", "LOAD json", True),
+    ("set", "SET temp_directory = '{out}/spill'", True),
+    ("reset", "RESET memory_limit", True),
     ("unlock", "SET lock_configuration = false", True),
     ("pragma", "PRAGMA enable_profiling", True),
     ("create_view_over_read_parquet",
