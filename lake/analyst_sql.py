@@ -46,7 +46,7 @@ LOCKED = {"enable_external_access": False, "python_enable_replacements": False,
 # Table functions that read a table named in a string (or in a serialized query): a statement
 # calling one gets every table loaded, as its names cannot be read from the parse tree.
 DYNAMIC_READS = frozenset({"query", "query_table", "json_execute_serialized_sql",
-                           "destroy_external_resource"})
+                           "destroy_external_resource", "duckdb_table_sample"})
 R = TypeVar("R")
 
 
@@ -73,8 +73,8 @@ def _refused(kind: str) -> StatementRefused:
 
 def _names(node: Any, tables: set[str], functions: set[str]) -> None:
     if isinstance(node, dict):
-        if node.get("type") == "BASE_TABLE":
-            tables.add(str(node.get("table_name", "")))
+        if node.get("type") == "BASE_TABLE":  # names match whatever their case
+            tables.add(str(node.get("table_name", "")).lower())
         if node.get("class") == "FUNCTION":
             functions.add(str(node.get("function_name", "")).lower())
         for value in node.values():

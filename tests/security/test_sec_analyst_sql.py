@@ -199,9 +199,12 @@ def test_python_objects_in_the_process_are_not_tables(env: Path, capsys) -> None
     ("SUMMARIZE monthly_spend", None),
     ("EXPLAIN ANALYZE SELECT count(*) FROM transactions", None),
     ("SELECT count(*) > 0 FROM query('SELECT * FROM transactions')", [(True,)]),
+    ('SELECT count(*) > 0 FROM TRANSACTIONS, "Accounts" LIMIT 1', [(True,)]),
+    ("SELECT count(*) > 0 FROM main.transactions", [(True,)]),
 ])
 def test_reads_still_run_whatever_they_look_like(home: Path, sql: str, expected) -> None:  # noqa: ANN001
-    """The check is DuckDB's parser, not a pattern: a string or comment saying COPY is a read."""
+    """The check is DuckDB's parser, not a pattern: a string or comment saying COPY is a read;
+    however a query names a table, it reads the table's rows, never an empty stand-in."""
     from lake.analyst_sql import AnalystSession
 
     with AnalystSession(Lake(str(home / "lake")), pseudonym_key_of(home)) as session:
