@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--identified", action="store_true",
                      help="operators only: real ids and descriptions instead of the analysts' "
-                          "de-identified views (recorded in the audit log)")
+                          "de-identified tables (recorded in the audit log)")
 
     dash = sub.add_parser("dashboard", help="open the Streamlit dashboard on 127.0.0.1")
     dash.add_argument("--port", type=_port, default=8501)

@@ -166,7 +166,7 @@ def query_error(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQuer
         message = message.replace(hint.group(0), "")
     withheld = [c for c in sorted(WITHHELD_COLUMNS) if f'column "{c}" not found' in message]
     if withheld:
-        message += (f"\n{withheld[0]} is withheld from analysts' de-identified views; ids are "
+        message += (f"\n{withheld[0]} is withheld from analysts' de-identified tables; ids are "
                     "pseudonyms there. Operators can query with --identified (audited).")
     return LakeQueryError(message, names)
 
