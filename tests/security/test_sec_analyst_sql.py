@@ -13,6 +13,7 @@ into its pseudonym.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -172,8 +173,14 @@ def test_duckdb_itself_holds_when_the_statement_check_is_bypassed(home: Path, tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_python_objects_in_the_process_are_not_tables(env: Path, capsys) -> None:  # noqa: ANN001
+def test_python_objects_in_the_process_are_not_tables(home: Path) -> None:
     import pandas as pd
+
+    lake = Lake(str(home / "lake"))
+    out = io.StringIO()
+    assert sql_cli.run_sql(lake, "SELECT current_setting('python_enable_replacements') AS scans",
+                           "csv", out, pseudonym_key=pseudonym_key_of(home)) == 0
+    assert out.getvalue() == "scans\nfalse\n"
 
     from lake.analyst_sql import AnalystSession
 
@@ -181,14 +188,11 @@ def test_python_objects_in_the_process_are_not_tables(env: Path, capsys) -> None
     plain = duckdb.connect()  # the attack is real: a plain connection scans the variable
     assert plain.execute("SELECT token FROM secret_frame").fetchall() == [
         ("access-sandbox-not-for-analysts",)]
-    with AnalystSession(Lake(str(env / "lake")), pseudonym_key_of(env)) as session:
+    with AnalystSession(lake, pseudonym_key_of(home)) as session:
         with pytest.raises(LakeQueryError, match="secret_frame does not exist"):
             session.run("SELECT token FROM secret_frame")
         with pytest.raises(duckdb.CatalogException):
             session._con.execute("SELECT token FROM secret_frame")
-    rc, out, _err = finlake_sql(capsys, "--format", "csv",
-                                "SELECT current_setting('python_enable_replacements') AS scans")
-    assert (rc, out) == (0, "scans\nfalse\n")
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -212,15 +216,17 @@ def test_reads_still_run_whatever_they_look_like(home: Path, sql: str, expected)
     assert rows if expected is None else rows == expected
 
 
-def test_identified_mode_shows_real_ids_of_analyst_tables_only(env: Path, capsys) -> None:  # noqa: ANN001
-    real = {r[0] for r in connect(Lake(str(env / "lake")))
-            .execute("SELECT DISTINCT user_id FROM accounts").fetchall()}
-    rc, out, _ = finlake_sql(capsys, "--identified", "--format", "csv",
-                             "SELECT DISTINCT user_id FROM accounts")
-    assert rc == 0 and set(out.split()[1:]) == real
+def test_identified_mode_shows_real_ids_of_analyst_tables_only(home: Path) -> None:
+    lake = Lake(str(home / "lake"))
+    real = {r[0] for r in connect(lake).execute("SELECT DISTINCT user_id FROM accounts")
+            .fetchall()}
+    out = io.StringIO()
+    assert sql_cli.run_sql(lake, "SELECT DISTINCT user_id FROM accounts", "csv", out) == 0
+    assert set(out.getvalue().split()[1:]) == real
     for ops in ("credentials", "logins", "audit_subjects"):
-        rc, out, err = finlake_sql(capsys, "--identified", f"SELECT * FROM {ops}")
-        assert rc == 2 and out == "" and f"{ops} does not exist" in err
+        out = io.StringIO()
+        assert sql_cli.run_sql(lake, f"SELECT * FROM {ops}", "csv", out) == 2
+        assert out.getvalue() == ""
 
 
 def test_the_dashboards_analyst_page_reads_through_the_sandbox(home: Path, tmp_path: Path) -> None:
@@ -246,11 +252,14 @@ CATALOG = ("SELECT coalesce(sql, '') AS text FROM duckdb_views() UNION ALL "
 
 
 def test_the_key_is_in_no_view_setting_export_or_log(env: Path, capsys, tmp_path: Path) -> None:  # noqa: ANN001
-    rc, out, err = finlake_sql(capsys, "--format", "csv", CATALOG)
     key = pseudonym_key_of(env)
-    assert rc == 0, err
-    assert key not in out and len(out.splitlines()) > 50  # the catalog was read, no key in it
-    assert str(env / "lake") not in out  # nor a path of the lake
+    catalog = io.StringIO()
+    assert sql_cli.run_sql(Lake(str(env / "lake")), CATALOG, "csv", catalog,
+                           pseudonym_key=key) == 0
+    text = catalog.getvalue()
+    assert len(text.splitlines()) > 50  # the catalog was read...
+    assert key not in text  # ...and holds no key
+    assert str(env / "lake") not in text  # nor a path of the lake
 
     path = tmp_path / "analyst.duckdb"
     rc, out, err = finlake_sql(capsys, "--export", str(path))
@@ -321,8 +330,6 @@ def test_a_known_user_id_cannot_be_turned_into_its_pseudonym(home: Path) -> None
 
 def test_every_statement_leaves_an_audit_row(env: Path, capsys, tmp_path: Path,  # noqa: ANN001
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import io
-
     key = pseudonym_key_of(env)
     before = len(audit_rows(env))
     marker = "SELECT count(*) AS n FROM accounts WHERE user_id = 'user_0001'"
@@ -387,8 +394,6 @@ def test_export_refuses_an_existing_file_unless_replace(env: Path, capsys, tmp_p
 
 def test_an_s3_lake_is_sandboxed_and_exports_without_key_or_paths(moto_s3: str,
                                                                    tmp_path: Path) -> None:
-    import io
-
     import boto3
     from lake_fixtures import accounts, ops_rows, transactions, write_table
 
