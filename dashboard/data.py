@@ -11,9 +11,10 @@ Every page reads through the functions below, built on two helpers:
   session's rows. The scopes are inlined (``NOT MATERIALIZED``): DuckDB pushes the user
   filter, and the query's own month filters, into the Parquet scans as before.
 * :func:`_shared` runs a query over everybody's rows. It is private to this module and
-  used only for what names nobody: the newest month of a table, whether a user exists, and
-  the analyst's aggregates, whose cells with fewer than ``FINLAKE_K_ANONYMITY`` people are
-  dropped here, before any page sees them.
+  used only for what names nobody: the newest month of a table and whether a user exists.
+* :func:`_aggregate` runs the analyst's aggregates in the analyst sandbox
+  (lake/analyst_sql.py: de-identified tables, no files); cells with fewer than
+  ``FINLAKE_K_ANONYMITY`` people are dropped here, before any page sees them.
 
 The connection and cache:
 
@@ -36,6 +37,7 @@ Amounts keep the partner's sign: positive is money out, negative money in.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +50,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.auth import Principal
+from lake.analyst_sql import AnalystSession
 from lake.duck import LakeQueryError, fetch_df, new_connection, register
 from lake.months import shift_month
 from lake.reference import categories, display_name
@@ -652,6 +655,23 @@ PER_USER_FUNCTIONS = (category_names, category_choices, accounts, net_worth, bud
 
 # --- analytics (analysts: aggregate, de-identified) ---------------------------------------------
 
+_ANALYST_SESSIONS: dict[tuple[str, str | None], AnalystSession] = {}
+
+
+def _aggregate(lake: Lake, sql: str, params: Params | None = None) -> pd.DataFrame:
+    """``sql`` in the analyst sandbox (lake/analyst_sql.py): de-identified tables only, under
+    a key made for this process (the page shows no ids, only counts of them), each table
+    re-read when its Delta version moves on (checked at most every ``RECHECK_SECONDS``)."""
+    key = (lake.root, lake.s3_endpoint)
+    with _CACHE_LOCK:
+        session = _ANALYST_SESSIONS.get(key)
+        if session is None:
+            session = _ANALYST_SESSIONS[key] = AnalystSession(
+                lake, secrets.token_hex(32), recheck_seconds=RECHECK_SECONDS,
+                absent_as_empty=True)
+    return session.frame(sql, dict(params or {}))
+
+
 def _analyst(who: object) -> int:
     """The smallest number of people a shown figure may describe (``FINLAKE_K_ANONYMITY``)."""
     from finlake.settings import load_settings
@@ -667,7 +687,7 @@ def _analyst(who: object) -> int:
 def people_count(lake: Lake, who: Principal) -> int | None:
     """How many people have a linked account (None when fewer than k: not shown)."""
     k = _analyst(who)
-    n = int(_shared(lake, "SELECT count(DISTINCT user_id) AS n FROM accounts")["n"].iloc[0])
+    n = int(_aggregate(lake, "SELECT count(DISTINCT user_id) AS n FROM accounts")["n"].iloc[0])
     return n if n >= k else None
 
 
@@ -677,8 +697,9 @@ def spend_by_category(lake: Lake, who: Principal, months: int = 12
     (cells of at least k people with their amount, transaction count and number of people;
     how many cells were left out for describing fewer than k people)."""
     k = _analyst(who)
-    since = months_back(newest_month(lake, MONTHLY_SPEND), months)
-    cells = _shared(
+    newest = _aggregate(lake, "SELECT max(month) AS m FROM monthly_spend")["m"].iloc[0]
+    since = months_back(None if newest is None or pd.isna(newest) else str(newest), months)
+    cells = _aggregate(
         lake,
         f"""
         WITH cells AS (
@@ -705,7 +726,7 @@ def sync_health(lake: Lake, who: Principal) -> tuple[pd.DataFrame, int]:
     """Each institution's latest sync health (institutions syncing fewer than k items are
     left out; their number is returned second)."""
     k = _analyst(who)
-    df = _shared(
+    df = _aggregate(
         lake,
         """
         SELECT coalesce(i.name, h.institution_id) AS institution, h.sync_date, h.status,
@@ -724,7 +745,7 @@ def sync_health(lake: Lake, who: Principal) -> tuple[pd.DataFrame, int]:
 def quality_summary(lake: Lake, who: Principal) -> pd.DataFrame:
     """The newest result of every quality suite (counts only, no failing values)."""
     _analyst(who)
-    return _shared(
+    return _aggregate(
         lake,
         """
         SELECT suite, layer, sync_date, passed, rows_validated, errors, warnings, validated_at

@@ -200,11 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", nargs="?",
                      help='e.g. "SELECT count(*) FROM transactions"; none: interactive')
     sql.add_argument("--export", metavar="FILE.duckdb",
-                     help="write a DuckDB file with a view per table (for notebooks)")
+                     help="write a DuckDB file with a table per analyst table (for notebooks)")
+    sql.add_argument("--replace", action="store_true",
+                     help="with --export: overwrite FILE if it exists")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--identified", action="store_true",
                      help="operators only: real ids and descriptions instead of the analysts' "
-                          "de-identified views (recorded in the audit log)")
+                          "de-identified tables (recorded in the audit log)")
 
     dash = sub.add_parser("dashboard", help="open the Streamlit dashboard on 127.0.0.1")
     dash.add_argument("--port", type=_port, default=8501)
@@ -327,27 +329,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "link-sandbox":
         return commands.link(settings)
     if args.command == "sql":
-        from finlake.sql_cli import run_sql
-        from lake.audit import audit, cli_actor
-        from lake.catalog import Lake
-        from lake.pseudonyms import pseudonym_key
+        from finlake.sql_cli import sql_command
 
-        lake = Lake(settings.lake_root, settings.s3_endpoint)
-        key = None if args.identified else pseudonym_key(settings.key_dir,
-                                                         settings.pseudonym_key)
-        if args.export or args.identified:
-            audit(lake, cli_actor(), "export" if args.export else "identified_query",
-                  identified=args.identified, interactive=args.query is None and
-                  not args.export)
-        if args.export:
-            from finlake.sql_cli import export_file
-
-            return export_file(lake, args.export, pseudonym_key=key)
-        if args.query is None:
-            from finlake.sql_cli import interactive
-
-            return interactive(lake, args.format, pseudonym_key=key)
-        return run_sql(lake, args.query, args.format, pseudonym_key=key)
+        return sql_command(settings, args)
     if args.command == "dashboard":
         app = os.path.join(os.path.dirname(os.path.dirname(__file__)), "dashboard", "app.py")
         return subprocess.call([sys.executable, "-m", "streamlit", "run", app,

@@ -12,9 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from lake.duck import LakeQueryError, query_rows
+from lake.duck import LakeQueryError
 
 if TYPE_CHECKING:
+    import argparse
+
+    from finlake.settings import Settings
     from lake.catalog import Lake
 
 FORMATS = ("table", "csv", "json")
@@ -22,19 +25,43 @@ _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
-def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO = sys.stdout,
-            pseudonym_key: str | None = None) -> int:
-    """Run ``sql`` against ``lake`` and print the result to ``out``; returns the exit code.
-    ``pseudonym_key``: de-identified views (what analysts get, lake/duck.py)."""
+def sql_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``finlake sql``: one query, an interactive session or an export, in the analyst sandbox
+    (lake/analyst_sql.py), de-identified unless ``--identified``; every statement audited."""
+    from lake.audit import cli_actor
+    from lake.catalog import Lake
+    from lake.pseudonyms import pseudonym_key
+
+    lake = Lake(settings.lake_root, settings.s3_endpoint)
+    key = None if args.identified else pseudonym_key(settings.key_dir, settings.pseudonym_key)
+    if args.export:
+        return export_file(lake, args.export, pseudonym_key=key, replace=args.replace,
+                           actor=cli_actor())
+    if args.replace:
+        print("finlake sql: --replace only goes with --export FILE", file=sys.stderr)
+        return 2
+    if args.query is None:
+        return interactive(lake, args.format, pseudonym_key=key, actor=cli_actor())
+    return run_sql(lake, args.query, args.format, pseudonym_key=key, actor=cli_actor())
+
+
+def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO | None = None,
+            pseudonym_key: str | None = None, actor: str | None = None) -> int:
+    """Run ``sql`` in the analyst sandbox over ``lake`` and print the result to ``out``; returns
+    the exit code. ``pseudonym_key``: de-identified (what analysts get; None: identified).
+    ``actor``: who the audit rows name (None: not audited)."""
+    from lake.analyst_sql import AnalystSession
+
     if fmt not in FORMATS:
         print(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=sys.stderr)
         return 2
     try:
-        names, types, rows = query_rows(lake, sql, pseudonym_key=pseudonym_key)
+        with AnalystSession(lake, pseudonym_key, actor=actor) as session:
+            names, types, rows = session.run(sql)
     except LakeQueryError as error:
         print(str(error), file=sys.stderr)
         return 2
-    _write(fmt, names, types, rows, out)
+    _write(fmt, names, types, rows, out or sys.stdout)
     return 0
 
 
@@ -48,65 +75,83 @@ def _write(fmt: str, names: Sequence[str], types: Sequence[str],
         write_table(names, types, rows, out)
 
 
-def interactive(lake: Lake, fmt: str = "table", inp: TextIO = sys.stdin,
-                out: TextIO = sys.stdout, pseudonym_key: str | None = None) -> int:
+def interactive(lake: Lake, fmt: str = "table", inp: TextIO | None = None,
+                out: TextIO | None = None, pseudonym_key: str | None = None,
+                actor: str | None = None) -> int:
     """Read statements (ending with ``;``) and print each result; ``.tables`` lists the
     tables, ``.quit`` (or end of input) leaves. From a pipe it runs a script and exits 1 if
     any statement failed."""
-    from lake.duck import available_tables, connect, fetch_rows
+    from lake.analyst_sql import AnalystSession
 
+    inp, out = inp or sys.stdin, out or sys.stdout
     tty = inp.isatty()
     if tty:
         import readline  # noqa: F401 - line editing and history at the prompt
 
         out.write("finlake sql: DuckDB over the lake. End a statement with ';'. "
                   ".tables lists the tables, .quit leaves.\n")
-    con = connect(lake, pseudonym_key)
+    session = AnalystSession(lake, pseudonym_key, actor=actor, interactive=True)
     buf: list[str] = []
     failed = 0
-    while True:
-        if tty:
-            out.write("finlake> " if not buf else "     ...> ")
-            out.flush()
-        line = inp.readline()
-        if not line:
-            break
-        text = line.strip()
-        if not buf and text in (".quit", ".exit", "\\q"):
-            break
-        if not buf and text == ".tables":
-            out.write(", ".join(available_tables(con)) + "\n")
-            continue
-        if not text or (not buf and text.startswith("--")):
-            continue
-        buf.append(line)
-        if not text.endswith(";"):
-            continue
-        sql, buf = "".join(buf).strip().rstrip(";"), []
-        try:
-            names, types, rows = fetch_rows(con, sql)
-        except LakeQueryError as error:
-            print(str(error), file=sys.stderr)
-            failed += 1
-            continue
-        _write(fmt, names, types, rows, out)
-    con.close()
+    try:
+        while True:
+            if tty:
+                out.write("finlake> " if not buf else "     ...> ")
+                out.flush()
+            line = inp.readline()
+            if not line:
+                break
+            text = line.strip()
+            if not buf and text in (".quit", ".exit", "\\q"):
+                break
+            if not buf and text == ".tables":
+                out.write(", ".join(session.tables()) + "\n")
+                continue
+            if not text or (not buf and text.startswith("--")):
+                continue
+            buf.append(line)
+            if not text.endswith(";"):
+                continue
+            sql, buf = "".join(buf).strip().rstrip(";"), []
+            try:
+                names, types, rows = session.run(sql)
+            except LakeQueryError as error:
+                print(str(error), file=sys.stderr)
+                failed += 1
+                continue
+            _write(fmt, names, types, rows, out)
+    finally:
+        session.close()
     return 1 if failed and not tty else 0
 
 
-def export_file(lake: Lake, path: str, out: TextIO = sys.stdout,
-                pseudonym_key: str | None = None) -> int:
-    """``finlake sql --export FILE``: a DuckDB file with a view per table (de-identified
-    with ``pseudonym_key``)."""
+def export_file(lake: Lake, path: str, out: TextIO | None = None,
+                pseudonym_key: str | None = None, replace: bool = False,
+                actor: str | None = None) -> int:
+    """``finlake sql --export FILE``: a DuckDB file with a table per analyst table
+    (de-identified with ``pseudonym_key``); an existing FILE only with ``replace``."""
     from lake.duck_export import export
 
+    exists = (f"finlake sql --export: {path} already exists; choose a new file name, or add "
+              "--replace to overwrite it")
+    if Path(path).exists() and not replace:
+        print(exists, file=sys.stderr)
+        return 2
     try:
-        versions = export(lake, Path(path), pseudonym_key)
+        if actor is not None:
+            from lake.audit import audit
+
+            audit(lake, actor, "export", identified=pseudonym_key is None, replace=replace)
+        versions = export(lake, Path(path), pseudonym_key, replace=replace)
+    except FileExistsError:
+        print(exists, file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:
         print(f"finlake sql --export: {error}", file=sys.stderr)
         return 2
-    out.write(f"wrote {path}: {len(versions)} views ({', '.join(sorted(versions))}); open it "
-              f"with duckdb.connect({path!r}, read_only=True)\n")
+    (out or sys.stdout).write(
+        f"wrote {path}: {len(versions)} tables ({', '.join(sorted(versions))}); open it "
+        f"with duckdb.connect({path!r}, read_only=True)\n")
     return 0
 
 

@@ -1,6 +1,7 @@
 """DuckDB over the lake: every existing registry table as a view named after the table.
 
-For analysts and the dashboard alike::
+For the dashboard's per-user pages and operators' Python (identified, unrestricted: these
+views read the lake's files; analysts get the sandbox of lake/analyst_sql.py)::
 
     from lake.duck import connect, query
     con = connect(lake)
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from lake.tables import PSEUDONYMISED_COLUMNS, REGISTRY, WITHHELD_COLUMNS, Table
+from lake.tables import REGISTRY, WITHHELD_COLUMNS, Table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,42 +60,26 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(t: Table, files: list[str], present: set[str] | None = None,
-             pseudonym_key: str | None = None) -> str:
-    """A typed SELECT of ``t``'s registry columns over Parquet ``files``; a column not in
-    ``present`` (the files' schema: added to the registry after they were written) reads as
-    null. With ``pseudonym_key`` the view is de-identified (:func:`deidentify`)."""
+def typed_select(t: Table, source: str, present: set[str] | None = None) -> str:
+    """A SELECT of ``t``'s registry columns from ``source``, cast to the registry's types; a
+    column not in ``present`` (the data's schema: added to the registry after it was written)
+    reads as null."""
     def column(c: str, typ: str) -> str:
-        source = quote(c) if present is None or c in present else "NULL"
-        return f"CAST({source} AS {duck_type(typ)}) AS {quote(c)}"
+        value = quote(c) if present is None or c in present else "NULL"
+        return f"CAST({value} AS {duck_type(typ)}) AS {quote(c)}"
 
+    return f"SELECT {', '.join(column(c, typ) for c, typ in t.columns)} FROM {source}"
+
+
+def view_sql(t: Table, files: list[str], present: set[str] | None = None) -> str:
+    """:func:`typed_select` of ``t`` over its Parquet ``files`` (partition values from the
+    ``col=value`` directories)."""
     if not files:  # a table with no rows yet: typed columns, no rows
         nulls = ", ".join(f"CAST(NULL AS {duck_type(typ)}) AS {quote(c)}" for c, typ in t.columns)
-        body = f"SELECT {nulls} WHERE false"
-    else:
-        listed = ", ".join(_literal(f) for f in files)
-        body = (f"SELECT {', '.join(column(c, typ) for c, typ in t.columns)} FROM "
-                f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)")
-    return body if pseudonym_key is None else deidentify(t, f"({body})", pseudonym_key)
-
-
-def deidentify(t: Table, source: str, pseudonym_key: str) -> str:
-    """SELECT from ``source`` with identifying columns replaced by keyed pseudonyms (the same
-    id gives the same pseudonym in every table, so joins and distinct counts still work; the
-    key is secret, so a pseudonym cannot be turned back into the id) and free-text and
-    partner-id columns left out (lake/tables.py lists both)."""
-    key = _literal(pseudonym_key)
-    cols = []
-    for c, _typ in t.columns:
-        if c in WITHHELD_COLUMNS:
-            continue
-        if c in PSEUDONYMISED_COLUMNS:
-            cols.append(f"CASE WHEN {quote(c)} IS NULL THEN NULL ELSE 'p_' || "
-                        f"left(sha256({key} || {_literal(c[:1])} || {quote(c)}), 20) END "
-                        f"AS {quote(c)}")
-        else:
-            cols.append(quote(c))
-    return f"SELECT {', '.join(cols)} FROM {source}"
+        return f"SELECT {nulls} WHERE false"
+    listed = ", ".join(_literal(f) for f in files)
+    return typed_select(t, f"read_parquet([{listed}], hive_partitioning = true, "
+                           "union_by_name = true)", present)
 
 
 def analyst_tables() -> list[Table]:
@@ -103,27 +88,28 @@ def analyst_tables() -> list[Table]:
     return [t for t in REGISTRY.values() if t.layer != "ops"]
 
 
-def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None,
-             pseudonym_key: str | None = None) -> None:
+def is_local(dt: DeltaTable) -> bool:
+    """Whether DuckDB can read ``dt``'s Parquet files by path (not on S3)."""
+    return dt.table_uri.startswith(("file:", "/"))
+
+
+def register(con: duckdb.DuckDBPyConnection, t: Table, dt: DeltaTable | None) -> None:
     """(Re)point the view ``t.name`` at the current version of ``dt`` (None: no rows yet).
 
     A local lake's view reads the version's Parquet files with DuckDB's own reader (row-group
     statistics prune a per-user filter; typed as in the registry, so columns delta-rs wrote
     as ``string_view`` compare with plain strings). On S3 the table goes through delta-rs as
     an Arrow dataset (DuckDB's S3 reader is an extension finlake does not install).
+
+    These views read files and hold real ids: for the dashboard's per-user pages and
+    operators' Python. Analysts get lake/analyst_sql.py instead.
     """
-    if dt is not None and not dt.table_uri.startswith(("file:", "/")):
-        if pseudonym_key is None:
-            con.register(t.name, dt.to_pyarrow_dataset())
-            return
-        con.register(f"_identified_{t.name}", dt.to_pyarrow_dataset())
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS "
-                    f"{deidentify(t, quote('_identified_' + t.name), pseudonym_key)}")
+    if dt is not None and not is_local(dt):
+        con.register(t.name, dt.to_pyarrow_dataset())
         return
     files = [] if dt is None else dt.file_uris()
     present = None if dt is None else {f.name for f in dt.schema().fields}
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS "
-                f"{view_sql(t, files, present, pseudonym_key)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(t.name)} AS {view_sql(t, files, present)}")
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -136,24 +122,23 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect(lake: Lake, pseudonym_key: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory connection with a view for every analyst-facing table in ``lake``.
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory connection with a view for every analyst-facing table in ``lake``,
+    identified and unrestricted (operators' Python; analysts use lake/analyst_sql.py).
 
-    Operational tables (layer ``ops``: sealed credentials, logins) are never exposed. With
-    ``pseudonym_key`` (what ``finlake sql`` does unless ``--identified``) every view is
-    de-identified (:func:`deidentify`).
+    Operational tables (layer ``ops``: sealed credentials, logins) are never exposed.
     """
     con = new_connection()
     for t in analyst_tables():
         dt = lake.delta(t)
         if dt is not None:
-            register(con, t, dt, pseudonym_key)
+            register(con, t, dt)
     return con
 
 
 def available_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the tables and views this connection can query, sorted."""
-    _settle(con)
+    settle(con)
     rows = con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal "
         "UNION SELECT table_name FROM duckdb_tables() ORDER BY 1"
@@ -161,13 +146,14 @@ def available_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _settle(con: duckdb.DuckDBPyConnection) -> None:
+def settle(con: duckdb.DuckDBPyConnection) -> None:
     """Drop any result still open on the connection (only one may be open at a time)."""
     with contextlib.suppress(duckdb.Error):
         con.abort()
 
 
-def _failed(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQueryError:
+def query_error(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQueryError:
+    """DuckDB's ``error`` explained for an analyst, with the tables ``con`` offers."""
     try:
         names = available_tables(con)
     except duckdb.Error:
@@ -180,7 +166,7 @@ def _failed(con: duckdb.DuckDBPyConnection, error: duckdb.Error) -> LakeQueryErr
         message = message.replace(hint.group(0), "")
     withheld = [c for c in sorted(WITHHELD_COLUMNS) if f'column "{c}" not found' in message]
     if withheld:
-        message += (f"\n{withheld[0]} is withheld from analysts' de-identified views; ids are "
+        message += (f"\n{withheld[0]} is withheld from analysts' de-identified tables; ids are "
                     "pseudonyms there. Operators can query with --identified (audited).")
     return LakeQueryError(message, names)
 
@@ -191,8 +177,8 @@ def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: Params = None) ->
         con.execute(sql, params)
         return con.df()
     except duckdb.Error as error:
-        _settle(con)
-        raise _failed(con, error) from None
+        settle(con)
+        raise query_error(con, error) from None
 
 
 def fetch_rows(
@@ -207,8 +193,8 @@ def fetch_rows(
         desc = con.description or []
         rows = con.fetchall()
     except duckdb.Error as error:
-        _settle(con)
-        raise _failed(con, error) from None
+        settle(con)
+        raise query_error(con, error) from None
     return [str(d[0]) for d in desc], [str(d[1]) for d in desc], rows
 
 
@@ -222,10 +208,10 @@ def query(lake: Lake, sql: str, params: Params = None) -> pd.DataFrame:
 
 
 def query_rows(
-    lake: Lake, sql: str, params: Params = None, pseudonym_key: str | None = None
+    lake: Lake, sql: str, params: Params = None
 ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
     """Like :func:`query` but with exact Python values (see :func:`fetch_rows`)."""
-    con = connect(lake, pseudonym_key)
+    con = connect(lake)
     try:
         return fetch_rows(con, sql, params)
     finally:

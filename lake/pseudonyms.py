@@ -1,4 +1,4 @@
-"""The secret key behind analysts' pseudonyms (lake/duck.py ``deidentify``).
+"""The secret key behind analysts' pseudonyms (lake/analyst_tables.py).
 
 Production passes it as a secret (``FINLAKE_PSEUDONYM_KEY``); the embedded default keeps it
 in the key directory beside the key-encryption keys (created on first use, mode 0600, never

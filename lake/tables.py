@@ -583,9 +583,9 @@ LOGINS = Table(
     keys=("login",),
 )
 
-# Analysts' de-identified views (lake/duck.py): these columns identify a person, an account
-# or a transaction and are replaced by keyed pseudonyms (joins still work); the free-text
-# and partner-id columns are left out; operational tables are never shown.
+# Analysts' de-identified tables (lake/analyst_tables.py): these columns identify a person,
+# an account or a transaction and are replaced by keyed pseudonyms (joins still work); the
+# free-text and partner-id columns are left out; operational tables are never shown.
 PSEUDONYMISED_COLUMNS = frozenset({"user_id", "account_id", "item_id", "txn_id",
                                    "credentials_id", "job_id", "record_id"})
 WITHHELD_COLUMNS = frozenset({"description", "partner_txn_id", "pending_partner_txn_id",

@@ -254,12 +254,14 @@ def test_every_query_runs_unchanged_on_an_exported_duckdb_file(home: Path,
 
 
 def test_analysts_get_pseudonyms_and_no_free_text(home: Path) -> None:
+    from lake.analyst_sql import AnalystSession
+
     lake = Lake(str(home / "lake"))
-    ident, deid, other = connect(lake), connect(lake, "k" * 64), connect(lake, "j" * 64)
+    ident, deid, other = (AnalystSession(lake, None), AnalystSession(lake, "k" * 64),
+                          AnalystSession(lake, "j" * 64))
     try:
-        def users(c: duckdb.DuckDBPyConnection) -> set[str]:
-            return {r[0] for r in c.execute("SELECT DISTINCT user_id FROM transactions")
-                    .fetchall()}
+        def users(session: AnalystSession) -> set[str]:
+            return {r[0] for r in session.run("SELECT DISTINCT user_id FROM transactions")[2]}
 
         real, pseudo = users(ident), users(deid)
         assert len(real) == len(pseudo) > 1 and not real & pseudo
@@ -268,17 +270,15 @@ def test_analysts_get_pseudonyms_and_no_free_text(home: Path) -> None:
         # The same person and account get the same pseudonym in every table: joins still work.
         join = ("SELECT count(*) FROM transactions t JOIN monthly_spend m "
                 "ON m.user_id = t.user_id")
-        assert deid.execute(join).fetchone() == ident.execute(join).fetchone() != (0,)
-        columns = [d[0] for d in deid.execute("SELECT * FROM transactions LIMIT 0").description]
+        assert deid.run(join)[2] == ident.run(join)[2] != [(0,)]
+        columns = deid.run("SELECT * FROM transactions LIMIT 0")[0]
         assert {"description", "partner_txn_id", "pending_partner_txn_id", "raw_ref"} \
             .isdisjoint(columns)
         assert "merchant" in columns and "amount" in columns
-        shown = {r[0] for r in deid.execute("SELECT view_name FROM duckdb_views() "
-                                            "WHERE NOT internal").fetchall()}
-        assert {"credentials", "logins", "audit_subjects"}.isdisjoint(shown)
+        assert {"credentials", "logins", "audit_subjects"}.isdisjoint(deid.tables())
     finally:
-        for c in (ident, deid, other):
-            c.close()
+        for session in (ident, deid, other):
+            session.close()
 
 
 def test_identified_queries_and_exports_are_audited(home: Path, tmp_path: Path) -> None:

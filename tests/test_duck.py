@@ -146,13 +146,6 @@ def test_export_writes_a_duckdb_file_that_matches_the_lake(lake: Lake, tmp_path)
     assert kind == "DECIMAL(18,2)"  # the registry's types, not whatever Parquet inferred
 
 
-def test_export_refuses_an_s3_lake(tmp_path, capsys) -> None:
-    from finlake.sql_cli import export_file
-
-    assert export_file(Lake("s3://bucket/finlake"), str(tmp_path / "x.duckdb")) == 2
-    assert "needs a local lake" in capsys.readouterr().err
-
-
 def test_interactive_mode_runs_a_script_of_statements(lake: Lake, capsys) -> None:
     from finlake.sql_cli import interactive
 
