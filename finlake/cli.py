@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from finlake import redaction
+from finlake.file_modes import keep_files_private
 from finlake.settings import ConfigError, load_settings
 
 
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_files_private()  # before anything is written; the processes it starts inherit it
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     logging.basicConfig(level=os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 from datetime import date
@@ -23,6 +25,7 @@ from lake.tables import QUARANTINE, TRANSACTIONS
 from pipelines.gold import changed_cells, refresh_gold
 from pipelines.release import MAX_DEPTH, MAX_RECORD_BYTES
 from pipelines.steps import merge_partition, seed_reference
+from tests.conftest import free_port, wait_for_port
 from tests.raw_builder import land, page, txn
 from tests.secret_scan import Scanner
 
@@ -205,3 +208,117 @@ def test_a_hostile_labelled_csv_is_refused_in_one_line(
     _one_clear_line(finlake(home, "categorise-eval", "/dev/zero", memory=DEVICE_MEMORY),
                     "not a file")
 
+
+# --- file modes --------------------------------------------------------------------------
+
+def _not_private(home: Path, paths: set[Path] | None = None) -> list[str]:
+    """Every file or folder under ``home`` (itself included), or of ``paths``, that its
+    group or others may read, write or enter, with its mode."""
+    found = []
+    for path in sorted(paths) if paths is not None else [home, *sorted(home.rglob("*"))]:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) & 0o077:
+            kind = "folder" if stat.S_ISDIR(mode) else "file"
+            found.append(f"{kind} {oct(stat.S_IMODE(mode))} {path.relative_to(home.parent)}")
+    return found
+
+
+def _assert_private(home: Path, after: str, before: set[Path] | None = None) -> None:
+    """No file or folder under ``home`` (not in ``before``: only those made since) is open
+    to others."""
+    paths = None if before is None else set(home.rglob("*")) - before
+    assert paths is None or paths, f"{after} wrote nothing under FINLAKE_HOME"
+    offenders = _not_private(home, paths)
+    assert not offenders, (f"after {after}, {len(offenders)} of the files and folders under "
+                           "FINLAKE_HOME can be read by others:\n" + "\n".join(offenders[:60]))
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A demo lake built by ``finlake demo`` in its own process, started with umask 022 on a
+    FINLAKE_HOME that does not exist yet; the home and the demo's output."""
+    home = tmp_path_factory.mktemp("modes") / "home"
+    run = finlake(home, "demo", "--users", "2", "--days", "1", timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return home, run.stdout
+
+
+def test_the_cli_writes_files_only_its_owner_can_read(demo_home: tuple[Path, str]) -> None:
+    home, _ = demo_home
+    # raw pages, Delta tables and their logs, Dagster's storage, keys, the sandbox bank
+    assert {"lake", "dagster", "keys"} <= {p.name for p in home.iterdir()}, list(home.iterdir())
+    assert list(home.glob("lake/tables/**/_delta_log/*.json"))
+    assert list(home.glob("lake/**/*.parquet")) and list(home.glob("lake/raw/**/page-*.json"))
+    _assert_private(home, "finlake demo")
+    export = home / "exports" / "analyst.duckdb"
+    export.parent.mkdir(mode=0o700)
+    before = set(home.rglob("*"))
+    run = finlake(home, "sql", "--export", str(export))
+    assert run.returncode == 0 and export.exists(), run.stderr[-3000:]
+    _assert_private(home, "finlake sql --export", before)
+
+
+def test_the_dashboard_writes_files_only_its_owner_can_read(
+        demo_home: tuple[Path, str]) -> None:
+    home, shown = demo_home
+    password = re.search(r"sign in as demo / (\S+)", shown)
+    assert password, shown[-2000:]
+    before = set(home.rglob("*"))
+    script = f"""
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(ROOT / "dashboard" / "app.py")!r}, default_timeout=120).run()
+at.text_input(key="sign_in_login").input("demo")
+at.text_input(key="sign_in_password").input({password.group(1)!r})
+next(b for b in at.button if b.label == "Sign in").click().run()
+at.switch_page("views/budgets.py").run()
+at.text_input(key="budget_amount").input("123")
+next(b for b in at.button if b.label == "Save budget").click().run()
+assert not at.exception and [s.value for s in at.success], [e.value for e in at.error]
+"""
+    run = python(home, script)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _assert_private(home, "setting a budget on the dashboard", before)
+
+
+def test_a_dagster_run_writes_files_only_its_owner_can_read(
+        demo_home: tuple[Path, str]) -> None:
+    """A run as Dagster's daemon or UI launches one: a process of its own that loads the
+    code location (finlake.definitions) and executes a job (here the maintenance job)."""
+    home, _ = demo_home
+    before = set(home.rglob("*"))
+    run = run_as_operator([str(Path(sys.executable).parent / "dagster"), "job", "execute",
+                           "-m", "finlake.definitions", "-j", "maintenance"], home,
+                          env={"DAGSTER_HOME": str(home / "dagster")}, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _assert_private(home, "a Dagster run of the maintenance job", before)
+
+
+@pytest.mark.delta_spark
+def test_the_spark_delta_server_writes_files_only_its_owner_can_read(
+        demo_home: tuple[Path, str]) -> None:
+    """``finlake spark-delta serve``, started with umask 022: the JVM it starts (Hadoop's
+    file system, Delta's commits) writes a Delta table under FINLAKE_HOME for a client."""
+    home, _ = demo_home
+    port = free_port()
+    server = subprocess.Popen(
+        ["sh", "-c", 'umask 022 && exec "$@"', "sh", sys.executable, "-m", "finlake.cli",
+         "spark-delta", "serve", "--port", str(port)], cwd=ROOT,
+        env={**_clean_env(), "FINLAKE_HOME": str(home)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, server, "the Spark + Delta Connect server", timeout=300)
+        before = set(home.rglob("*"))
+        table = home / "lake" / "tables" / "modes_probe"
+        run = python(home, "from lake.spark import spark_session\n"
+                           f"spark = spark_session('sc://127.0.0.1:{port}')\n"
+                           "spark.range(5).selectExpr('id', 'id % 2 AS part').write"
+                           ".format('delta').partitionBy('part')"
+                           f".save({str(table)!r})\n")
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        server.terminate()
+        server.wait(60)
+    written = {p.name for p in set(home.rglob("*")) - before}
+    assert any(n.endswith(".parquet") for n in written), written  # by the JVM
+    assert "00000000000000000000.json" in written, written
+    _assert_private(home, "a Delta table written by `finlake spark-delta serve`", before)
