@@ -22,6 +22,7 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.auth import Principal
+from finlake.file_modes import keep_files_private
 
 USER_PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),
@@ -69,6 +70,7 @@ def _sign_in_navigation() -> st.navigation:
 
 
 def main() -> None:
+    keep_files_private()  # budgets, overrides and audit rows are written from here
     st.set_page_config(page_title="finlake", page_icon=":material/savings:", layout="wide")
     if ui.lake() is None:  # the configuration is wrong: said on the page, nothing else to do
         return

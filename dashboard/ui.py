@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import auth, data
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from finlake.settings import ConfigError, load_settings
 from lake.catalog import Lake
 
@@ -94,7 +95,7 @@ def lake() -> Lake | None:
     try:
         settings = load_settings()
     except ConfigError as error:
-        st.error(f"finlake is not configured: {error}")
+        st.error(f"finlake is not configured: {plain(error)}")
         return None
     return _lake(settings.lake_root, settings.s3_endpoint)
 
@@ -138,7 +139,7 @@ def _oidc_sign_in(the_lake: Lake) -> Principal | None:
         if who is not None:
             return _signed_in(who)
         st.session_state["_oidc_refused"] = email  # audited once, not on every rerun
-    st.error(f"{email or 'This account'} has no finlake login (or it is disabled). Ask an "
+    st.error(f"{plain(email) or 'This account'} has no finlake login (or it is disabled). Ask an "
              "operator to run `finlake login add <your e-mail> --user USER_ID --no-password`.")
     st.button("Sign out of that account", on_click=st.logout, key="oidc_sign_out")
     return None
@@ -183,7 +184,7 @@ def sign_out() -> None:
 def sidebar(who: Principal) -> None:
     """Who is signed in, and the way out."""
     role = " (analyst)" if who.is_analyst else ""
-    st.sidebar.caption(f"Signed in as **{who.login}**{role}")
+    st.sidebar.caption(f"Signed in as **{plain(who.login)}**{role}")
     st.sidebar.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
 
 
@@ -219,7 +220,8 @@ def page(title: str, tables: list[Table]) -> tuple[Lake, Principal] | None:
 
 
 def flash_and_rerun(message: str) -> None:
-    """Show ``message`` at the top of the page after a rerun (a change was saved)."""
+    """Show ``message`` (markdown: escape what people typed with :func:`plain`) at the top
+    of the page after a rerun (a change was saved)."""
     st.session_state[FLASH_KEY] = message
     st.rerun()
 
@@ -233,21 +235,22 @@ def freshness(the_lake: Lake, who: Principal, tables: list[Table]) -> None:
     st.caption(f"Data refreshed {refreshed} · accounts last synced "
                f"{format_when(synced.max()) if len(synced) else 'never'}")
     for (institution, state), rows in accts.groupby(["institution", "state"], sort=True):
-        names = ", ".join(f"{n} ••{m}" if m else str(n)
+        names = ", ".join(f"{plain(n)} ••{plain(m)}" if m else plain(n)
                           for n, m in zip(rows["name"], rows["mask"], strict=True))
+        bank = plain(institution)
         last = format_when(rows["last_synced_at"].min())
         if state == "relink":
-            st.warning(f"**{institution}** needs you to sign in again ({names}). "
+            st.warning(f"**{bank}** needs you to sign in again ({names}). "
                        "Reconnect it on the Accounts page; until then these accounts are not "
                        "updated.", icon=":material/key:")
         elif state == "mfa":
-            st.warning(f"**{institution}** asks for a one-time code ({names}). Reconnect it "
+            st.warning(f"**{bank}** asks for a one-time code ({names}). Reconnect it "
                        "on the Accounts page.", icon=":material/key:")
         elif state == "institution_down":
-            st.warning(f"**{institution}** is having problems; {names} may be out of date "
+            st.warning(f"**{bank}** is having problems; {names} may be out of date "
                        f"(last synced {last}). We retry automatically.", icon=":material/warning:")
         elif state == "stale":
-            st.info(f"Not updated recently: {names} at {institution} (last synced {last}).",
+            st.info(f"Not updated recently: {names} at {bank} (last synced {last}).",
                     icon=":material/schedule:")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from finlake import redaction
+from finlake.file_modes import keep_files_private
 from finlake.settings import ConfigError, Settings, load_settings
 
 MAX_USERS = 100_000  # sandbox people a world is built for
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_files_private()  # before anything is written; the processes it starts inherit it
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:

@@ -8,6 +8,7 @@ from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
 from finlake import redaction
+from finlake.file_modes import keep_files_private
 from finlake.resources import resources_for
 from finlake.settings import load_settings
 from jobs.forget import forget_user
@@ -26,6 +27,7 @@ from quality.freshness import freshness_definitions
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    keep_files_private()  # the code server and every run worker load the definitions first
     settings = load_settings()
     redaction.install()
     redaction.register_secret(settings.partner_secret)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from finlake.settings import Settings
@@ -57,16 +56,41 @@ def quarantine_show(settings: Settings, record_id: str) -> int:
     return 0
 
 
+def _json(text: str, what: str) -> Any:
+    from pipelines.release import ReleaseError
+
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ReleaseError(f"{what} is JSON nested too deeply; a transaction is nested 3 "
+                           "levels") from None
+
+
+def _record_file(record_file: str) -> Any:
+    """The JSON record in ``record_file``, read no further than a record may be long (the
+    file may be a device or a pipe that never ends)."""
+    from pipelines.release import MAX_RECORD_BYTES, ReleaseError
+
+    try:
+        with open(record_file, "rb") as fh:
+            body = fh.read(MAX_RECORD_BYTES + 1)
+        if len(body) > MAX_RECORD_BYTES:
+            raise ReleaseError(f"{record_file} holds more than {MAX_RECORD_BYTES:,} bytes; give "
+                               "one fixed transaction record as JSON")
+        return _json(body.decode("utf-8"), record_file)
+    except ReleaseError:
+        raise
+    except (OSError, ValueError) as exc:  # not there, a folder, not UTF-8, not JSON
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:200]
+        raise ReleaseError(f"cannot read the fixed record from {record_file}: {why}") from None
+
+
 def _fixed(settings: Settings, record_id: str, record_file: str | None,
            sets: list[str]) -> Any:
     from pipelines.release import ReleaseError, original_record, quarantined
 
     if record_file:
-        try:
-            return json.loads(Path(record_file).read_text())
-        except (OSError, ValueError) as exc:
-            raise ReleaseError(f"cannot read the fixed record from {record_file}: {exc}") \
-                from None
+        return _record_file(record_file)
     record = original_record(quarantined(_lake(settings), record_id))
     if not isinstance(record, dict):
         raise ReleaseError("the quarantined record is not an object; give the whole fixed "
@@ -74,10 +98,13 @@ def _fixed(settings: Settings, record_id: str, record_file: str | None,
     for item in sets:
         field, sep, text = item.partition("=")
         if not sep or not field:
-            raise ReleaseError(f"--set {item!r}: use FIELD=VALUE, e.g. --set amount=12.50 or "
+            shown = item if len(item) <= 60 else item[:60] + "..."
+            raise ReleaseError(f"--set {shown!r}: use FIELD=VALUE, e.g. --set amount=12.50 or "
                                "--set iso_currency_code=USD")
         try:  # a JSON value (number, true, null, "text"), else the text as it is
-            record[field] = json.loads(text)
+            record[field] = _json(text, f"--set {field[:60]}")
+        except ReleaseError:
+            raise
         except ValueError:
             record[field] = text
     return record
@@ -87,7 +114,7 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
                        sets: list[str]) -> int:
     """Validate the fixed record, land it, re-merge its item's day and refresh gold."""
     from finlake.resources import spark_resource
-    from pipelines.release import ReleaseError, release
+    from pipelines.release import ReleaseError, land_release, remerge
 
     if not record_file and not sets:
         print("finlake quarantine release: say what the fix is: --set FIELD=VALUE (repeat) "
@@ -95,10 +122,12 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
         return 2
     try:
         fixed = _fixed(settings, record_id, record_file, sets)
-        out = release(spark_resource(settings).session(), _lake(settings), record_id, fixed)
+        lake = _lake(settings)
+        out = land_release(lake, record_id, fixed)  # checked before an engine starts
     except ReleaseError as exc:
         print(f"finlake quarantine release: {exc}", file=sys.stderr)
         return 2
+    out = remerge(spark_resource(settings).session(), lake, out)
     print(f"released {out.record_id} as {out.release_ref}: {out.silver_changes} silver "
           f"change(s) for {out.sync_date}, {out.gold_cells} gold cell(s) refreshed")
     return 0

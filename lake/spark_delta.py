@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from finlake.file_modes import PRIVATE_UMASK
+
 # delta-spark built against the Spark that pyspark ships (Delta's compatibility table), and
 # the hadoop-aws of pyspark's Hadoop client with the AWS SDK bundle and S3 analytics
 # accelerator that Hadoop release is built on (its hadoop-project pom).
@@ -189,6 +191,8 @@ def server_conf(s3_endpoint: str | None = None) -> dict[str, str]:
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.aws.credentials.provider":
             "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+        # Hadoop applies its own umask where it sets a file's mode itself: finlake's
+        "spark.hadoop.fs.permissions.umask-mode": f"{PRIVATE_UMASK:03o}",
     }
     if s3_endpoint:  # moto, MinIO: path-style addressing, plain HTTP allowed
         conf |= {"spark.hadoop.fs.s3a.endpoint": s3_endpoint,

@@ -8,9 +8,12 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 CSV_HEADER = ("description", "amount", "category")
 
@@ -53,35 +56,48 @@ def read_labelled_csv(path: str | Path) -> pd.DataFrame:
 
     valid = {c["category"] for c in categories()}
     path = Path(path)
-    rows: list[tuple[str, float, str]] = []
+    if not path.is_file():  # a device such as /dev/zero has no line end to stop at
+        raise ValueError(f"{path}: not a file")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != CSV_HEADER:
-            raise ValueError(f"{path}: line 1: header must be {','.join(CSV_HEADER)}, "
-                             f"got {','.join(header or [])!r}")
-        for fields in reader:
-            line = reader.line_num
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if len(fields) != 3:
-                raise ValueError(f"{path}: line {line}: expected 3 fields, got {len(fields)}")
-            desc, amount_text, cat = (f.strip() for f in fields)
-            for name, value in (("description", desc), ("amount", amount_text),
-                                ("category", cat)):
-                if not value:
-                    raise ValueError(f"{path}: line {line}: missing {name}")
-            try:
-                amount = float(amount_text)
-            except ValueError:
-                amount = math.nan
-            if not math.isfinite(amount):
-                raise ValueError(f"{path}: line {line}: amount {amount_text!r} is not a number")
-            if cat not in valid:
-                raise ValueError(f"{path}: line {line}: unknown category {cat!r} "
-                                 "(expected a PFC v2 detailed code)")
-            rows.append((desc, amount, cat))
+        try:
+            rows = _labelled_rows(path, reader, valid)
+        except csv.Error as exc:  # a field over csv's limit (128 KB), a NUL byte...
+            raise ValueError(f"{path}: line {reader.line_num}: {exc}") from None
+        except UnicodeDecodeError:  # decoded in blocks, ahead of the lines: no line number
+            raise ValueError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     return pd.DataFrame(rows, columns=list(CSV_HEADER)).astype({"amount": "float64"})
+
+
+def _labelled_rows(path: Path, reader: Reader, valid: set[str]
+                   ) -> list[tuple[str, float, str]]:
+    rows: list[tuple[str, float, str]] = []
+    header = next(reader, None)
+    if header is None or tuple(h.strip() for h in header) != CSV_HEADER:
+        raise ValueError(f"{path}: line 1: header must be {','.join(CSV_HEADER)}, "
+                         f"got {','.join(header or [])!r}")
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) != 3:
+            raise ValueError(f"{path}: line {line}: expected 3 fields, got {len(fields)}")
+        desc, amount_text, cat = (f.strip() for f in fields)
+        for name, value in (("description", desc), ("amount", amount_text),
+                            ("category", cat)):
+            if not value:
+                raise ValueError(f"{path}: line {line}: missing {name}")
+        try:
+            amount = float(amount_text)
+        except ValueError:
+            amount = math.nan
+        if not math.isfinite(amount):
+            raise ValueError(f"{path}: line {line}: amount {amount_text!r} is not a number")
+        if cat not in valid:
+            raise ValueError(f"{path}: line {line}: unknown category {cat!r} "
+                             "(expected a PFC v2 detailed code)")
+        rows.append((desc, amount, cat))
+    return rows
 
 
 def split_holdout(df: pd.DataFrame, key_col: str, frac: float = 0.2, seed: int = 7

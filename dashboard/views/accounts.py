@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def render() -> None:
         return
     for institution, rows in accts.groupby("institution", sort=True):
         states = set(rows["state"])
-        st.subheader(str(institution))
+        st.subheader(plain(institution))
         if "relink" in states or "mfa" in states:
             st.warning("Your bank needs you to sign in again before we can update these "
                        "accounts: reconnect them from the app where you first linked them "
@@ -51,8 +52,8 @@ def render() -> None:
             "Status": [ui.STATE_LABELS[s] for s in rows["state"]],
         }), hide_index=True, width="stretch")
         for r in rows[rows["needs_review"]].itertuples(index=False):
-            st.info(f"The latest balance of {r.name} looked wrong and is held for review"
-                    + (f": {r.review_reason}" if r.review_reason else "."),
+            st.info(f"The latest balance of {plain(r.name)} looked wrong and is held for "
+                    "review" + (f": {plain(r.review_reason)}" if r.review_reason else "."),
                     icon=":material/search:")
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import actions, data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.tables import BUDGET_PROGRESS, BUDGETS
 
 if TYPE_CHECKING:
@@ -34,11 +35,11 @@ def render() -> None:
         for row in progress.itertuples(index=False):
             badge = f":{BADGES[row.state]}-badge[{ui.BUDGET_LABELS[row.state]}]"
             if row.state == "no_budget":
-                st.markdown(f"**{row.category_name}**: spent {ui.format_money(row.spent)} "
+                st.markdown(f"**{plain(row.category_name)}**: spent {ui.format_money(row.spent)} "
                             f"{badge}")
                 continue
             source = ui.SOURCE_LABELS.get(row.budget_source, "")
-            st.markdown(f"**{row.category_name}**: {ui.format_money(row.spent)} of "
+            st.markdown(f"**{plain(row.category_name)}**: {ui.format_money(row.spent)} of "
                         f"{ui.format_money(row.budget)} ({row.share:.0%}) {badge}"
                         + (f" · budget {source}" if source else ""))
             st.progress(min(max(float(row.share), 0.0), 1.0))  # refunds can exceed spend
@@ -57,18 +58,18 @@ def render() -> None:
         try:
             value = actions.set_budget(lake, who, primary, amount)
         except actions.ActionError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             ui.flash_and_rerun(
-                f"Budget for {names[primary]} set to {ui.format_money(value)} a month.")
+                f"Budget for {plain(names[primary])} set to {ui.format_money(value)} a month.")
     if clear:
         try:
             actions.clear_budget(lake, who, primary)
         except actions.ActionError as error:
-            st.error(str(error))
+            st.error(plain(error))
             return
         ui.flash_and_rerun(
-            f"Your own budget for {names[primary]} is removed; the suggested budget applies "
+            f"Your own budget for {plain(names[primary])} is removed; the suggested budget applies "
             "again from the next refresh.")
 
 

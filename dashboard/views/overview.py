@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
 
 if TYPE_CHECKING:
@@ -82,7 +83,8 @@ def render() -> None:
         shown = budgets[budgets["state"] != "no_budget"]
         for row in shown.itertuples(index=False):
             share = min(max(float(row.share), 0.0), 1.0) if pd.notna(row.share) else 0.0
-            st.progress(share, text=f"{row.category_name}: {ui.format_money(row.spent)} of "
+            st.progress(share, text=f"{plain(row.category_name)}: "
+                                    f"{ui.format_money(row.spent)} of "
                                     f"{ui.format_money(row.budget)} · "
                                     f"{ui.BUDGET_LABELS[row.state]}")
 
@@ -92,11 +94,12 @@ def render() -> None:
         st.write("Nothing needs your attention.")
     for a in alerts.itertuples(index=False):
         title = ALERT_TITLES.get(a.kind, str(a.kind).replace("_", " ").capitalize())
-        st.markdown(f"- **{title}** — {a.detail} "
+        st.markdown(f"- **{plain(title)}** — {plain(a.detail)} "
                     f"<span style='color:gray'>({ui.format_day(a.created_at)})</span>",
                     unsafe_allow_html=True)
     for u in unusual.itertuples(index=False):
-        st.markdown(f"- **{UNUSUAL_TITLES.get(u.kind, 'Unusual activity')}** — {u.reason}")
+        st.markdown(f"- **{UNUSUAL_TITLES.get(u.kind, 'Unusual activity')}** — "
+                    f"{plain(u.reason)}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.tables import RECURRING_PAYMENTS
 
 if TYPE_CHECKING:
@@ -39,10 +40,11 @@ def render() -> None:
     c3.metric("Price increases", int(rec["price_increase"].sum()))
     for r in rec[rec["price_increase"]].itertuples(index=False):
         was = re.search(r"\(was ([^)]+)\)", r.detail or "")  # the pipeline's detail text
-        st.warning(f"**{r.merchant}** went up to {ui.format_money(r.last_amount)}"
-                   + (f" (was {was.group(1)})." if was else "."), icon=":material/trending_up:")
+        st.warning(f"**{plain(r.merchant)}** went up to {ui.format_money(r.last_amount)}"
+                   + (f" (was {plain(was.group(1))})." if was else "."),
+                   icon=":material/trending_up:")
     for r in rec[rec["missed_payment"]].itertuples(index=False):
-        st.info(f"**{r.merchant}** was expected on {ui.format_day(r.next_expected_date)} "
+        st.info(f"**{plain(r.merchant)}** was expected on {ui.format_day(r.next_expected_date)} "
                 "but has not been charged.", icon=":material/schedule:")
     st.dataframe(pd.DataFrame({
         "Merchant": rec["merchant"],

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ def render() -> None:
         txns, total = data.search_transactions(
             lake, who, data.TxnFilter(category=pick, month=month), page_size=100)
         plural = "s" if total != 1 else ""
-        st.caption(f"{total} transaction{plural} in {names[pick]}, {ui.month_label(month)}"
+        st.caption(f"{total} transaction{plural} in {plain(names[pick])}, "
+                   f"{ui.month_label(month)}"
                    + (" (newest 100 shown)" if total > 100 else ""))
         st.dataframe(pd.DataFrame({
             "Date": [ui.format_day(x) for x in txns["date"]],

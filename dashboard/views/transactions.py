@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import actions, data, ui
 from dashboard.auth import Principal
+from dashboard.plain import plain
 from lake.reference import categories
 from lake.tables import TRANSACTIONS
 
@@ -108,20 +109,20 @@ def render() -> None:
         try:
             actions.recategorise(lake, who, str(row["txn_id"]), category)
         except actions.ActionError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             ui.flash_and_rerun(
-                f"{row['description']} is now {codes[category]}. Totals and budgets include "
-                "it after the next refresh.")
-    if merchant and c2.button(f"Always use it for {merchant}", key="txn_set_merchant"):
+                f"{plain(row['description'])} is now {plain(codes[category])}. Totals and "
+                "budgets include it after the next refresh.")
+    if merchant and c2.button(f"Always use it for {plain(merchant)}", key="txn_set_merchant"):
         try:
             actions.categorise_merchant(lake, who, str(row["merchant_key"] or ""), category)
         except actions.ActionError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             ui.flash_and_rerun(
-                f"From now on {merchant} is {codes[category]}, including past transactions "
-                "(totals update after the next refresh).")
+                f"From now on {plain(merchant)} is {plain(codes[category])}, including past "
+                "transactions (totals update after the next refresh).")
 
 
 if __name__ == "__main__":
