@@ -16,6 +16,10 @@ POINTS = (
     "merge.after_merge",  # silver merged; supersession, accounts, gold not yet
     "gold.before_merge",  # silver complete; gold not refreshed
 )
+FORGET_POINTS = (  # in ``finlake forget-user`` (lake/forget.py), not in the nightly
+    "forget.before_old_versions",  # the person's rows and objects deleted, old versions kept
+    "forget.after_revoke",  # data gone, links revoked; credentials and pseudonym not deleted
+)
 
 
 def crash_point(name: str) -> None:

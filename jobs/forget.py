@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from finlake.resources import LakeResource, PartnerResource, VaultResource
+from lake.forget_objects import REQUEST_PREFIX
 
 if TYPE_CHECKING:
     from lake.audit import AuditLog
     from lake.catalog import Lake
     from lake.traces import Hits
 
-REQUEST_PREFIX = "requests/forget/"
 WRITER_JOBS = ("nightly", "replay", "on_demand_sync")
 
 
@@ -60,7 +60,8 @@ def revoker(partner: PartnerResource, vault: VaultResource, lake: "Lake", log: "
             if err.code in ("ITEM_NOT_FOUND", "INVALID_ACCESS_TOKEN"):
                 return  # already revoked at the partner
             raise ForgetError(f"revoking an item at {cred.institution_id} failed ({err.code}: "
-                              f"{err}); nothing was deleted: run forget-user again") from None
+                              f"{err}); the person's data is deleted, their bank links and "
+                              "credentials are kept: run forget-user again") from None
         log.record("pipeline:forget_user", "revoke_credential", cred.user_id,
                    {"institution_id": cred.institution_id})
 
@@ -140,7 +141,8 @@ def forget_user_op(context: dg.OpExecutionContext, config: ForgetConfig, lake: L
     log = AuditLog(the_lake)
     try:
         deletion = forget(the_lake, request["user_id"],
-                          revoke=revoker(partner, vault, the_lake, log), say=say)
+                          revoke=revoker(partner, vault, the_lake, log), say=say,
+                          current_request=key)
         log.discard_user(request["user_id"])  # no pseudonym row may come back for them
         home = Path(context.instance.root_directory) if _sqlite(context.instance) else None
         runs, dagster_hits = purge_runs(context.instance, deletion.identifiers.all(),

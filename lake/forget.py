@@ -5,26 +5,29 @@ Steps (each prints a line with counts and timing):
 
 1. **Collect identifiers** while the data exists: the user id, item, credentials and account
    ids (credentials, accounts, raw keys ``user=U/item=I``), transaction ids.
-2. **Revoke** every linked item at the partner (``/item/remove``) through ``revoke``; a
-   failure stops here with nothing deleted (the token is still needed to retry).
-3. **Delete rows** of the person from every table that has a ``user_id`` column (delta-rs
-   ``DELETE``; credentials included, so the sealed token and its wrapped data key go too).
-   ``audit_log`` is append-only: its rows name people only by the pseudonym in
-   ``audit_subjects``, whose row is deleted here, so they can no longer be tied to anyone.
-4. **Delete objects**: raw pages, released fixes and rejected bodies under ``user=U`` of every
-   sync date; per-item sync cursors and schedules; pending sync requests; staged Parquet rows
-   (rewritten without the person); quality reports that name them.
-5. **Remove old versions** of every table that changed: ``VACUUM`` with zero retention (the
-   deleted rows live on in the files older versions point to), then a checkpoint, and the
-   Delta log before it (commit files hold column statistics and the DELETE predicate, which
-   name the person) is removed with older checkpoints. Time travel on those tables starts
-   again at the checkpoint: that is the price of making deletion effective at once, and why
-   forgetting runs in the lake-writer pool, never beside the nightly.
-6. **Verify**: every table cell and log file, every object, for every identifier; any hit
-   fails the deletion with where it was.
+2. **Delete rows** of the person from every table that has a ``user_id`` column (delta-rs
+   ``DELETE``), but for their credentials (the partner link, needed to revoke it) and their
+   audit pseudonym (``audit_subjects``) for now. ``audit_log`` is append-only: its rows name
+   people only by that pseudonym, so they can no longer be tied to anyone once it is gone.
+3. **Delete objects**: raw pages, released fixes and rejected bodies under ``user=U`` of every
+   sync date (and the directories named after the person and their items); per-item sync
+   cursors and schedules; pending sync requests; earlier forget requests for them that a
+   stopped run left behind; staged Parquet rows (rewritten without the person); quality
+   reports that name them.
+4. **Remove old versions** of every table that changed, or whose unused files or log still
+   hold the person (a run stopped half-way left them): see :mod:`lake.history`. Time travel
+   on those tables starts again at that point: the price of making deletion effective at
+   once, and why forgetting runs in the lake-writer pool, never beside the nightly.
+5. **Revoke** every linked item at the partner (``/item/remove``) through ``revoke``, now
+   that the data is gone: a person's links are never revoked while their data stays. A
+   failure stops here; running forget again finds the credentials and finishes.
+6. **Delete the credentials and the pseudonym**, and their tables' old versions.
+7. **Verify**: every table cell, unused data file and log file, every object, for every
+   identifier; any hit fails the deletion with where it was.
 
-The caller (jobs/forget.py) also purges Dagster runs that mention the person and writes the
-deletion certificate to the audit log.
+Each step can be repeated: a forget stopped anywhere (a crash, a partner that is down) is
+finished by running it again. The caller (jobs/forget.py) also purges Dagster runs that
+mention the person and writes the deletion certificate to the audit log.
 """
 
 from __future__ import annotations
@@ -34,16 +37,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from finlake.crashpoints import crash_point
 from lake.catalog import Lake
-from lake.raw import RAW_PREFIX, STATE_PREFIX
+from lake.forget_objects import delete_objects
+from lake.history import drop_history, unused_files_with
+from lake.raw import RAW_PREFIX
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, CREDENTIALS, REGISTRY, Table
-from lake.traces import Hits, scan_objects, scan_tables
+from lake.traces import Hits, scan_log, scan_objects, scan_tables
 
-SCHEDULE_PREFIX = "state/schedule"
-SYNC_REQUESTS = "requests/sync/"
-STAGING_PREFIX = "_staging/"
-REPORTS_PREFIX = "quality/reports/"
+# Deleted once the partner links are revoked: the credentials hold the tokens that revoke
+# them, and the revocations are audited under the person's pseudonym.
+LINKS = (CREDENTIALS, AUDIT_SUBJECTS)
 
 
 class ForgetError(RuntimeError):
@@ -77,6 +82,7 @@ class Deletion:
     objects_rewritten: int = 0
     files_vacuumed: int = 0
     log_files_removed: int = 0
+    tables_cleaned: int = 0  # tables whose old versions were removed
     items_revoked: int = 0
     dagster_runs_deleted: int = 0
     verification: Hits = field(default_factory=Hits)
@@ -144,11 +150,11 @@ def collect(lake: Lake, user_id: str) -> Identifiers:
     return ids
 
 
-def delete_rows(lake: Lake, ids: Identifiers, deletion: Deletion,
+def delete_rows(lake: Lake, ids: Identifiers, deletion: Deletion, tables: list[Table],
                 say: Callable[[str], None]) -> list[Table]:
-    """DELETE the person's rows everywhere; returns the tables that changed."""
+    """DELETE the person's rows from ``tables``; returns the tables that changed."""
     changed = []
-    for t in user_tables():
+    for t in tables:
         dt = lake.delta(t)
         if dt is None:
             continue
@@ -161,134 +167,96 @@ def delete_rows(lake: Lake, ids: Identifiers, deletion: Deletion,
     return changed
 
 
-def delete_objects(lake: Lake, ids: Identifiers, deletion: Deletion) -> None:
-    store = lake.store
-    wanted = {i.encode() for i in ids.all()}
-    plan: dict[str, list[str]] = {"raw": [], "state": [], "requests": [], "reports": []}
-    for key in store.list(RAW_PREFIX + "/"):
-        if f"/user={ids.user_id}/" in key:
-            plan["raw"].append(key)
-    for item in ids.items:
-        for key in (f"{STATE_PREFIX}/item={item}.json", f"{SCHEDULE_PREFIX}/item={item}.json"):
-            if store.exists(key):
-                plan["state"].append(key)
-    from lake.traces import tokens_in
-
-    for key in store.list(SYNC_REQUESTS):
-        if tokens_in(store.get(key), wanted):
-            plan["requests"].append(key)
-    for key in store.list(REPORTS_PREFIX):
-        if tokens_in(store.get(key), wanted):
-            plan["reports"].append(key)
-    for kind, keys in plan.items():
-        for key in keys:
-            store.delete(key)
-        deletion.objects_deleted[kind] = len(keys)
-    deletion.objects_rewritten = _rewrite_staging(lake, ids)
-
-
-def _rewrite_staging(lake: Lake, ids: Identifiers) -> int:
-    """Staged Parquet (write-audit-publish leftovers) rewritten without the person's rows."""
-    import io
-
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    n = 0
-    for key in lake.store.list(STAGING_PREFIX):
-        if not key.endswith(".parquet"):
-            continue
-        table = pq.read_table(io.BytesIO(lake.store.get(key)))
-        if "user_id" not in table.column_names:
-            continue
-        keep = pc.invert(pc.fill_null(pc.equal(table["user_id"], ids.user_id), False))
-        if pc.all(keep).as_py():
-            continue
-        buf = io.BytesIO()
-        pq.write_table(table.filter(keep), buf, compression="zstd")
-        lake.store.put(key, buf.getvalue())
-        n += 1
-    return n
-
-
-def drop_history(lake: Lake, t: Table) -> tuple[int, int]:
-    """Vacuum with zero retention, checkpoint, and remove the log before the checkpoint.
-    Returns (data files vacuumed, log files removed)."""
-    dt = lake.delta(t)
-    vacuumed = dt.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
-    dt = lake.delta(t)
-    version = dt.version()
-    dt.create_checkpoint()
-    removed = 0
-    prefix = f"{t.key}/_delta_log/"
-    for key in lake.store.list(prefix):
-        name = key[len(prefix):]
-        if "/" in name or not name[:20].isdigit():
-            continue  # _last_checkpoint, folders
-        entry_version = int(name[:20])
-        if entry_version < version or (entry_version == version and not name.endswith(
-                ".checkpoint.parquet")):
-            lake.store.delete(key)
-            removed += 1
-    return len(vacuumed), removed
+def history_holds(lake: Lake, t: Table, ids: Identifiers) -> bool:
+    """Whether the table's log names the person, or a data file its current version does not
+    use holds their rows (what a forget stopped before removing old versions leaves)."""
+    if not lake.exists(t):
+        return False
+    if not scan_log(lake, t, {i.encode() for i in ids.all()}).clean:
+        return True
+    return unused_files_with(lake, t, "user_id", ids.user_id)[1] > 0
 
 
 def verify(lake: Lake, ids: Identifiers) -> Hits:
     hits = scan_tables(lake, ids.all())
     hits.merge(scan_objects(lake, ids.all()))
+    for t in user_tables():
+        if lake.exists(t):
+            read, holding = unused_files_with(lake, t, "user_id", ids.user_id)
+            hits.count("unused data files", read)
+            hits.add(f"table {t.name}: {holding} unused data files", [ids.user_id] * holding)
     return hits
 
 
 def forget(lake: Lake, user_id: str, *, revoke: Callable[[str], None] | None,
-           say: Callable[[str], None] = print) -> Deletion:
+           say: Callable[[str], None] = print, current_request: str | None = None) -> Deletion:
     """Forget ``user_id`` in the lake (steps 1-6 of the module doc). ``revoke(item_id)`` revokes
-    one linked item at the partner (None: the partner is not reachable from here)."""
+    one linked item at the partner (None: the partner is not reachable from here);
+    ``current_request`` is the forget request this run serves (the caller deletes it)."""
     t0 = time.perf_counter()
     ids = collect(lake, user_id)
+    subject = [r["subject"] for r in read_rows(lake, AUDIT_SUBJECTS, _mine(user_id))]
+    ids.subject = subject[0] if subject else None
+    linked = sorted(ids.items & _linked_items(lake, user_id))
     deletion = Deletion(ids)
     deletion.seconds["collect"] = time.perf_counter() - t0
     say(f"  identifiers: {len(ids.items)} items, {len(ids.accounts)} accounts, "
         f"{len(ids.transactions):,} transaction ids ({deletion.seconds['collect']:.1f}s)")
 
-    t = time.perf_counter()
-    linked = sorted(ids.items & _linked_items(lake, user_id))
-    for item in linked:
-        if revoke is None:
-            break
-        revoke(item)  # raises: nothing deleted yet, run again
-        deletion.items_revoked += 1
-    deletion.seconds["revoke"] = time.perf_counter() - t
-    say(f"  revoked {deletion.items_revoked}/{len(linked)} linked items at the partner "
-        f"({deletion.seconds['revoke']:.1f}s)")
-
-    t = time.perf_counter()
-    subject = [r["subject"] for r in read_rows(lake, AUDIT_SUBJECTS, _mine(user_id))]
-    ids.subject = subject[0] if subject else None
-    changed = delete_rows(lake, ids, deletion, say)
-    deletion.seconds["delete_rows"] = time.perf_counter() - t
+    tick = time.perf_counter()
+    data = [t for t in user_tables() if t not in LINKS]
+    changed = delete_rows(lake, ids, deletion, data, say)
+    deletion.seconds["delete_rows"] = time.perf_counter() - tick
     say(f"  rows: {sum(v['rows_deleted'] for v in deletion.tables.values()):,} deleted from "
         f"{len(deletion.tables)} tables ({deletion.seconds['delete_rows']:.1f}s)")
 
-    t = time.perf_counter()
-    delete_objects(lake, ids, deletion)
-    deletion.seconds["delete_objects"] = time.perf_counter() - t
+    tick = time.perf_counter()
+    deletion.objects_deleted, deletion.objects_rewritten = delete_objects(
+        lake, ids.user_id, ids.items, ids.all(), current_request)
+    deletion.seconds["delete_objects"] = time.perf_counter() - tick
     say(f"  objects: {deletion.objects_deleted} deleted, {deletion.objects_rewritten} staged "
         f"files rewritten ({deletion.seconds['delete_objects']:.1f}s)")
-    if not changed and not any(deletion.objects_deleted.values()):
+    tick = time.perf_counter()
+    left = [t for t in data if t not in changed and history_holds(lake, t, ids)]
+    deletion.seconds["old_versions"] = time.perf_counter() - tick
+    if not (changed or left or linked or ids.subject or any(deletion.objects_deleted.values())):
         # The message does not repeat the id: it lands in the run's event log.
         raise ForgetError("no data for that user id in this lake (nothing was changed): check "
                           "the id, e.g. finlake sql \"SELECT DISTINCT user_id FROM accounts\"")
+    crash_point("forget.before_old_versions")
+    _drop_old_versions(lake, changed + left, deletion)
 
-    t = time.perf_counter()
-    for table in changed:
+    tick = time.perf_counter()
+    for item in linked:
+        if revoke is None:
+            break
+        revoke(item)  # raises: only the credentials are left, run again
+        deletion.items_revoked += 1
+    deletion.seconds["revoke"] = time.perf_counter() - tick
+    say(f"  revoked {deletion.items_revoked}/{len(linked)} linked items at the partner "
+        f"({deletion.seconds['revoke']:.1f}s)")
+    crash_point("forget.after_revoke")
+
+    tick = time.perf_counter()
+    links = delete_rows(lake, ids, deletion, list(LINKS), say)
+    deletion.seconds["delete_rows"] += time.perf_counter() - tick
+    _drop_old_versions(lake, links + [t for t in LINKS if t not in links
+                                      and history_holds(lake, t, ids)], deletion)
+    say(f"  old versions: {deletion.files_vacuumed} data files vacuumed, "
+        f"{deletion.log_files_removed} log files removed from {deletion.tables_cleaned} "
+        f"tables ({deletion.seconds['old_versions']:.1f}s)")
+    return deletion
+
+
+def _drop_old_versions(lake: Lake, tables: list[Table], deletion: Deletion) -> None:
+    tick = time.perf_counter()
+    for table in tables:
         files, logs = drop_history(lake, table)
         deletion.files_vacuumed += files
         deletion.log_files_removed += logs
-    deletion.seconds["old_versions"] = time.perf_counter() - t
-    say(f"  old versions: {deletion.files_vacuumed} data files vacuumed, "
-        f"{deletion.log_files_removed} log files removed from {len(changed)} tables "
-        f"({deletion.seconds['old_versions']:.1f}s)")
-    return deletion
+        deletion.tables_cleaned += 1
+    deletion.seconds["old_versions"] = (deletion.seconds.get("old_versions", 0.0)
+                                        + time.perf_counter() - tick)
 
 
 def verify_deletion(lake: Lake, deletion: Deletion, say: Callable[[str], None] = print,

@@ -49,6 +49,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
+    def prune(self, prefix: str) -> int:
+        """Remove the directories under ``prefix`` that deletes left empty (their names can
+        hold ids); returns how many. Object stores have no directories: nothing to do."""
+        return 0
+
     def exists(self, key: str) -> bool:
         try:
             self.get(key)
@@ -131,6 +136,19 @@ class LocalObjectStore(ObjectStore):
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def prune(self, prefix: str) -> int:
+        base = self._path(prefix.rstrip("/"))
+        removed = 0
+        for dirpath, _dirs, _files in os.walk(base, topdown=False):
+            if Path(dirpath) == base:
+                continue
+            try:
+                os.rmdir(dirpath)  # only when empty (its children went first)
+                removed += 1
+            except OSError:
+                pass
+        return removed
 
 
 class S3ObjectStore(ObjectStore):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lake.catalog import Lake
+from lake.tables import Table
 
 TOKEN = re.compile(rb"[A-Za-z0-9_\-]+")
 
@@ -61,7 +62,6 @@ def scan_tables(lake: Lake, identifiers: Iterable[str]) -> Hits:
     (commit JSON, checksums, checkpoints), for the identifiers."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     wanted, hits = _as_set(identifiers), Hits()
     for t in lake.tables():
@@ -79,13 +79,22 @@ def scan_tables(lake: Lake, identifiers: Iterable[str]) -> Hits:
                 if v:
                     found |= tokens_in(v, wanted)
             hits.add(f"table {t.name}.{name}", found)
-        for key in lake.store.list(f"{t.key}/_delta_log/"):
-            body = lake.store.get(key)
-            hits.count("delta log files")
-            if key.endswith(".parquet"):  # a checkpoint: stats and partition values inside
-                body = json.dumps(pq.read_table(io.BytesIO(body)).to_pylist(),
-                                  default=str).encode()
-            hits.add(key, tokens_in(body, wanted))
+        hits.merge(scan_log(lake, t, wanted))
+    return hits
+
+
+def scan_log(lake: Lake, t: Table, wanted: set[bytes]) -> Hits:
+    """Every file of the table's Delta log (commit JSON, checksums, checkpoints)."""
+    import pyarrow.parquet as pq
+
+    hits = Hits()
+    for key in lake.store.list(f"{t.key}/_delta_log/"):
+        body = lake.store.get(key)
+        hits.count("delta log files")
+        if key.endswith(".parquet"):  # a checkpoint: stats and partition values inside
+            body = json.dumps(pq.read_table(io.BytesIO(body)).to_pylist(),
+                              default=str).encode()
+        hits.add(key, tokens_in(body, wanted))
     return hits
 
 
