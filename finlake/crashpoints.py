@@ -16,6 +16,11 @@ POINTS = (
     "merge.after_merge",  # silver merged; supersession, accounts, gold not yet
     "gold.before_merge",  # silver complete; gold not refreshed
 )
+KEY_POINTS = (  # in `finlake keys rotate` (tests/security/test_sec_keys.py)
+    "keys.key_file_written",  # a new key's temporary file synced, not yet under its name
+    "keys.resealed",  # tokens re-encrypted in memory under the new key, nothing committed
+    "keys.committed",  # credentials re-encrypted and committed; old versions and keys remain
+)
 
 
 def crash_point(name: str) -> None:
