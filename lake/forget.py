@@ -211,11 +211,14 @@ def _rewrite_staging(lake: Lake, ids: Identifiers) -> int:
     return n
 
 
-def drop_history(lake: Lake, t: Table) -> tuple[int, int]:
-    """Vacuum with zero retention, checkpoint, and remove the log before the checkpoint.
-    Returns (data files vacuumed, log files removed)."""
+def drop_history(lake: Lake, t: Table, *, full: bool = False) -> tuple[int, int]:
+    """Vacuum with zero retention, checkpoint, and remove the log before the checkpoint
+    (``full``: also data files no version ever referenced, e.g. written by a commit that
+    lost a race). Only while nothing else writes ``t``. Returns (data files vacuumed, log
+    files removed)."""
     dt = lake.delta(t)
-    vacuumed = dt.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    vacuumed = dt.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False,
+                         full=full)
     dt = lake.delta(t)
     version = dt.version()
     dt.create_checkpoint()
@@ -225,9 +228,10 @@ def drop_history(lake: Lake, t: Table) -> tuple[int, int]:
         name = key[len(prefix):]
         if "/" in name or not name[:20].isdigit():
             continue  # _last_checkpoint, folders
-        entry_version = int(name[:20])
-        if entry_version < version or (entry_version == version and not name.endswith(
-                ".checkpoint.parquet")):
+        # The checkpointed version's own commit stays: delta-rs needs it to commit the next
+        # version ("Invalid table version"); after a vacuum that removed files it is the
+        # VACUUM END entry.
+        if int(name[:20]) < version:
             lake.store.delete(key)
             removed += 1
     return len(vacuumed), removed
