@@ -163,7 +163,7 @@ def retire_old_keys(lake: Lake, provider: KeyProvider, progress: Callable[[str],
 
     out = Retired()
     if lake.exists(CREDENTIALS):
-        out.files_vacuumed, out.log_files_removed = drop_history(lake, CREDENTIALS, full=True)
+        out.files_vacuumed, out.log_files_removed = drop_history(lake, CREDENTIALS)
     progress(f"credentials history: {out.files_vacuumed} old data file(s) vacuumed, "
              f"{out.log_files_removed} log entries removed")
     out.key_ids = _retire_unused(lake, provider, progress)

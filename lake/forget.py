@@ -211,14 +211,14 @@ def _rewrite_staging(lake: Lake, ids: Identifiers) -> int:
     return n
 
 
-def drop_history(lake: Lake, t: Table, *, full: bool = False) -> tuple[int, int]:
-    """Vacuum with zero retention, checkpoint, and remove the log before the checkpoint
-    (``full``: also data files no version ever referenced, e.g. written by a commit that
-    lost a race). Only while nothing else writes ``t``. Returns (data files vacuumed, log
-    files removed)."""
+def drop_history(lake: Lake, t: Table) -> tuple[int, int]:
+    """Vacuum with zero retention every data file the current version does not use (also
+    ones no version ever referenced, e.g. written by a commit that lost a race), checkpoint,
+    and remove the log before the checkpoint. Only while nothing else writes ``t``. Returns
+    (data files vacuumed, log files removed)."""
     dt = lake.delta(t)
     vacuumed = dt.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False,
-                         full=full)
+                         full=True)
     dt = lake.delta(t)
     version = dt.version()
     dt.create_checkpoint()
