@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from connectors.vault import Sealed, Vault
 from finlake.redaction import register_secret
 from lake.catalog import Lake
-from lake.small_tables import upsert_rows
+from lake.small_tables import update_columns, upsert_rows
 from lake.tables import CREDENTIALS
 
 if TYPE_CHECKING:
@@ -94,9 +94,10 @@ class CredentialStore:
         return cred
 
     def set_status(self, cred: Credential, status: str, failure_count: int = 0) -> None:
-        """Mark credentials expired / mfa_required / active (sync stops until re-linked)."""
+        """Mark credentials expired / mfa_required / active (sync stops until re-linked).
+        Only the status columns are written: a key rotation committed meanwhile keeps its
+        envelope."""
         with self._lock:
-            rows = [r for r in self._rows() if r["credentials_id"] == cred.credentials_id]
-            for r in rows:
-                r.update(status=status, failure_count=failure_count)
-            upsert_rows(self.lake, CREDENTIALS, rows)
+            update_columns(self.lake, CREDENTIALS, [{
+                "credentials_id": cred.credentials_id, "status": status,
+                "failure_count": failure_count}], ("status", "failure_count"))

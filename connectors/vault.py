@@ -5,9 +5,12 @@ the data key is wrapped by a key-encryption key (KEK) from a key provider, bound
 credential's id (an encryption context). Plaintext tokens exist only in memory.
 
 Two providers: :class:`LocalKeyProvider` keeps KEKs in files with mode 0600 in a directory
-outside the lake; :class:`KmsKeyProvider` uses a KMS key, so KEKs never leave KMS.
-:func:`key_provider` picks one from the settings. Rotation re-wraps data keys under a new KEK
-(:meth:`Vault.rewrap`); the encrypted tokens themselves never change.
+outside the lake (each written whole or not at all, :mod:`finlake.key_files`);
+:class:`KmsKeyProvider` uses a KMS key, so KEKs never leave KMS. :func:`key_provider` picks
+one from the settings. Rotation either re-wraps data keys under a new KEK
+(:meth:`Vault.rewrap`: the encrypted token stays as it is, so the old KEK still opens it) or
+re-encrypts each token under a fresh data key (:meth:`Vault.reseal`: nothing the old KEK
+wrapped opens the new envelope).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from finlake.key_files import create_key_file, destroy_key_file
+
 # Wrapped keys written since envelopes carry an encryption context start with this marker;
 # older local ones (associated data: the key id alone) have none and stay readable.
 _V2 = "v2:"
+KEK_BYTES = 32
 
 
 class VaultError(Exception):
@@ -103,30 +109,39 @@ class LocalKeyProvider:
         return keys[-1] if keys else self.create_key()
 
     def create_key(self) -> str:
+        """Write a new KEK file; it becomes current only once it is complete and synced
+        (OSError if it could not be written: the previous key stays current)."""
         self.key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.key_dir, 0o700)
-        # Number after the highest one left (retired files leave gaps): newest sorts last.
-        numbers = [int(m.group(1)) for k in self.key_ids() if (m := re.match(r"(\d+)-", k))]
-        key_id = f"{max(numbers, default=0) + 1:04d}-{secrets.token_hex(4)}"
-        path = self.key_dir / f"kek-{key_id}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-            fh.flush()
-            os.fsync(fh.fileno())
-        return key_id
+        while True:
+            # Number after the highest one left (retired files leave gaps): newest sorts last.
+            numbers = [int(m.group(1)) for k in self.key_ids()
+                       if (m := re.match(r"(\d+)-", k))]
+            key_id = f"{max(numbers, default=0) + 1:04d}-{secrets.token_hex(4)}"
+            if create_key_file(self._path(key_id), secrets.token_bytes(KEK_BYTES)):
+                return key_id
 
     def rotate(self) -> str:
         return self.create_key()
 
+    def _path(self, key_id: str) -> Path:
+        return self.key_dir / f"kek-{key_id}.key"
+
     def _kek(self, key_id: str) -> bytes:
-        path = self.key_dir / f"kek-{key_id}.key"
+        path = self._path(key_id)
         if not path.exists():
             raise MissingKeyError(
                 f"key-encryption key {key_id} is missing: expected {path}. Restore that file "
                 f"(mode 0600) from the backup of {self.key_dir}; credentials wrapped under it "
                 "cannot be opened until then (or re-link them)")
-        return path.read_bytes()
+        kek = path.read_bytes()
+        if len(kek) != KEK_BYTES:
+            raise VaultError(
+                f"key-encryption key file {path} holds {len(kek)} bytes, not {KEK_BYTES}: it "
+                "was not written completely. If `finlake keys status` shows no credential "
+                "under it, delete it; otherwise restore it from the backup of "
+                f"{self.key_dir}")
+        return kek
 
     @staticmethod
     def _aad(key_id: str, context: Mapping[str, str]) -> bytes:
@@ -148,14 +163,10 @@ class LocalKeyProvider:
                                      context)
 
     def retire(self, key_id: str) -> bool:
-        """Delete a KEK file (never the current one); True if one was deleted."""
+        """Destroy a KEK file (never the current one); True if one was destroyed."""
         if key_id == self.current_key_id():
             raise VaultError(f"key-encryption key {key_id} is the current one; not retired")
-        path = self.key_dir / f"kek-{key_id}.key"
-        if not path.exists():
-            return False
-        path.unlink()
-        return True
+        return destroy_key_file(self._path(key_id))
 
 
 def _alias_name(key_ref: str) -> str | None:
@@ -323,3 +334,12 @@ class Vault:
             raise VaultError(f"credential {credentials_id} cannot be re-wrapped: its wrapped "
                              "key was altered, or belongs to another credential") from exc
         return replace(sealed, wrapped_key=wrapped, key_id=key_id)
+
+    def reseal(self, credentials_id: str, sealed: Sealed) -> Sealed:
+        """The same token sealed anew: a fresh data key, wrapped under the current KEK.
+        Checked to open before it is returned."""
+        token = self.open(credentials_id, sealed)
+        fresh = self.seal(credentials_id, token)
+        if self.open(credentials_id, fresh) != token:  # never hand back what cannot open
+            raise VaultError(f"credential {credentials_id} did not open after re-encryption")
+        return fresh

@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     krot = keys_sub.add_parser("rotate", help="re-wrap every credential's data key under a "
                                "new key-encryption key (tokens stay as they are)")
     krot.add_argument("--retire", action="store_true",
-                      help="then delete local key files no credential uses any more")
+                      help="re-encrypt every token under a fresh data key instead, vacuum "
+                      "the credentials table's old versions at once, then destroy local key "
+                      "files no credential uses: a retired key opens nothing left on disk")
     krot.add_argument("--new-key", action="store_true",
                       help="KMS: create a new key and move the configured alias to it first")
     keys_sub.add_parser("status", help="the current key and how many credentials use each key")

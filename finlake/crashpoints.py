@@ -20,6 +20,11 @@ FORGET_POINTS = (  # in ``finlake forget-user`` (lake/forget.py), not in the nig
     "forget.before_old_versions",  # the person's rows and objects deleted, old versions kept
     "forget.after_revoke",  # data gone, links revoked; credentials and pseudonym not deleted
 )
+KEY_POINTS = (  # in `finlake keys rotate` (tests/security/test_sec_keys.py)
+    "keys.key_file_written",  # a new key's temporary file synced, not yet under its name
+    "keys.resealed",  # tokens re-encrypted in memory under the new key, nothing committed
+    "keys.committed",  # credentials re-encrypted and committed; old versions and keys remain
+)
 
 
 def crash_point(name: str) -> None:

@@ -12,6 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
+from finlake.key_files import create_key_file
+
 FILE = "pseudonym.key"
 
 
@@ -22,10 +24,6 @@ def pseudonym_key(key_dir: Path, from_env: str | None = None) -> str:
     if not path.exists():
         key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(key_dir, 0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+        # Whole or not at all (another process may make it first): never an empty key.
+        create_key_file(path, secrets.token_hex(32).encode())
     return path.read_text().strip()

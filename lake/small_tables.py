@@ -45,6 +45,36 @@ def upsert_rows(lake: Lake, t: Table, rows: Sequence[dict[str, Any]], *,
     merger.when_not_matched_insert_all().execute()
 
 
+def update_columns(lake: Lake, t: Table, rows: Sequence[dict[str, Any]],
+                   columns: Sequence[str], attempts: int = 5) -> int:
+    """Set ``columns`` of the rows already in ``t`` (matched on its keys), leaving every other
+    column as the table has it now: a row read earlier never writes back stale values. A
+    commit that loses to a concurrent writer, or a snapshot whose files a concurrent vacuum
+    removed, is tried again on a fresh snapshot (the update is the same whichever rows it
+    meets). Returns how many rows were updated (rows no longer there are not re-created)."""
+    from deltalake.exceptions import DeltaError
+
+    if not rows:
+        return 0
+    source = pa.Table.from_pylist(
+        [{c: r.get(c) for c in (*t.keys, *columns)} for r in rows],
+        schema=pa.schema([arrow_schema(t).field(c) for c in (*t.keys, *columns)]))
+    on = " AND ".join(f"t.{k} = s.{k}" for k in t.keys)
+    for attempt in range(1, attempts + 1):
+        dt = lake.delta(t)
+        if dt is None:
+            return 0
+        try:
+            metrics = (dt.merge(source, predicate=on, source_alias="s", target_alias="t")
+                       .when_matched_update(updates={c: f"s.{c}" for c in columns})
+                       .execute())
+            return int(metrics.get("num_target_rows_updated", 0))
+        except DeltaError:
+            if attempt == attempts:
+                raise
+    return 0
+
+
 def add_missing_columns(dt: Any, t: Table) -> None:
     """Columns the registry added since the table was created (delta-rs's MERGE would
     silently drop them otherwise); existing rows read them as null."""
