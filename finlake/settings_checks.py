@@ -196,11 +196,12 @@ def pseudonym_key(raw: str) -> str:
 
 
 def crash_point(raw: str) -> str:
-    from finlake.crashpoints import POINTS
+    from finlake.crashpoints import FORGET_POINTS, KEY_POINTS, POINTS
 
-    if raw not in POINTS:
+    known = POINTS + FORGET_POINTS + KEY_POINTS
+    if raw not in known:
         raise ValueError(f"FINLAKE_CRASH_AT={raw!r} is not a crash point (tests only); use one "
-                         f"of {', '.join(POINTS)}, or unset it")
+                         f"of {', '.join(known)}, or unset it")
     return raw
 
 
