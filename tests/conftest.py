@@ -1,10 +1,11 @@
 """Shared fixtures: one Sail Spark session per test session, a moto S3 server, a tmp lake,
 one ``finlake demo`` built once for the session (tests work on copies of it).
 
-``./dev test`` runs the suite on pytest-xdist workers (``--dist loadgroup``): every test
-module stays on one worker (its module fixtures are built once), all Apache Spark + Delta
-tests share one worker (one JVM server) and start first, being the longest, and the demo
-build and the child bytecode cache are made once and shared by the workers."""
+``./dev test`` runs the suite on pytest-xdist workers (``--dist loadscope``, scheduled by
+:func:`pytest_xdist_make_scheduler`): every test module stays on one worker (its module
+fixtures are built once), all Apache Spark + Delta tests share one worker (one JVM server)
+and start first, being the longest, and the demo build and the child bytecode cache are
+made once and shared by the workers."""
 
 from __future__ import annotations
 
@@ -25,25 +26,48 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lake.catalog import Lake
 
 JVM_GROUP = "spark-delta-jvm"
+JVM_TESTS = "jvm-tests-{worker}.txt"  # in the run's base temp: a worker's delta_spark tests
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``: one work unit per test module, one for every Spark +
-    Delta test (they share the session's JVM server), and that one first (runs before
-    xdist reads the groups)."""
-    if not config.getvalue("loadgroup"):
+    """On an xdist worker: the Spark + Delta tests first (the longest unit of work), and
+    their ids written down for the scheduler (:class:`ModuleScheduling`)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not config.option.basetemp:
         return
-    for item in items:
-        jvm = item.get_closest_marker("delta_spark") is not None
-        item.add_marker(pytest.mark.xdist_group(JVM_GROUP if jvm else item.nodeid.split("::")[0]))
     items.sort(key=lambda item: item.get_closest_marker("delta_spark") is None)
+    jvm = [item.nodeid for item in items if item.get_closest_marker("delta_spark")]
+    (Path(config.option.basetemp).parent / JVM_TESTS.format(worker=worker)).write_text(
+        "\n".join(jvm))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` as ``./dev test`` runs it: one unit of work per test module (its
+    module fixtures are built once), and one for every Spark + Delta test (one JVM server)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    base = config._tmp_path_factory.getbasetemp()  # the workers' base temps are under it
+
+    class ModuleScheduling(LoadScopeScheduling):
+        jvm: set[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.jvm is None:  # first called once every worker has collected
+                self.jvm = {line for f in base.glob(JVM_TESTS.format(worker="*"))
+                            for line in f.read_text().splitlines()}
+            return JVM_GROUP if nodeid in self.jvm else nodeid.split("::", 1)[0]
+
+    return ModuleScheduling(config, log)
 
 
 def run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
