@@ -14,7 +14,15 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     from jobs.forget import REQUEST_PREFIX, request_forget
     from lake.audit import cli_actor
     from lake.catalog import Lake
+    from lake.forget_objects import forget_requested
+    from lake.people import has_user
 
+    lake = Lake(settings.lake_root, settings.s3_endpoint)
+    if not has_user(lake, user_id) and not forget_requested(lake, user_id):
+        print(f"finlake forget-user: no user {user_id!r} in this lake (no linked item, no "
+              "transactions, no unfinished forget): check the id; nothing was changed",
+              file=sys.stderr)
+        return 2
     if not yes:
         if not sys.stdin.isatty():
             print("finlake: forget-user deletes a person's data for good; add --yes to confirm "
@@ -25,7 +33,6 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
         if typed.strip() != user_id:
             print("finlake: not confirmed; nothing was changed", file=sys.stderr)
             return 1
-    lake = Lake(settings.lake_root, settings.s3_endpoint)
     request_id = request_forget(lake, user_id, cli_actor())
     print(f"forgetting {user_id} (request {request_id})", flush=True)
     result = defs().resolve_job_def("forget_user").execute_in_process(

@@ -76,6 +76,7 @@ PER_USER = [
      "FOOD_AND_DRINK_COFFEE"],
     ["override", "--user", "{u}", "--txn", "alice-t1", "--category", "FOOD_AND_DRINK_COFFEE"],
     ["category", "add", "--user", "{u}", "--name", "Pets", "--primary", "GENERAL_MERCHANDISE"],
+    ["forget-user", "{u}", "--yes"],
 ]
 STRANGERS = ["mallory", "ALICE", "alice ", "", "alice' OR '1'='1", "%"]
 
@@ -89,6 +90,20 @@ def test_per_user_commands_refuse_unknown_users(home: Path, argv: list[str], use
     line = one_line(capsys.readouterr().err)
     assert f"no user {user!r} in this lake" in line and "nothing was changed" in line
     assert versions(home) == before  # no budget, override, category or audit row
+    assert not (home / "lake" / "requests").exists()  # no forget request either
+
+
+def test_an_unfinished_forget_of_a_person_already_deleted_can_still_finish(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forget stopped after the person's rows went leaves its request behind: the id is
+    no longer in the lake, but running the command again must still finish the job."""
+    from jobs.forget import request_forget
+
+    lake = Lake(str(home / "lake"))
+    request_forget(lake, "carol", "operator")  # carol's rows are gone; her forget never ended
+    assert main(["forget-user", "carol", "--yes"]) == 0, capsys.readouterr().err
+    assert "deletion certificate" in capsys.readouterr().out
+    assert not list((home / "lake" / "requests").rglob("*.json"))
 
 
 def test_a_known_user_is_still_served(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
