@@ -205,23 +205,26 @@ def test_forget_an_unknown_user_changes_nothing_and_does_not_log_the_id(home, ca
         assert commands.demo(settings, users=3, days=2) == 0
     versions = {t.name: lake.delta(t).version() for t in lake.tables()}
     capsys.readouterr()
-    assert forget_user(settings, "user_9999", yes=True) == 1
-    err = capsys.readouterr().err
-    assert "no data for that user id" in err
-    assert {t.name: lake.delta(t).version() for t in lake.tables()} == versions
     instance = prepare_instance(settings)
-    failed = [r for r in instance.get_runs() if r.job_name == "forget_user"][0]
-    from jobs.forget import _run_text
-
-    assert "user_9999" not in _run_text(instance, failed)
-    assert not lake.store.list("requests/forget/")  # the request does not linger
+    runs = len(instance.get_runs())
+    assert forget_user(settings, "user_9999", yes=True) == 2
+    err = capsys.readouterr().err
+    assert "no user 'user_9999' in this lake" in err and "nothing was changed" in err
+    assert {t.name: lake.delta(t).version() for t in lake.tables()} == versions
+    assert len(instance.get_runs()) == runs  # refused before any run could store the id
+    assert not lake.store.list("requests/forget/")  # no request written
 
 
 def test_forget_needs_confirmation_without_a_terminal(home, capsys, monkeypatch) -> None:
     import io
 
     from finlake.forget_commands import forget_user
+    from lake.people import has_user
 
+    settings = load_settings()
+    known = [u for u in ("user_0001", "user_0002", "user_0003")
+             if has_user(Lake(settings.lake_root), u)]
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    assert forget_user(load_settings(), TARGET, yes=False) == 2
+    assert forget_user(settings, known[0], yes=False) == 2
     assert "--yes" in capsys.readouterr().err
+    assert has_user(Lake(settings.lake_root), known[0])  # not confirmed: nothing deleted
