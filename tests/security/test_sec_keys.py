@@ -140,6 +140,17 @@ def _decrypts(lake: Lake) -> list[dict]:
     return [json.loads(r["detail"]) for r in rows]
 
 
+def link_tokens(store: CredentialStore, *, users: int, items: int) -> dict[str, str]:
+    """Link ``items`` random tokens over ``users`` people (the first one expired, so a
+    status column differs); returns credentials id -> token."""
+    tokens = {}
+    for i in range(items):
+        token = f"access-sandbox-{os.urandom(8).hex()}"
+        tokens[store.link(f"user_{i % users}", "ins_1", f"item_{i}", token).credentials_id] = token
+    store.set_status(store.all()[0], "expired", failure_count=1)
+    return tokens
+
+
 @pytest.fixture(scope="module")
 def demo_home(demo_build, tmp_path_factory) -> Path:
     home = copy_demo(demo_build, tmp_path_factory.mktemp("keys_home") / "home")
@@ -219,12 +230,7 @@ def small(tmp_path, monkeypatch):
     monkeypatch.delenv("FINLAKE_CRASH_AT", raising=False)
     settings = load_settings()
     store = CredentialStore(Lake(settings.lake_root), Vault(key_provider(settings)))
-    tokens = {}
-    for i in range(4):
-        token = f"access-sandbox-{os.urandom(8).hex()}"
-        tokens[store.link(f"user_{i % 2}", "ins_1", f"item_{i}", token).credentials_id] = token
-    store.set_status(store.all()[0], "expired", failure_count=1)
-    return settings, store, tokens
+    return settings, store, link_tokens(store, users=2, items=4)
 
 
 def _key_files(settings) -> dict[str, bytes]:  # noqa: ANN001
@@ -638,11 +644,7 @@ def test_kms_retire_leaves_nothing_the_old_kms_key_decrypts(moto_s3, tmp_path,
         monkeypatch.delenv(k, raising=False)
     settings = load_settings()
     store = CredentialStore(Lake(settings.lake_root), Vault(key_provider(settings)))
-    tokens = {}
-    for i in range(3):
-        token = f"access-sandbox-{os.urandom(8).hex()}"
-        tokens[store.link(f"user_{i}", "ins_1", f"item_{i}", token).credentials_id] = token
-    store.set_status(store.all()[0], "expired", failure_count=1)
+    tokens = link_tokens(store, users=3, items=3)
 
     def old_key_decrypts() -> int:
         hits = 0
