@@ -49,6 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "\n".join(jvm))
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when run with -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` as ``./dev test`` runs it: one unit of work per test module (its
     module fixtures are built once), and one for every Spark + Delta test (one JVM server)."""

@@ -31,7 +31,10 @@ N_INSTITUTIONS, N_USERS = 24, 72
 def fault_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("faults")
     mp = pytest.MonkeyPatch()
-    for k, v in {"FINLAKE_HOME": str(home), "FINLAKE_PARTNER_TIMEOUT": "1",
+    # A healthy partner call must never look like a timeout, however busy the machine (two
+    # test workers, a JVM and 8 sync threads): the client waits 5 s and an injected timeout
+    # answers 15 s late, so the fault is certain and a slow healthy answer is not one.
+    for k, v in {"FINLAKE_HOME": str(home), "FINLAKE_PARTNER_TIMEOUT": "5",
                  "FINLAKE_SYNC_PAGE_SIZE": "50", "FINLAKE_RETRY_BASE_DELAY": "0.05",
                  "FINLAKE_SYNC_WORKERS": "8"}.items():
         mp.setenv(k, v)
@@ -54,7 +57,9 @@ def fault_run(tmp_path_factory):
     plan = {k: faults for k, v in FaultPlan.every_kind(ids, seed=11).items()
             if (faults := [Fault(f.kind, 1.0) if f.kind in certain
                            else Fault("mutation", 1.0, after_calls=1, calls=1)
-                           if f.kind == "mutation" else f
+                           if f.kind == "mutation"
+                           else Fault("timeout", f.rate, f.after_calls, f.calls, delay=15.0)
+                           if f.kind == "timeout" else f
                            for f in v if f.kind != "malformed_records"])}
     bank.set_fault_plan(plan, seed=11)
     mp.setenv("FINLAKE_SYNC_PAGE_SIZE", "4")  # paginate, so mutations can happen mid-update
