@@ -30,6 +30,7 @@ def raw_transaction_pages(
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
     from connectors.ingest import ingest_day
     from lake.audit import AuditLog
+    from lake.forget_objects import users_being_forgotten
     from lake.small_tables import append_rows
     from lake.tables import SYNC_JOBS
 
@@ -42,7 +43,8 @@ def raw_transaction_pages(
                 "no linked items: run `finlake demo` or `finlake link-sandbox` first")
         report = ingest_day(partner.runtime(), the_lake.store, creds,
                             partner.institutions(the_lake), _partition_date(context),
-                            run_id=context.run_id, progress=context.log.info)
+                            run_id=context.run_id, progress=context.log.info,
+                            forgetting=users_being_forgotten(the_lake))
         append_rows(the_lake, SYNC_JOBS, report.jobs)
     finally:
         audit.flush()

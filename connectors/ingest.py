@@ -149,7 +149,9 @@ def sync_with_retries(rt: SyncRuntime, objects: ObjectStore, creds: CredentialSt
                          if res.restarts else None,
                          txns_modified=res.modified, txns_removed=res.removed,
                          rate_wait_seconds=waited[0]))
-        schedule.last_success_date = sync_date.isoformat()
+        # never backwards: an on-demand sync dated earlier does not re-open later days
+        schedule.last_success_date = max(sync_date.isoformat(),
+                                         schedule.last_success_date or "")
         schedule.next_attempt_at = schedule.first_failure_at = None
         schedule.down_streak = schedule.credential_failures = 0
         return jobs
@@ -165,14 +167,19 @@ def ingest_day(
     run_id: str = "",
     trigger: str = "nightly",
     items: set[str] | None = None,
+    forgetting: set[str] = frozenset(),
     progress: Callable[[str], None] = log.info,
 ) -> IngestReport:
-    """Sync each due item once (with in-run retries); cursors move only after full updates."""
+    """Sync each due item once (with in-run retries); cursors move only after full updates.
+    Items of the people in ``forgetting`` (a forget of them has not finished) are skipped."""
     report = IngestReport()
     todo: list[tuple[Credential, ItemSchedule, dict]] = []
     now = rt.now()
     for cred in creds.all():
         if items is not None and cred.item_id not in items:
+            continue
+        if cred.user_id in forgetting:
+            report.skipped[cred.item_id] = "a forget of its person has not finished"
             continue
         if cred.status != "active":
             report.skipped[cred.item_id] = f"credentials {cred.status}: user must re-link"

@@ -33,7 +33,10 @@ class ItemSchedule:
             return False, f"backing off until {self.next_attempt_at}"
         if self.last_success_date:
             age = (sync_date - date.fromisoformat(self.last_success_date)).days
-            if 0 <= age < refresh_every_days:
+            if age < 0:  # a sync now would land today's changes under a past day
+                return False, (f"already synced for {self.last_success_date}, after this "
+                               "day; re-merge a past day with --replay")
+            if age < refresh_every_days:
                 return False, f"refreshed {age} day(s) ago; refresh every {refresh_every_days}"
         return True, "due"
 

@@ -147,8 +147,13 @@ def sync_item(
         if pages:
             complete_update(store, ref, pages, now().isoformat(), totals)
             crash_point("sync.before_cursor_save")
-        if cursor and cursor != start_cursor:
-            save_cursor(store, cred.item_id, cursor, ref.update_seq if pages else done)
+        if cursor and cursor != start_cursor and not save_cursor(
+                store, cred.item_id, cursor, ref.update_seq if pages else done,
+                expected=(start_cursor, done)):
+            # Another sync of the item moved its cursor meanwhile: its update covers these
+            # changes too (pages landed twice merge once), and the newer cursor stays.
+            log.warning("%s: the item's cursor moved during this sync; kept the newer one",
+                        cred.institution_id)
         return SyncResult(cred.item_id, cred.user_id, ref.update_seq if pages else done,
                           ref.attempt if pages else None, len(pages), totals["added"],
                           totals["modified"], totals["removed"], restart,

@@ -85,10 +85,12 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
                           "applied": "on the next nightly run (or finlake nightly --replay)"}))
         return 0
     from finlake.resources import spark_resource
+    from finlake.writer import writing
     from pipelines.steps import set_user_category
 
-    months = set_user_category(spark_resource(settings).session(), lake, user_id,
-                               str(txn_id), category)
+    with writing(settings, "override", lake):
+        months = set_user_category(spark_resource(settings).session(), lake, user_id,
+                                   str(txn_id), category)
     if not months:
         print(f"finlake override: no transaction {txn_id!r} for user {user_id!r}",
               file=sys.stderr)

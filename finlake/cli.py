@@ -20,6 +20,8 @@ from finlake.settings import ConfigError, Settings, load_settings
 
 MAX_USERS = 100_000  # sandbox people a world is built for
 MAX_DAYS = 3_650  # days of sandbox data or demo partitions
+FAULTS_HELP = ("rehearse partner failures: install a sandbox-bank fault plan (a JSON file, e.g. "
+               "docs/fault_plans/example.json; every-kind[:SEED]; or none to clear one)")
 
 
 def _date(text: str) -> date:
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="sandbox users (new bank only)")
     demo.add_argument("--days", type=_count(MAX_DAYS), default=7,
                       help="daily partitions ending yesterday")
+    demo.add_argument("--faults", metavar="SPEC", help=FAULTS_HELP)
 
     nightly = sub.add_parser("nightly", help="run (or re-run) one daily partition")
     nightly.add_argument("--date", type=_date, required=True, help="partition, YYYY-MM-DD")
@@ -196,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print what would be compacted and vacuumed; write nothing")
     mt.add_argument("--min-files", type=_positive, default=None, metavar="N",
                     help="compact only partitions with at least N small files (default 2)")
+    runs = sub.add_parser("runs", help="runs under way, who writes the lake, stuck runs")
+    runs.add_argument("--clear", action="store_true",
+                      help="mark runs whose process is gone as failed, with the reason")
     sub.add_parser("reconcile", help="compare silver with the partner's truth (JSON)")
     sub.add_parser("link-sandbox", help="link every sandbox-bank item")
 
@@ -227,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bank = sub.add_parser("sandbox-bank", help="serve the sandbox bank standalone")
     bank.add_argument("--port", type=_port, required=True)
+    bank.add_argument("--faults", metavar="SPEC", help=FAULTS_HELP)
     return p
 
 
@@ -267,7 +274,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from finlake import commands
 
     if args.command == "demo":
-        return commands.demo(settings, users=args.users, days=args.days)
+        return commands.demo(settings, users=args.users, days=args.days, faults=args.faults)
     if args.command == "nightly":
         return commands.nightly(settings, args.date, replay=args.replay)
     if args.command == "weekly":
@@ -328,6 +335,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         return maintain(settings, args.tables, dry_run=args.dry_run,
                         min_small_files=args.min_files)
+    if args.command == "runs":
+        from finlake.runs_commands import runs
+
+        return runs(settings, clear=args.clear)
     if args.command == "reconcile":
         return commands.reconcile(settings)
     if args.command == "link-sandbox":
@@ -355,8 +366,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return ec.fetch()
         return ec.serve(settings, args.host, args.port)
     if args.command == "sandbox-bank":
+        faults = [] if args.faults is None else [f"--faults={args.faults}"]
         return subprocess.call([sys.executable, "-m", "connectors.sandbox_bank", "--state-dir",
-                                str(settings.sandbox_dir), "--port", str(args.port)])
+                                str(settings.sandbox_dir), "--port", str(args.port), *faults])
     raise AssertionError(args.command)  # pragma: no cover
 
 

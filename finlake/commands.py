@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from finlake.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.sandbox_bank.faults import FaultPlan
 
 HISTORY_DAYS = 90  # history the sandbox bank holds before the first demo day
 
@@ -37,15 +41,18 @@ def link(settings: Settings) -> int:
         print("finlake: link-sandbox only works with the sandbox bank "
               "(unset FINLAKE_PARTNER_HOST)", file=sys.stderr)
         return 2
+    from finlake.writer import writing
+
     partner, lake = res["partner"], res["lake"].lake()
-    institutions = sandbox_call(partner.url(), "/sandbox/institutions")["institutions"]
-    upsert_rows(lake, INSTITUTIONS, [{**i, "partner": "sandbox"} for i in institutions])
-    audit = AuditLog(lake)
-    try:
-        n = link_sandbox(partner.client(), partner.url(),
-                         res["vault"].credentials(lake, audit=audit, actor=cli_actor()))
-    finally:
-        audit.flush()
+    with writing(settings, "link_sandbox", lake):
+        institutions = sandbox_call(partner.url(), "/sandbox/institutions")["institutions"]
+        upsert_rows(lake, INSTITUTIONS, [{**i, "partner": "sandbox"} for i in institutions])
+        audit = AuditLog(lake)
+        try:
+            n = link_sandbox(partner.client(), partner.url(),
+                             res["vault"].credentials(lake, audit=audit, actor=cli_actor()))
+        finally:
+            audit.flush()
     print(f"linked {n} new sandbox item(s)")
     return 0
 
@@ -112,7 +119,38 @@ def _table_counts(settings: Settings) -> dict[str, int]:
             for t in lake.tables()}
 
 
-def demo(settings: Settings, *, users: int, days: int) -> int:
+def _sandbox_institution_ids(settings: Settings) -> list[str]:
+    """The institutions of the demo's sandbox bank: the existing bank's, or those of the one
+    the demo creates (default size), found without writing anything."""
+    from connectors.sandbox_bank.bank import SandboxBank
+    from connectors.sandbox_bank.institutions import BASE_COUNT, institutions_for
+
+    if (settings.sandbox_dir / "state.json").exists():
+        return [i["institution_id"] for i in SandboxBank.open(settings.sandbox_dir).institutions()]
+    return [i.institution_id for i in institutions_for(settings.sandbox_seed, BASE_COUNT)]
+
+
+def _demo_faults(settings: Settings, spec: str) -> tuple[FaultPlan, int] | None:
+    """The (plan, seed) ``finlake demo --faults SPEC`` asks for, or None after saying on one
+    line why it cannot be had (nothing written yet)."""
+    from connectors.sandbox_bank.fault_files import load_plan
+
+    if not settings.embedded_partner:
+        print("finlake demo: --faults rehearses failures on the sandbox bank only, and "
+              "FINLAKE_PARTNER_HOST names a real partner: unset it, or drop --faults",
+              file=sys.stderr)
+        return None
+    institution_ids = _sandbox_institution_ids(settings)
+    try:
+        return load_plan(spec, institution_ids)
+    except ValueError as e:
+        print(f"finlake demo: --faults: {e}; nothing was written", file=sys.stderr)
+        return None
+
+
+def demo(settings: Settings, *, users: int, days: int, faults: str | None = None) -> int:
+    """Sandbox bank -> lake -> gold for the last ``days`` days; ``faults`` (a --faults SPEC)
+    puts a fault plan in force on the sandbox bank before the nightly runs."""
     t0 = time.perf_counter()
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     window = [yesterday - timedelta(days=days - 1 - i) for i in range(days)]
@@ -122,6 +160,9 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
     if window[0] < first:
         print(f"finlake demo: --days {days} starts before the first partition ({first}); "
               f"use at most {(yesterday - first).days + 1}", file=sys.stderr)
+        return 2
+    plan = None if faults is None else _demo_faults(settings, faults)
+    if faults is not None and plan is None:
         return 2
     _say(f"finlake demo: {users} users, partitions {window[0]} .. {window[-1]}, "
          f"home {settings.home}")
@@ -140,6 +181,15 @@ def demo(settings: Settings, *, users: int, days: int) -> int:
         if rc:
             return rc
         _say(f"  linked sandbox items in {time.perf_counter() - t:.1f}s")
+        from connectors.sandbox_bank.embedded import embedded_bank
+        from connectors.sandbox_bank.fault_files import describe_plan, install_plan
+
+        bank = embedded_bank(settings.sandbox_dir).bank  # the one linking started
+        if plan is not None:  # after linking: the plan's request counts start with the nightly
+            _say(f"  {install_plan(bank, *plan)}")
+        elif bank.fault_plan:
+            _say(f"  {describe_plan(bank.fault_plan, bank.faults.seed)} (kept from an earlier "
+                 "run; --faults none clears it)")
     if not _run_days(settings, window, "nightly"):
         return 1
     _say("\nrows per table:")
@@ -176,7 +226,7 @@ def weekly(settings: Settings) -> int:
     import json
 
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance, root_cause
+    from finlake.runner import QUIET, prepare_instance, run_errors
 
     t0 = time.perf_counter()
     result = defs().resolve_job_def("weekly_categories").execute_in_process(
@@ -186,8 +236,7 @@ def weekly(settings: Settings) -> int:
         meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
         _say(f"{mat.asset_key.to_user_string()}: {json.dumps(meta, default=str)}")
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        _say(f"error: {root_cause(failure.step_failure_data.error) if failure else 'failed'}")
+        _say(f"error: {'; '.join(run_errors(result)) or 'failed'}")
         return 1
     _say(f"done in {time.perf_counter() - t0:.1f}s")
     return 0
@@ -198,18 +247,14 @@ def sync_account(settings: Settings, account_id: str) -> int:
     import json
 
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance
+    from finlake.runner import QUIET, prepare_instance, run_errors
 
     t0 = time.perf_counter()
     result = defs().resolve_job_def("on_demand_sync").execute_in_process(
         run_config={**QUIET, "ops": {"sync_account": {"config": {"account_id": account_id}}}},
         instance=prepare_instance(settings), raise_on_error=False)
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        message = (failure.step_failure_data.error.message.strip()
-                   if failure and failure.step_failure_data.error else "run failed")
-        message = message.removeprefix("dagster._core.definitions.events.Failure: ")
-        print(f"finlake sync: {message}", file=sys.stderr)
+        print(f"finlake sync: {'; '.join(run_errors(result)) or 'run failed'}", file=sys.stderr)
         return 1
     summary = result.output_for_node("sync_account")
     summary["end_to_end_seconds"] = round(time.perf_counter() - t0, 2)

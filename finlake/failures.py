@@ -73,9 +73,10 @@ def _one_line(text: object) -> str:
 
 def _service(exc: BaseException, settings: Settings) -> str | None:
     from finlake.errors import ServiceUnavailable
+    from lake.lease import LakeBusy
     from lake.spark_delta import EngineUnavailable
 
-    if isinstance(exc, ServiceUnavailable | EngineUnavailable):
+    if isinstance(exc, ServiceUnavailable | EngineUnavailable | LakeBusy):
         return _one_line(exc)
     for library, names, line in UNREACHABLE:
         if _named(exc, library, *names):

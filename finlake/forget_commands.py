@@ -10,7 +10,7 @@ from finlake.settings import Settings
 
 def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     from finlake.definitions import defs
-    from finlake.runner import prepare_instance, step_errors
+    from finlake.runner import prepare_instance, run_errors
     from jobs.forget import REQUEST_PREFIX, request_forget
     from lake.audit import cli_actor
     from lake.catalog import Lake
@@ -41,7 +41,7 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
         instance=prepare_instance(settings), raise_on_error=False)
     if not result.success:
         lake.store.delete(f"{REQUEST_PREFIX}{request_id}.json")
-        errors = step_errors(result)
+        errors = run_errors(result)
         print(f"finlake: forget-user failed: {'; '.join(errors) or 'see the Dagster UI'}",
               file=sys.stderr)
         return 1

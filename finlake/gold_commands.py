@@ -77,13 +77,15 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
 
 def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:  # noqa: ANN001
     from finlake.resources import spark_resource
+    from finlake.writer import writing
     from pipelines.gold import refresh_budgets
     from pipelines.steps import latest_sync_day
 
-    spark = spark_resource(settings).session()
-    as_of = latest_sync_day(spark, lake)
-    users = spark.createDataFrame([(user_id,)], "user_id string")
-    _, alerts = refresh_budgets(spark, lake, users, as_of, settings.budget_approaching)
+    with writing(settings, "budget_refresh", lake):
+        spark = spark_resource(settings).session()
+        as_of = latest_sync_day(spark, lake)
+        users = spark.createDataFrame([(user_id,)], "user_id string")
+        _, alerts = refresh_budgets(spark, lake, users, as_of, settings.budget_approaching)
     from lake.small_tables import read_rows
     from lake.tables import BUDGET_PROGRESS
 
@@ -123,17 +125,19 @@ def budget_show(settings: Settings, user_id: str) -> int:
 def gold_rebuild(settings: Settings, as_of: date | None) -> int:
     """Recompute every gold spend cell from silver (a repair; the nightly run is incremental)."""
     from finlake.resources import spark_resource
+    from finlake.writer import writing
     from lake.catalog import Lake
     from pipelines.gold import rebuild_gold
     from pipelines.steps import latest_sync_day, seed_reference
 
     t0 = time.perf_counter()
-    spark = spark_resource(settings).session()
     lake = Lake(settings.lake_root, settings.s3_endpoint)
-    seed_reference(spark, lake)
-    as_of = as_of or latest_sync_day(spark, lake)
-    print(f"rebuilding gold as of {as_of} ...", flush=True)
-    result = rebuild_gold(spark, lake, as_of)
+    with writing(settings, "gold_rebuild", lake):
+        spark = spark_resource(settings).session()
+        seed_reference(spark, lake)
+        as_of = as_of or latest_sync_day(spark, lake)
+        print(f"rebuilding gold as of {as_of} ...", flush=True)
+        result = rebuild_gold(spark, lake, as_of)
     print(json.dumps({"as_of": str(as_of), "cells": result.cells,
                       "rows_changed": result.rows_changed, "budget_alerts": len(result.alerts),
                       "seconds": round(time.perf_counter() - t0, 1)}))

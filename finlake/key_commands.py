@@ -189,31 +189,30 @@ def _retire_unused(lake: Lake, provider: KeyProvider, progress: Callable[[str], 
     return retired
 
 
-def _writers_running(settings: Settings) -> list[str]:
-    """Lake writer runs under way in this home's Dagster instance (none if it has none)."""
-    if not (settings.dagster_home / "dagster.yaml").exists():
-        return []  # no run was ever started from this home
-    from finlake.runner import prepare_instance
-    from jobs.maintenance import writers_running
-
-    return writers_running(prepare_instance(settings))
-
 
 def rotate(settings: Settings, retire: bool = False, new_key: bool = False,
            progress: Callable[[str], None] = print) -> int:
     """``finlake keys rotate``: local: a new KEK file, then re-wrap; KMS: re-wrap everything
     not under the key the configured id resolves to (``new_key``: create a new KMS key and
     move the configured alias to it first). ``retire``: re-encrypt every token, vacuum the
-    table's history and destroy unused local KEKs (module doc)."""
+    table's history and destroy unused local KEKs (module doc). ``retire`` holds the lake's
+    writer lease: a running writer holds credentials only the old key opens."""
+    if not retire:
+        return _rotate(settings, retire, new_key, progress)
+    from finlake.writer import writing
+
+    with writing(settings, "keys_retire", _lake(settings)):
+        return _rotate(settings, retire, new_key, progress)
+
+
+def _rotate(settings: Settings, retire: bool, new_key: bool,
+            progress: Callable[[str], None]) -> int:
     from lake.audit import audit, cli_actor
 
     def fail(message: str, code: int) -> int:
         print(f"finlake keys: {message}", file=sys.stderr)
         return code
 
-    if retire and (busy := _writers_running(settings)):
-        return fail(f"a {busy[0]} run is writing the lake: run `finlake keys rotate --retire` "
-                    "after it has finished (nothing was changed)", 1)
     lake = _lake(settings)
     provider = key_provider(settings)
     local = isinstance(provider, LocalKeyProvider)

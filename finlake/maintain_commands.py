@@ -11,7 +11,7 @@ from finlake.settings import Settings
 def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,
              min_small_files: int | None = None) -> int:
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance, step_errors
+    from finlake.runner import QUIET, prepare_instance, run_errors
     from lake.maintenance import FULL_MIN_SMALL_FILES
     from lake.tables import table
 
@@ -27,7 +27,7 @@ def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,
         run_config={**QUIET, "ops": {"maintain_tables": {"config": config}}},
         instance=prepare_instance(settings), raise_on_error=False)
     if not result.success:
-        errors = step_errors(result)
+        errors = run_errors(result)
         print(f"finlake: maintenance failed: {'; '.join(errors) or 'see the Dagster UI'}",
               file=sys.stderr)
         return 1

@@ -127,7 +127,10 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
     except ReleaseError as exc:
         print(f"finlake quarantine release: {exc}", file=sys.stderr)
         return 2
-    out = remerge(spark_resource(settings).session(), lake, out)
+    from finlake.writer import writing
+
+    with writing(settings, "quarantine_release", lake):
+        out = remerge(spark_resource(settings).session(), lake, out)
     print(f"released {out.record_id} as {out.release_ref}: {out.silver_changes} silver "
           f"change(s) for {out.sync_date}, {out.gold_cells} gold cell(s) refreshed")
     return 0

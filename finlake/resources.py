@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +168,48 @@ class SlaSettings(dg.ConfigurableResource):
                                     ZoneInfo(self.timezone))
 
 
+class WriterLeaseResource(dg.ConfigurableResource):
+    """The lake's writer lease (lake/lease.py), held by a run from its start to its end.
+
+    Every finlake job requires it through the ``holds_writer_lease`` hook and runs in one
+    process, so the lease is taken once, before the first step: two runs never write the lake
+    at the same time, and a run that waits says what for. The first holder also clears runs
+    whose process is gone (finlake/writer.py)."""
+
+    env: str = "local"
+    locks_dir: str
+    lake_root: str
+    s3_endpoint: str | None = None
+    wait: int = 6 * 3600
+
+    def lease(self) -> Any:
+        """The lease itself (to ask who holds it: ``lease().holder()``)."""
+        from finlake.writer import lease_from
+
+        return lease_from(self.env, self.locks_dir, self.lake_root, self.wait)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Any]:
+        from finlake.writer import clear_dead_runs, lease_from
+        from lake.catalog import Lake
+
+        run = context.dagster_run
+        if run is None:  # built outside a run (a test, a script): nothing to hold
+            yield self
+            return
+
+        def say(line: str) -> None:
+            context.log.info(line)
+            print(f"finlake: {line}", file=sys.stderr, flush=True)
+
+        lease = lease_from(self.env, self.locks_dir, self.lake_root, self.wait, say)
+        with lease.alive(run.run_id), lease.hold(run.job_name, run.run_id) as holder:
+            if holder.run_id == run.run_id and context.instance is not None:
+                clear_dead_runs(context.instance, lease, Lake(self.lake_root, self.s3_endpoint),
+                                f"{run.job_name} run {run.run_id[:12]}", say)
+            yield self
+
+
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resource set for the configured environment (same keys everywhere)."""
     embedded = settings.partner_host is None
@@ -196,5 +241,8 @@ def resources_for(settings: Settings) -> dict[str, Any]:
                                 sink=settings.alert_sink),
         "sla": SlaSettings(timezone=settings.sla_timezone, deadline=settings.sla_deadline),
         "quality": QualitySettings(quarantine_ceiling=settings.quarantine_ceiling),
+        "writer_lease": WriterLeaseResource(
+            env=settings.env, locks_dir=str(settings.locks_dir), lake_root=settings.lake_root,
+            s3_endpoint=settings.s3_endpoint, wait=settings.writer_wait),
         "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "dagster" / "io")),
     }

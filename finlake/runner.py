@@ -74,6 +74,20 @@ def step_errors(result: Any) -> list[str]:
             if e.is_step_failure and e.step_failure_data and e.step_failure_data.error]
 
 
+def run_errors(result: Any) -> list[str]:
+    """Why an in-process run failed: its failed steps' root causes, or, when it failed
+    before any step (a resource it could not build, e.g. the writer lease it waited for in
+    vain), that error's root cause."""
+    errors = step_errors(result)
+    if errors:
+        return errors
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None and getattr(error, "message", None):
+            return [root_cause(error)]
+    return []
+
+
 @dataclass
 class PartitionRun:
     partition: str
@@ -106,5 +120,5 @@ def run_partition(defs: dg.Definitions, instance: dg.DagsterInstance, job: str,
         run.error = "; ".join(
             f"{e.step_key}: {root_cause(e.step_failure_data.error)}"
             for e in failures if e.step_failure_data and e.step_failure_data.error
-        ) or "run failed (see the Dagster UI for the event log)"
+        ) or "; ".join(run_errors(result)) or "run failed (see the Dagster UI for the event log)"
     return run

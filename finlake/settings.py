@@ -68,6 +68,12 @@ class Settings:
     kms_endpoint: str | None = None  # a KMS-compatible endpoint (tests, LocalStack)
     pseudonym_key: str | None = None  # analysts' pseudonyms (secret; default: key dir file)
     log_level: str = "WARNING"
+    writer_wait: int = 6 * 3600  # seconds a writer waits for the lake's writer lease
+
+    @property
+    def locks_dir(self) -> Path:
+        """The local writer lease and runs' signs of life (``lake/lease.py``)."""
+        return self.home / "locks"
 
     @property
     def sla_deadline_cron(self) -> str:
@@ -189,6 +195,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or env.get("AWS_ENDPOINT_URL") or None,
         pseudonym_key=read.parsed("FINLAKE_PSEUDONYM_KEY", None, check.pseudonym_key),
         log_level=read.parsed("FINLAKE_LOG_LEVEL", "WARNING", check.log_level),
+        writer_wait=read.whole("FINLAKE_WRITER_WAIT", 6 * 3600, 0, 7 * 86400,
+                               "seconds a run waits for another writer (0: do not wait)"),
     )
     if read.problems:
         raise ConfigError(*read.problems)

@@ -12,8 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from finlake.resources import LakeResource
-from jobs.forget import WRITER_JOBS
+from finlake.resources import LakeResource, WriterLeaseResource
+from jobs.lease import WRITER
 from lake.maintenance import (
     DAILY_MIN_SMALL_FILES,
     DEFAULT_RETENTION_HOURS,
@@ -21,18 +21,6 @@ from lake.maintenance import (
     FULL_MIN_SMALL_FILES,
     MIB,
 )
-
-# Runs maintenance must not overlap: the lake's writers (the forget job's guard), a
-# forget (it vacuums and truncates logs itself) and another maintenance run.
-BUSY_JOBS = (*WRITER_JOBS, "forget_user", "maintenance")
-_BUSY_STATUSES = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-
-def writers_running(instance: dg.DagsterInstance, own_run_id: str | None = None) -> list[str]:
-    """Names of the jobs with a run under way that maintenance must wait for."""
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_BUSY_STATUSES))
-    return sorted({r.job_name for r in runs if r.job_name in BUSY_JOBS
-                   and r.run_id != own_run_id})
 
 
 class MaintenanceConfig(dg.Config):
@@ -49,9 +37,7 @@ def maintain_tables(context: dg.OpExecutionContext, config: MaintenanceConfig,
                     lake: LakeResource) -> dict[str, Any]:
     from lake.maintenance import MaintenanceError, Policy, maintain, tables_named, totals
 
-    busy = writers_running(context.instance, context.run_id)
-    if busy:
-        raise dg.Failure(f"a {busy[0]} run is writing the lake: maintain after it has finished")
+    # No other run writes the lake meanwhile: this run holds the writer lease (jobs/lease.py).
     try:
         policy = Policy(target_size=config.target_size_mib * MIB,
                         min_small_files=config.min_small_files,
@@ -84,7 +70,7 @@ def maintain_tables(context: dg.OpExecutionContext, config: MaintenanceConfig,
 
 
 @dg.job(description="Delta maintenance: compact small files, vacuum beyond the retention, "
-                    "checkpoint and expire old log entries.")
+                    "checkpoint and expire old log entries.", **WRITER)
 def maintenance() -> None:
     maintain_tables()
 
@@ -98,10 +84,11 @@ def maintenance_run_config(full: bool) -> dict[str, Any]:
 
 @dg.schedule(job=maintenance, cron_schedule="*/30 8-11 * * *", execution_timezone="UTC",
              description="Daily after the nightly window (full on Sundays); waits for writers.")
-def maintenance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    busy = writers_running(context.instance)
-    if busy:
-        return dg.SkipReason(f"a {busy[0]} run is writing the lake; trying again next tick")
+def maintenance_schedule(context: dg.ScheduleEvaluationContext,
+                         writer_lease: WriterLeaseResource) -> dg.RunRequest | dg.SkipReason:
+    holder = writer_lease.lease().holder()
+    if holder is not None:
+        return dg.SkipReason(f"{holder.describe()} is writing the lake; trying again next tick")
     when = context.scheduled_execution_time or datetime.now(UTC)
     full = when.weekday() == 6
     return dg.RunRequest(run_key=f"maintenance-{when.date().isoformat()}",  # once a day

@@ -9,6 +9,7 @@ from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
 from finlake.partitions import daily_partitions
+from jobs.lease import WRITER
 from quality.freshness import SLA_CHECK
 
 
@@ -28,6 +29,7 @@ nightly_job = dg.define_asset_job(
                        institution_health, net_worth, recurring_payments, alert_outbox),
     partitions_def=daily_partitions,
     description="Sync every due item for the day, merge into silver, refresh gold.",
+    **WRITER,
 )
 
 replay_job = dg.define_asset_job(
@@ -36,6 +38,7 @@ replay_job = dg.define_asset_job(
                        alert_outbox),
     partitions_def=daily_partitions,
     description="Re-merge already-landed raw pages (backfills, rebuilds); no partner calls.",
+    **WRITER,
 )
 
 # Runs at 02:00 UTC for the previous day's partition.
@@ -45,6 +48,7 @@ weekly_categories_job = dg.define_asset_job(
     "weekly_categories",
     selection=dg.AssetSelection.groups("categories"),
     description="Promote crowd rules (k-anonymous) and retrain the category model.",
+    **WRITER,
 )
 
 # Sundays 03:00 UTC, after the nightly run.

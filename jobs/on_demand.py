@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from finlake.resources import LakeResource, PartnerResource, SparkResource, VaultResource
+from jobs.lease import WRITER
 
 REQUEST_PREFIX = "requests/sync/"
 
@@ -21,6 +22,7 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
     """Sync the account's item now (on demand: cadence ignored, rate limits kept) to gold."""
     from connectors.ingest import ingest_day
     from lake.audit import AuditLog
+    from lake.forget_objects import users_being_forgotten
     from lake.small_tables import append_rows, read_rows
     from lake.tables import ACCOUNTS, SYNC_JOBS
     from pipelines.gold import changed_cells, refresh_gold
@@ -39,7 +41,8 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
         report = ingest_day(partner.runtime(), the_lake.store,
                             vault.credentials(the_lake, audit=audit, actor="pipeline:on_demand"),
                             partner.institutions(the_lake), today, run_id=context.run_id,
-                            trigger="on_demand", items={account["item_id"]})
+                            trigger="on_demand", items={account["item_id"]},
+                            forgetting=users_being_forgotten(the_lake))
         append_rows(the_lake, SYNC_JOBS, report.jobs)
     finally:
         audit.flush()
@@ -63,7 +66,7 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
     return summary
 
 
-@dg.job(description="Refresh one account now, all the way to gold.")
+@dg.job(description="Refresh one account now, all the way to gold.", **WRITER)
 def on_demand_sync() -> None:
     sync_account()
 

@@ -50,6 +50,12 @@ def delete_objects(lake: Lake, user_id: str, items: set[str], identifiers: set[s
     return {kind: len(keys) for kind, keys in plan.items()}, _rewrite_staging(lake, user_id)
 
 
+def users_being_forgotten(lake: Lake) -> set[str]:
+    """People with a forget request that has not finished: nothing may be synced for them."""
+    return {u for key in lake.store.list(REQUEST_PREFIX)
+            if (u := _requested_user(lake.store.get(key)))}
+
+
 def forget_requested(lake: Lake, user_id: str) -> bool:
     """Whether a forget of ``user_id`` was requested and has not finished (a stopped run)."""
     return any(_requested_user(lake.store.get(key)) == user_id

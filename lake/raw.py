@@ -108,9 +108,19 @@ def load_cursor(store: ObjectStore, item_id: str) -> tuple[str | None, int]:
     return state.get("cursor"), int(state.get("update_seq", 0))
 
 
-def save_cursor(store: ObjectStore, item_id: str, cursor: str, update_seq: int) -> None:
+def save_cursor(store: ObjectStore, item_id: str, cursor: str, update_seq: int,
+                expected: tuple[str | None, int] | None = None) -> bool:
+    """Move an item's cursor forward. With ``expected`` (the cursor and update count the
+    sync started from) this is a compare-and-set: if another sync moved the cursor since,
+    it is left where that sync put it (never moved back) and False is returned. Writers hold
+    the lake's writer lease (lake/lease.py), so this only guards against a lease bypassed."""
+    if expected is not None:
+        current = load_cursor(store, item_id)
+        if current != expected or update_seq < current[1]:
+            return False
     body = json.dumps({"cursor": cursor, "update_seq": update_seq}, sort_keys=True)
     store.put(f"{STATE_PREFIX}/item={item_id}.json", body.encode())
+    return True
 
 
 def _masked(value: Any, spec: Any) -> Any:

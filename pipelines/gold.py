@@ -173,6 +173,9 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     months = sorted(r["month"] for r in cells.select("month").distinct().collect())
     if not months:
         return result
+    # A replay of an old day never moves gold back: "now" is the newest day gold is already
+    # at when that is later than as_of (its budgets stay as of that day).
+    now = max(as_of, newest_state(spark, lake) or as_of)
     users = cells.select("user_id").distinct()
     n = result.rows_changed
 
@@ -190,8 +193,8 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
                                     spend.monthly_cashflow(rows), cells, months, as_of, audits)
     t = result.lap("spend", t0)
 
-    # Trends: a cell feeds its own month and the TREND_MONTHS after it (up to as_of's month).
-    last = max(as_of.strftime("%Y-%m"), months[-1])
+    # Trends: a cell feeds its own month and the TREND_MONTHS after it (up to now's month).
+    last = max(now.strftime("%Y-%m"), months[-1])
     offsets = spark.range(0, TREND_MONTHS + 1).select(F.col("id").cast("int").alias("_k"))
     trend_cells = cells.crossJoin(offsets).select(
         "user_id", spend.index_month(spend.month_index() + F.col("_k")).alias("month")
@@ -225,11 +228,11 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
 
     # Budgets: the current month as of the day (with alerts); a past month a change touched
     # as of its last day (a closed month raises no alerts).
-    current = as_of.strftime("%Y-%m")
+    current = now.strftime("%Y-%m")
     n["budget_progress"] = 0
     for month in (m for m in months if m <= current):
         users_m = cells.filter(F.col("month") == month).select("user_id")
-        day = as_of if month == current else month_end(month)
+        day = now if month == current else month_end(month)
         changed, alerts = refresh_budgets(spark, lake, users_m, day, approaching,
                                           raise_alerts=month == current, audits=audits)
         n["budget_progress"] += changed
@@ -238,6 +241,11 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     result.seconds = time.perf_counter() - t0
     log.info("gold: %d cells, %s, %.1fs", result.cells, n, result.seconds)
     return result
+
+
+def newest_state(spark: SparkSession, lake: Lake) -> date | None:
+    """The newest day budget state was computed as of (None: none yet)."""
+    return delta.read_table(spark, lake, BUDGET_PROGRESS).agg(F.max("as_of")).collect()[0][0]
 
 
 def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: date,

@@ -42,6 +42,12 @@ def _money(col: str) -> F.Column:
     return F.concat(F.lit("$"), F.format_number(F.col(col).cast("double"), 2))
 
 
+def _payee() -> F.Column:
+    """Who was paid, as a person reads it: the partner's merchant name, else the statement
+    line (a flag never says "null")."""
+    return F.coalesce(F.col("merchant"), F.trim(F.col("description")), F.col("merchant_key"))
+
+
 def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
     """Flags for the payments in ``cells`` (user_id, month); ``expenses`` are the users'
     classified expense rows from ``LOOKBACK_MONTHS`` before the earliest cell on."""
@@ -65,7 +71,7 @@ def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
     ).select("*", F.lit("merchant_outlier").alias("kind"),
              F.col("_prior_avg").cast(MONEY).alias("baseline"))
     outlier = outlier.withColumn("reason", F.format_string(
-        "%s at %s is %.1fx your usual %s there", _money("amount"), F.col("merchant"),
+        "%s at %s is %.1fx your usual %s there", _money("amount"), _payee(),
         amount / F.col("_prior_avg"), _money("baseline")))
     new = judged.filter(
         (F.col("_prior_n") == 0) & F.col("_seasoned") & (amount >= NEW_MIN)
@@ -74,7 +80,7 @@ def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
              F.col("_user_avg").cast(MONEY).alias("baseline"))
     new = new.withColumn("reason", F.format_string(
         "first payment to %s in over a year, %s (your average payment is %s)",
-        F.col("merchant"), _money("amount"), _money("baseline")))
+        _payee(), _money("amount"), _money("baseline")))
     out = outlier.unionByName(new)
     return out.select("user_id", F.col("posted_month").alias("month"), "kind",
                       F.col("txn_id").alias("subject"), "txn_id",

@@ -182,6 +182,10 @@ def gate(lake: Lake, name: str, staged: DataFrame | None, scope: str, sync_date:
     audit = validate(lake, name, staged, scope, sync_date, extra)
     audits.append(audit)
     if not audit.passed:
+        if held:
+            from lake.staging import hold
+
+            hold(lake, held, audit.summary())
         raise AuditFailed(audits, held=held)
     return audit
 

@@ -317,3 +317,20 @@ def test_budget_set_and_clear_from_the_cli(spark, budget_lake, tmp_path, monkeyp
     assert (out["budget"], out["source"], out["effective_budget"]) == ("cleared", "history",
                                                                        "250.00")
     assert read_rows(budget_lake, BUDGETS) == []
+
+
+def test_a_flag_for_a_payee_the_partner_did_not_name_reads_the_statement_line(spark,
+                                                                              lake) -> None:
+    """Partners leave ``merchant`` empty for many lines; the demo's flags read "first
+    payment to null in over a year"."""
+    rows = unusual_history()
+    for r in rows:
+        if r["description"] == "FURNITURE BARN":
+            r.update(merchant=None, description="POS DEBIT FURNITURE BARN #0042 AUSTIN TX")
+    write_table(lake, TRANSACTIONS, rows)
+    write_table(lake, CATEGORIES, categories())
+    refresh_gold(spark, lake, cells(spark, (U, "2024-05")), date(2024, 5, 31))
+    [new] = [r for r in read_rows(lake, UNUSUAL_ACTIVITY) if r["kind"] == "new_merchant_large"]
+    assert new["reason"].startswith(
+        "first payment to POS DEBIT FURNITURE BARN #0042 AUSTIN TX in over a year, $900.00")
+    assert "null" not in " ".join(r["reason"] for r in read_rows(lake, UNUSUAL_ACTIVITY))

@@ -424,46 +424,71 @@ def test_a_sail_writer_racing_maintenance_loses_and_duplicates_nothing(spark, la
 # -- Dagster job, schedule, definitions, CLI ------------------------------------------------
 
 def _run_job(instance: dg.DagsterInstance, lake: Lake, **config: Any) -> dg.ExecuteInProcessResult:
-    from finlake.resources import LakeResource
+    from finlake.resources import LakeResource, WriterLeaseResource
     from jobs.maintenance import maintenance as job
 
+    lease = WriterLeaseResource(locks_dir=str(Path(lake.root).parent / "locks"),
+                                lake_root=lake.root, wait=0)
     return job.execute_in_process(
         run_config={"ops": {"maintain_tables": {"config": config}}}, instance=instance,
-        resources={"lake": LakeResource(root=lake.root)}, raise_on_error=False)
+        resources={"lake": LakeResource(root=lake.root), "writer_lease": lease},
+        raise_on_error=False)
 
 
-def test_the_job_refuses_while_a_nightly_is_writing(lake: Lake) -> None:
+def _run_failure(result: dg.ExecuteInProcessResult) -> str:
+    """What stopped a run that failed before or in its step."""
+    from finlake.runner import run_errors
+
+    return " ".join(run_errors(result))
+
+
+def test_the_job_waits_for_a_running_nightly_and_not_for_a_dead_one(lake: Lake,
+                                                                    monkeypatch) -> None:
     from dagster._core.test_utils import create_run_for_test
+
+    from finlake import writer
+    from tests.lease_helpers import writer_elsewhere
 
     for b in range(4):
         append_rows(lake, AUDIT_LOG, audit_rows(b))
     version = delta(lake, AUDIT_LOG).version()
+    locks = Path(lake.root).parent / "locks"
     with dg.instance_for_test() as instance:
-        nightly = create_run_for_test(instance, job_name="nightly",
-                                      status=dg.DagsterRunStatus.STARTED)
-        result = _run_job(instance, lake)
+        with writer_elsewhere(locks, lake.root, job="nightly"):  # a live nightly
+            result = _run_job(instance, lake)
         assert not result.success
-        errors = [e.step_failure_data.error.message for e in result.all_events
-                  if e.is_step_failure and e.step_failure_data.error]
-        assert any("nightly run is writing" in m for m in errors)
+        assert "a nightly run (0123456789ab" in _run_failure(result)
+        assert "is writing the lake" in _run_failure(result)
         assert delta(lake, AUDIT_LOG).version() == version  # nothing was touched
 
-        instance.report_run_failed(nightly)  # the nightly has ended
+        # A nightly killed -9 stays STARTED in Dagster's storage: it blocks nothing, and
+        # the maintenance run marks it failed with the reason.
+        killed = create_run_for_test(instance, job_name="nightly",
+                                     status=dg.DagsterRunStatus.STARTED)
+        monkeypatch.setattr(writer, "START_GRACE_SECONDS", 0.0)
         result = _run_job(instance, lake, tables=["audit_log"])
         assert result.success
         summary = result.output_for_node("maintain_tables")["totals"]
         assert (summary["files_before"], summary["files_after"]) == (8, 2)
         assert files(lake, AUDIT_LOG) == 2
+        stuck = instance.get_run_by_id(killed.run_id)
+        assert stuck.status == dg.DagsterRunStatus.FAILURE
 
 
-def test_the_schedule_runs_daily_after_the_nightly_window_full_on_sundays() -> None:
+def test_the_schedule_runs_daily_after_the_nightly_window_full_on_sundays(tmp_path) -> None:
     from dagster._core.test_utils import create_run_for_test
 
+    from finlake.resources import WriterLeaseResource
     from jobs.maintenance import maintenance_schedule
+    from tests.lease_helpers import writer_elsewhere
+
+    locks, root = tmp_path / "locks", str(tmp_path / "lake")
+    lease = WriterLeaseResource(locks_dir=str(locks), lake_root=root, wait=0)
 
     def tick(instance: dg.DagsterInstance, when: datetime) -> Any:
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-        return maintenance_schedule.evaluate_tick(ctx)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                       resources={"writer_lease": lease}) as ctx:
+            return maintenance_schedule.evaluate_tick(ctx)
 
     assert maintenance_schedule.cron_schedule == "*/30 8-11 * * *"  # nightly: 02:00 + 6 h
     with dg.instance_for_test() as instance:
@@ -475,9 +500,12 @@ def test_the_schedule_runs_daily_after_the_nightly_window_full_on_sundays() -> N
         cfg = sunday.run_config["ops"]["maintain_tables"]["config"]
         assert (cfg["min_small_files"], cfg["vacuum_full"]) == (FULL_MIN_SMALL_FILES, True)
 
+        with writer_elsewhere(locks, root, job="replay"):
+            late = tick(instance, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
+        assert not late.run_requests and "a replay run" in late.skip_message
         create_run_for_test(instance, job_name="replay", status=dg.DagsterRunStatus.STARTED)
-        late = tick(instance, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
-        assert not late.run_requests and "replay" in late.skip_message
+        dead = tick(instance, datetime(2026, 3, 4, 8, 0, tzinfo=UTC))  # its process is gone
+        assert dead.run_requests
 
 
 def test_definitions_load_with_the_maintenance_job_and_schedule(tmp_path, monkeypatch) -> None:

@@ -1,4 +1,5 @@
-"""``python -m connectors.sandbox_bank --state-dir DIR --port P``: serve the sandbox bank."""
+"""``python -m connectors.sandbox_bank --state-dir DIR --port P [--faults SPEC]``: serve the
+sandbox bank."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from connectors.sandbox_bank.bank import SandboxBank
+from connectors.sandbox_bank.fault_files import describe_plan, install_plan, load_plan
 from connectors.sandbox_bank.server import serve
 
 
@@ -53,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="enforce the institutions' rate limits (persisted; new state: on)")
     p.add_argument("--history-start", type=_day, help="first day of history (new state only)")
     p.add_argument("--clock", type=_day, help="initial clock (new state only; default today)")
+    p.add_argument("--faults", metavar="SPEC",
+                   help="install a fault plan before serving (persisted): a JSON plan file "
+                        "(docs/fault_plans/example.json), every-kind[:SEED], or none to clear")
     args = p.parse_args(argv)
     existed = (args.state_dir / "state.json").exists()
     try:
@@ -61,11 +66,23 @@ def main(argv: list[str] | None = None) -> int:
                                 institutions=args.institutions)
     except ValueError as e:
         p.error(str(e))
+    if args.faults is not None:
+        try:
+            plan, seed = load_plan(args.faults, [i["institution_id"] for i in bank.institutions()])
+        except ValueError as e:  # one line, like argparse's, without the usage block
+            p.exit(2, f"{p.prog}: error: argument --faults: {e}\n")
     if args.rate_limits:
         bank.enforce_rate_limits = args.rate_limits == "on"
     if existed:
         print(f"loaded existing state from {args.state_dir} "
               "(seed/users/institutions/dates options ignored)", file=sys.stderr)
+    if args.faults is not None:
+        print(install_plan(bank, plan, seed), file=sys.stderr)
+    elif bank.fault_plan:
+        print(f"{describe_plan(bank.fault_plan, bank.faults.seed)} (persisted; --faults none "
+              "clears it)", file=sys.stderr)
+    stop = threading.Event()  # before the URL is out: whoever reads it may stop us at once
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         running = serve(bank, args.host, args.port)
     except OSError as e:
@@ -74,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"clock {bank.clock}, {len(bank.users())} users, {len(bank.institutions())} "
           f"institutions, {len(bank.items())} items, rate limits "
           f"{'on' if bank.enforce_rate_limits else 'off'}; Ctrl-C to stop", file=sys.stderr)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

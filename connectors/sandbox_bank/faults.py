@@ -30,14 +30,20 @@ Kinds (parameters with their defaults in :data:`KINDS`):
   "PAYMENT CARD 4111 1111 1111 1111"); the bank's truth is unchanged (so a leaked ``name``
   differs from the truth's), and the fault log lists the ``leaks`` (transaction id, the text
   and every number in it) for tests to look for.
+
+Operators pick a plan with ``--faults SPEC`` (``python -m connectors.sandbox_bank``,
+``finlake sandbox-bank``, ``finlake demo``); :mod:`fault_files` reads the SPEC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox_bank.ids import digest, rng
+
+if TYPE_CHECKING:
+    pass
 
 # kind -> allowed parameters with their defaults
 KINDS: dict[str, dict[str, Any]] = {
@@ -55,6 +61,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "unreadable_page": {},
     "leaky_descriptions": {"count": 2, "in_name": True},
 }
+MAX_DELAY = 600.0  # a timeout's answer comes at most this late (a server thread waits it out)
 # kinds added after plans from every_kind were relied on (acceptance runs, seeds in tests)
 ADDED_LATER = ("leaky_descriptions",)
 INSTITUTION_DOWN_CODES = ("INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING",
@@ -133,8 +140,9 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
     if kind == "institution_down" and p["error_code"] not in (None, *INSTITUTION_DOWN_CODES):
         raise bad("error_code", f"None or one of {INSTITUTION_DOWN_CODES}")
     if kind == "timeout" and (isinstance(p["delay"], bool)
-                              or not isinstance(p["delay"], int | float) or p["delay"] < 0):
-        raise bad("delay", "a number of seconds >= 0")
+                              or not isinstance(p["delay"], int | float)
+                              or not 0 <= p["delay"] <= MAX_DELAY):
+        raise bad("delay", f"a number of seconds from 0 to {MAX_DELAY:.0f}")
     if kind in ("duplicate_ids", "malformed_records", "leaky_descriptions") and (
             isinstance(p["count"], bool) or not isinstance(p["count"], int) or p["count"] < 1):
         raise bad("count", "an integer >= 1")

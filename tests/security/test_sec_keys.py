@@ -596,71 +596,27 @@ def test_a_status_change_racing_a_retiring_rotation_keeps_the_new_envelope(
 
 def test_retire_waits_for_a_running_nightly(small, monkeypatch, capsys) -> None:
     """A nightly holds credentials read before the rotation, which only the old key opens:
-    --retire refuses (nothing changed) until it has finished; a plain rotation may run."""
-    import dagster as dg
-    from dagster._core.test_utils import create_run_for_test
-
-    from finlake.runner import prepare_instance
+    --retire waits for the lake's writer lease (here: refuses at once, nothing changed, with
+    FINLAKE_WRITER_WAIT=0) until it has finished; a plain rotation may run meanwhile."""
+    from tests.lease_helpers import writer_elsewhere
 
     settings, store, tokens = small
-    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))  # restored afterwards
-    instance = prepare_instance(settings)
-    nightly = create_run_for_test(instance, job_name="nightly",
-                                  status=dg.DagsterRunStatus.STARTED)
+    monkeypatch.setenv("FINLAKE_WRITER_WAIT", "0")
     held = store.all()
     keys, version = _key_files(settings), store.lake.delta(CREDENTIALS).version()
-    capsys.readouterr()
-    assert cli.main(["keys", "rotate", "--retire"]) == 1
-    err = capsys.readouterr().err
-    assert "a nightly run is writing the lake" in err and len(err.strip().splitlines()) == 1
-    assert _key_files(settings) == keys
-    assert store.lake.delta(CREDENTIALS).version() == version
+    with writer_elsewhere(settings.locks_dir, settings.lake_root, job="nightly"):
+        capsys.readouterr()
+        assert cli.main(["keys", "rotate", "--retire"]) == 1
+        err = capsys.readouterr().err
+        assert "a nightly run (" in err and "is writing the lake" in err
+        assert len(err.strip().splitlines()) == 1
+        assert _key_files(settings) == keys
+        assert store.lake.delta(CREDENTIALS).version() == version
 
-    assert cli.main(["keys", "rotate"]) == 0  # re-wraps; the old key stays for the nightly
-    assert {c.credentials_id: store.token(c) for c in held} == tokens
+        assert cli.main(["keys", "rotate"]) == 0  # re-wraps; the old key stays for the nightly
+        assert {c.credentials_id: store.token(c) for c in held} == tokens
 
-    instance.report_run_failed(nightly)  # the nightly has ended
+    # the nightly has ended
     assert cli.main(["keys", "rotate", "--retire"]) == 0
     assert len(LocalKeyProvider(settings.key_dir).key_ids()) == 1
-    assert _open_all(settings) == tokens
-
-
-@pytest.mark.integration
-def test_kms_retire_leaves_nothing_the_old_kms_key_decrypts(moto_s3, tmp_path,
-                                                            monkeypatch) -> None:
-    """With KMS the old key stays in KMS (disabled there by the operator), so what is on
-    disk must not need it: after --new-key --retire no blob under the credentials table
-    decrypts with the old KMS key."""
-    import boto3
-
-    client = boto3.client("kms", endpoint_url=moto_s3, region_name="us-east-1")
-    old = client.create_key(Description="finlake test")["KeyMetadata"]
-    alias = f"alias/finlake-sec-{os.urandom(4).hex()}"
-    client.create_alias(AliasName=alias, TargetKeyId=old["KeyId"])
-    for k, v in {"FINLAKE_HOME": str(tmp_path / "home"), "FINLAKE_KMS_KEY_ID": alias,
-                 "FINLAKE_KMS_ENDPOINT": moto_s3}.items():
-        monkeypatch.setenv(k, v)
-    for k in ("FINLAKE_ENV", "FINLAKE_S3_BUCKET", "FINLAKE_PARTNER_HOST"):
-        monkeypatch.delenv(k, raising=False)
-    settings = load_settings()
-    store = CredentialStore(Lake(settings.lake_root), Vault(key_provider(settings)))
-    tokens = link_tokens(store, users=3, items=3)
-
-    def old_key_decrypts() -> int:
-        hits = 0
-        for blob in _blobs_on_disk(_table_dir(settings)):
-            for cid in tokens:
-                try:
-                    client.decrypt(CiphertextBlob=base64.b64decode(blob), KeyId=old["Arn"],
-                                   EncryptionContext={"credentials_id": cid})
-                    hits += 1
-                except Exception:  # noqa: BLE001, S112 - not under the old key
-                    continue
-        return hits
-
-    assert old_key_decrypts() >= len(tokens)  # the scan finds what the old key opens
-    assert cli.main(["keys", "rotate", "--new-key", "--retire"]) == 0
-    assert old_key_decrypts() == 0
-    new_arn = client.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
-    assert _row_keys(settings) == {new_arn}
     assert _open_all(settings) == tokens

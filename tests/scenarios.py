@@ -1,0 +1,414 @@
+"""Generated scenarios: sequences of the lake's writers (nightlies of new and old days,
+replays, kills at random points, two writers at once, on-demand syncs, forgets, maintenance,
+key rotations, partner fault plans), with the lake's invariants checked after every step.
+
+``draw(seed)`` gives a scenario; :class:`World` plays it on a copy of a prepared home and
+:func:`violations` says what does not hold. Single steps run in this process through
+``finlake.cli.main`` (no start-up per command); kills and concurrent pairs are real
+``finlake`` processes. Used by ``tests/test_scenarios.py`` (a few fixed seeds in CI) and
+``bench/soak.py`` (a thousand and more).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
+MERGED = (YESTERDAY - timedelta(days=3), YESTERDAY - timedelta(days=2))  # in the base home
+NEW_DAYS = (YESTERDAY - timedelta(days=1), YESTERDAY)
+PAIRS = ("nightly+replay", "nightly+forget", "nightly+maintain", "replay+sync",
+         "nightly+nightly", "forget+replay")
+# Faults a nightly must come through exactly (records broken on the wire are quarantined and
+# never re-sent, by design: tests/test_partner_payloads.py covers those).
+FAULT_KINDS = ("rate_limit", "institution_down", "timeout", "server_error", "mutation",
+               "duplicate_ids", "empty_results", "unreadable_page", "wrong_balance")
+ENV = {"FINLAKE_SYNC_PAGE_SIZE": "40", "FINLAKE_PARTNER_TIMEOUT": "5",
+       "FINLAKE_RETRY_BASE_DELAY": "0.05", "FINLAKE_WRITER_WAIT": "600"}
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    args: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return " ".join((self.kind, *self.args))
+
+
+def draw(seed: int, steps: int = 5) -> list[Step]:
+    """A scenario: ``steps`` steps that make sense in order (a day is merged before it is
+    replayed, a person is forgotten once, a kill is followed by a step that recovers)."""
+    from finlake.crashpoints import POINTS
+
+    r = random.Random(seed)
+    merged, new = list(MERGED), list(NEW_DAYS)
+    forgot = False
+    out: list[Step] = []
+
+    def old() -> str:
+        return r.choice(merged).isoformat()
+
+    while len(out) < steps:
+        kind = r.choice(("nightly", "nightly", "old", "replay", "kill", "pair", "pair", "sync",
+                         "forget", "maintain", "rotate", "faults"))
+        if kind == "nightly":
+            if not new:
+                continue
+            day = new.pop(0)
+            merged.append(day)
+            out.append(Step("nightly", (day.isoformat(),)))
+        elif kind == "old":
+            out.append(Step("nightly", (old(),)))
+        elif kind == "replay":
+            out.append(Step("replay", (old(),)))
+        elif kind == "kill":
+            target = new[0] if new and r.random() < 0.6 else r.choice(merged)
+            replay = target in merged and r.random() < 0.5
+            out.append(Step("kill", (target.isoformat(), r.choice(POINTS),
+                                     "replay" if replay else "nightly")))
+        elif kind == "pair":
+            pair = r.choice(PAIRS)
+            if "forget" in pair and forgot:
+                continue
+            forgot = forgot or "forget" in pair
+            day = new.pop(0) if pair.startswith("nightly") and new else r.choice(merged)
+            merged.append(day) if day not in merged else None
+            out.append(Step("pair", (pair, day.isoformat(), old())))
+        elif kind == "forget":
+            if forgot:
+                continue
+            forgot = True
+            out.append(Step("forget"))
+        elif kind == "faults":
+            kinds = r.sample(FAULT_KINDS, 3)
+            day = new.pop(0) if new else r.choice(merged)
+            merged.append(day) if day not in merged else None
+            out.append(Step("faults", (day.isoformat(), str(r.randrange(1000)), *kinds)))
+        elif kind == "rotate":
+            out.append(Step("rotate", ("--retire",) if r.random() < 0.4 else ()))
+        else:
+            out.append(Step(kind))
+    return out
+
+
+@dataclass
+class World:
+    """A scenario's home, and what the invariants need to know about its past."""
+
+    home: Path
+    seed: int
+    forgotten: set[str] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)  # days a kill left half-done
+    cursors: dict[str, int] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("FINLAKE_") or k == "FINLAKE_ENGINE"}
+        return {**env, **ENV, "FINLAKE_HOME": str(self.home)}
+
+    # -- running ---------------------------------------------------------------------
+    def cli(self, *args: str) -> tuple[int, str]:
+        """``finlake ARGS`` in this process; returns the exit code and what it printed."""
+        from finlake import cli
+
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env())
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                rc = cli.main(list(args))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.log.append(f"$ finlake {' '.join(args)} -> {rc}")
+        return rc, out.getvalue()
+
+    def start(self, *args: str, crash_at: str | None = None) -> subprocess.Popen:
+        env = self.env() | ({"FINLAKE_CRASH_AT": crash_at} if crash_at else {})
+        return subprocess.Popen([sys.executable, "-m", "finlake.cli", *args], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+
+    def wait(self, *procs: subprocess.Popen) -> list[tuple[int, str]]:
+        from connectors.sandbox_bank.embedded import stop_all
+
+        done = [(p.wait(timeout=900), p.stdout.read() if p.stdout else "") for p in procs]
+        for p, (rc, _) in zip(procs, done, strict=True):
+            self.log.append(f"$ finlake {' '.join(p.args[3:])} -> {rc}")  # type: ignore[index]
+        stop_all()  # the processes moved the bank's clock: reload it from its state
+        return done
+
+    def people(self) -> list[str]:
+        from lake.small_tables import read_rows
+        from lake.tables import CREDENTIALS
+
+        return sorted({c["user_id"] for c in read_rows(self.lake(), CREDENTIALS)})
+
+    def lake(self) -> Any:
+        from lake.catalog import Lake
+
+        return Lake(str(self.home / "lake"))
+
+    def play(self, step: Step) -> list[str]:
+        """Run one step; returns what went wrong running it (not the invariants)."""
+        from finlake.crashpoints import CRASH_EXIT_CODE
+
+        k, a = step.kind, step.args
+        if k == "nightly":
+            return self._ok(self.cli("nightly", "--date", a[0]), step, clean=a[0])
+        if k == "replay":
+            return self._ok(self.cli("nightly", "--date", a[0], "--replay"), step)
+        if k == "kill":
+            day, point, job = a
+            cmd = ["nightly", "--date", day] + (["--replay"] if job == "replay" else [])
+            [(rc, out)] = self.wait(self.start(*cmd, crash_at=point))
+            if rc == CRASH_EXIT_CODE:
+                self.dirty.add(day)
+                return []
+            return [] if rc == 0 else [f"{step}: exit {rc}: {out[-800:]}"]
+        if k == "pair":
+            return self._pair(step)
+        if k == "sync":
+            from lake.small_tables import read_rows
+            from lake.tables import ACCOUNTS
+
+            accounts = sorted(a["account_id"] for a in read_rows(self.lake(), ACCOUNTS)
+                              if a["user_id"] not in self.forgotten)
+            rng = random.Random(self.seed + len(self.log))
+            rc, out = self.cli("sync", "--account", rng.choice(accounts))
+            # an item already synced today, or whose institution is down, is not a failure
+            return [] if rc == 0 or "did not succeed" in out else [f"{step}: {out[-800:]}"]
+        if k == "forget":
+            person = self.people()[0]
+            self.forgotten.add(person)
+            return self._ok(self.cli("forget-user", "--yes", person), step)
+        if k == "maintain":
+            return self._ok(self.cli("maintain"), step)
+        if k == "rotate":
+            return self._ok(self.cli("keys", "rotate", *a), step)
+        if k == "faults":
+            return self._faults(step)
+        raise ValueError(f"unknown step {step}")
+
+    def _ok(self, result: tuple[int, str], step: Step, clean: str | None = None) -> list[str]:
+        rc, out = result
+        if rc == 0 and clean:
+            self.dirty.discard(clean)
+        return [] if rc == 0 else [f"{step}: exit {rc}: {out[-800:]}"]
+
+    def _pair(self, step: Step) -> list[str]:
+        pair, day, old = step.args
+        cmds = {"nightly": ["nightly", "--date", day], "replay": ["nightly", "--date", old,
+                                                                  "--replay"],
+                "maintain": ["maintain"]}
+        if "forget" in pair:
+            person = self.people()[0]
+            self.forgotten.add(person)
+            cmds["forget"] = ["forget-user", "--yes", person]
+        if pair == "replay+sync":
+            from lake.small_tables import read_rows
+            from lake.tables import ACCOUNTS
+
+            acct = sorted(a["account_id"] for a in read_rows(self.lake(), ACCOUNTS))[0]
+            cmds["sync"] = ["sync", "--account", acct]
+        first, second = pair.split("+")
+        second_cmd = (["nightly", "--date", NEW_DAYS[-1].isoformat()]
+                      if pair == "nightly+nightly" else cmds[second])
+        done = self.wait(self.start(*cmds[first]), self.start(*second_cmd))
+        problems = [f"{step}: {cmd[0]} exit {rc}: {out[-800:]}"
+                    for cmd, (rc, out) in zip((cmds[first], second_cmd), done, strict=True)
+                    if rc != 0 and not (cmd[0] == "sync" and "did not succeed" in out)]
+        if not problems:
+            self.dirty.discard(day)
+        return problems
+
+    def _faults(self, step: Step) -> list[str]:
+        from connectors.sandbox_bank.embedded import embedded_bank
+        from connectors.sandbox_bank.faults import KINDS as _ALL
+        from connectors.sandbox_bank.faults import Fault
+        from finlake.settings import load_settings
+
+        day, seed, *kinds = step.args
+        with _env(self.env()):
+            bank = embedded_bank(load_settings().sandbox_dir).bank
+        ids = sorted(i["institution_id"] for i in bank.institutions())
+        rng = random.Random(int(seed))
+        plan = {ins: [Fault(kind, 0.3)] for ins, kind in
+                zip(rng.sample(ids, min(len(ids), len(kinds))), kinds, strict=False)
+                if kind in _ALL}
+        bank.set_fault_plan(plan, int(seed))
+        try:
+            return self._ok(self.cli("nightly", "--date", day), step, clean=day)
+        finally:
+            bank.clear_fault_plan()
+
+
+@contextlib.contextmanager
+def _env(env: dict[str, str]):  # noqa: ANN202
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def violations(world: World, *, gold: bool) -> list[str]:
+    """What does not hold now (empty: every invariant holds). ``gold``: also compare gold
+    with a full rebuild (the costly check; only once no kill is left half-done)."""
+    from lake.people import has_user
+    from lake.raw import load_cursor
+    from lake.small_tables import read_rows
+    from lake.tables import ALERTS, CREDENTIALS, SYNC_JOBS
+
+    bad: list[str] = []
+    rc, out = world.cli("reconcile")
+    try:
+        r = json.loads(out.strip().splitlines()[-1])
+        if not r["exact"]:
+            bad.append(f"reconcile not exact: {r}")
+    except (ValueError, IndexError, KeyError):
+        bad.append(f"reconcile failed (exit {rc}): {out[-500:]}")
+    lake = world.lake()
+    left = [k for k in lake.store.list("_staging/") if "/_HELD.json" not in k]
+    held = {k.rsplit("/", 1)[0] for k in lake.store.list("_staging/") if k.endswith("_HELD.json")}
+    left = [k for k in left if not any(k.startswith(h + "/") for h in held)]
+    if left and not world.dirty:
+        bad.append(f"staged files left while idle: {left[:3]}")
+    rc, out = world.cli("runs")  # a killed run may stay listed until the next writer, as
+    live = [ln for ln in out.splitlines()  # long as it is known dead (it blocks nothing)
+            if (" STARTED " in ln or " STARTING " in ln) and "STUCK" not in ln]
+    if rc or live:
+        bad.append(f"runs under way while idle (exit {rc}): {live}")
+    alerts = read_rows(lake, ALERTS)
+    dup = [k for k, n in Counter(a["alert_key"] for a in alerts).items() if n > 1]
+    same = [k for k, n in Counter((a["kind"], a["user_id"], a["subject"], a["period"],
+                                   a["detail"]) for a in alerts).items() if n > 1]
+    if dup or same:
+        bad.append(f"duplicate alerts: {dup[:3]} {same[:3]}")
+    for person in world.forgotten:
+        if has_user(lake, person) or any(j["user_id"] == person
+                                         for j in read_rows(lake, SYNC_JOBS)):
+            bad.append(f"forgotten person {person} is back")
+    for c in read_rows(lake, CREDENTIALS):
+        seq = load_cursor(lake.store, c["item_id"])[1]
+        if seq < world.cursors.get(c["item_id"], 0):
+            bad.append(f"cursor of {c['item_id']} went back to {seq}")
+        world.cursors[c["item_id"]] = seq
+    if gold and not world.dirty:
+        bad += _gold_matches_a_rebuild(world)
+    return bad
+
+
+GOLD_TABLES = ("daily_spend", "monthly_spend", "monthly_cashflow", "spend_trends",
+               "unusual_activity", "budget_progress")
+
+
+def _gold_matches_a_rebuild(world: World) -> list[str]:
+    """Every gold row as a full rebuild computes it. A budget row of a person nothing
+    touched since is as of the day it was last computed, where the rebuild says the newest
+    day: ``as_of`` may be older, never newer, and the figures must be the same."""
+    from lake.small_tables import read_rows
+    from lake.tables import REGISTRY
+
+    def snapshot() -> dict[str, dict[tuple, dict]]:
+        out = {}
+        for name in GOLD_TABLES:
+            t = REGISTRY[name]
+            out[name] = {tuple(str(r[k]) for k in t.keys): r
+                         for r in read_rows(world.lake(), t)}
+        return out
+
+    before = snapshot()
+    rc, out = world.cli("gold", "rebuild")
+    if rc:
+        return [f"gold rebuild failed (exit {rc}): {out[-500:]}"]
+    after = snapshot()
+    bad = []
+    for name in GOLD_TABLES:
+        mine, theirs = before[name], after[name]
+        if mine.keys() != theirs.keys():
+            bad.append(f"{name}: rows only incremental {sorted(mine.keys() - theirs.keys())[:3]}"
+                       f", only rebuilt {sorted(theirs.keys() - mine.keys())[:3]}")
+            continue
+        for key, row in mine.items():
+            other = theirs[key]
+            if "as_of" in row and row["as_of"] and row["as_of"] <= other["as_of"]:
+                row, other = {**row, "as_of": None}, {**other, "as_of": None}
+            if row != other:
+                bad.append(f"{name} {key}: incremental {row} != rebuilt {other}")
+                break
+    return bad
+
+
+def build_base(home: Path, users: int = 2) -> Path:
+    """A linked sandbox of ``users`` people with the days MERGED synced and merged."""
+    from connectors.sandbox_bank.bank import SandboxBank
+
+    SandboxBank.open(home / "sandbox_bank", users=users,
+                     history_start=MERGED[0] - timedelta(days=40),
+                     clock=MERGED[0] - timedelta(days=1))
+    world = World(home, 0)
+    for args in (("link-sandbox",), *(("nightly", "--date", d.isoformat()) for d in MERGED)):
+        rc, out = world.cli(*args)
+        if rc:
+            raise RuntimeError(f"building the scenarios' base home failed: {out[-2000:]}")
+    return home
+
+
+@dataclass
+class Outcome:
+    seed: int
+    steps: list[str]
+    seconds: float
+    problems: list[str]
+
+
+def run_scenario(base: Path, work: Path, seed: int, steps: int = 5,
+                 say=lambda _line: None) -> Outcome:  # noqa: ANN001
+    """Play scenario ``seed`` on a copy of ``base``; check the invariants after each step,
+    and, at the end (after re-running any day a kill left half-done), gold too."""
+    t0 = time.perf_counter()
+    home = work / f"scenario-{seed}"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(base, home, symlinks=True)
+    world, plan = World(home, seed), draw(seed, steps)
+    problems: list[str] = []
+    try:
+        for step in plan:
+            t = time.perf_counter()
+            problems += world.play(step)
+            problems += [f"after {step}: {v}" for v in violations(world, gold=False)]
+            say(f"    {step} ({time.perf_counter() - t:.1f}s)")
+            if problems:
+                break
+        if not problems:
+            for day in sorted(world.dirty):  # what an operator does after a kill
+                problems += world._ok(world.cli("nightly", "--date", day), Step("rerun", (day,)),
+                                      clean=day)
+            problems += [f"at the end: {v}" for v in violations(world, gold=True)]
+    except Exception as exc:  # noqa: BLE001 - a scenario that crashes the harness is a finding
+        problems.append(f"harness error: {type(exc).__name__}: {exc}")
+    if not problems:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        (home / "scenario.log").write_text("\n".join(world.log))
+    return Outcome(seed, [str(s) for s in plan], time.perf_counter() - t0, problems)

@@ -1,0 +1,61 @@
+"""lake/spark.py: a garbled answer to a settings read is read again; nothing else is."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql.connect.client.core import SparkConnectClient
+from pyspark.sql.connect.proto import base_pb2 as pb2
+
+from lake import spark as spark_module
+
+GARBLED = ("<_InactiveRpcError of RPC that terminated with: status = StatusCode.INTERNAL "
+           'details = "Exception deserializing response!">')
+
+
+def _flaky(failures: int, calls: list[str]):  # noqa: ANN202
+    def config(self, operation):  # noqa: ANN001, ANN202
+        calls.append(operation.WhichOneof("op_type"))
+        if len(calls) <= failures:
+            raise RuntimeError(GARBLED)
+        return "answer"
+    return config
+
+
+def _read() -> pb2.ConfigRequest.Operation:
+    op = pb2.ConfigRequest.Operation()
+    op.get.keys.append("spark.sql.session.timeZone")
+    return op
+
+
+def _write() -> pb2.ConfigRequest.Operation:
+    op = pb2.ConfigRequest.Operation()
+    op.set.pairs.add(key="spark.sql.shuffle.partitions", value="4")
+    return op
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_garbled_settings_read_is_read_again(monkeypatch, failures: int) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(SparkConnectClient, "config", _flaky(failures, calls))
+    spark_module.retry_garbled_config_reads()
+    spark_module.retry_garbled_config_reads()  # once only: not wrapped twice
+    assert SparkConnectClient.config(None, _read()) == "answer"
+    assert calls == ["get"] * (failures + 1)
+
+
+def test_three_garbled_reads_or_any_garbled_write_fail(monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(SparkConnectClient, "config", _flaky(3, calls))
+    spark_module.retry_garbled_config_reads()
+    with pytest.raises(RuntimeError, match="Exception deserializing response"):
+        SparkConnectClient.config(None, _read())
+    assert calls == ["get"] * 3
+    calls.clear()
+    with pytest.raises(RuntimeError, match="Exception deserializing response"):
+        SparkConnectClient.config(None, _write())  # a setting changed is never sent twice
+    assert calls == ["set"]
+
+
+def test_the_session_has_it(spark) -> None:
+    assert getattr(SparkConnectClient.config, "_finlake_retry", False)
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
