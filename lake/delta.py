@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,8 @@ from lake.tables import Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 
 def sql_literal(value: str) -> str:
@@ -100,10 +103,33 @@ def run_merge(
     sql = f"MERGE INTO {table} AS t USING {using} AS s ON {on} " + " ".join(whens)
     before = _version(lake, t)
     try:
-        spark.sql(sql).collect()
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                spark.sql(sql).collect()
+                break
+            except Exception as exc:
+                if attempt == COMMIT_ATTEMPTS or not lost_commit(exc):
+                    raise
+                log.warning("%s: the MERGE lost a commit race (attempt %d of %d); merging "
+                            "again from the same source", t.name, attempt, COMMIT_ATTEMPTS)
     finally:
         spark.catalog.dropTempView(view)
     return rows_changed(lake, t, since=before)
+
+
+COMMIT_ATTEMPTS = 3
+# A commit another writer beat, or a snapshot maintenance cleaned away under the MERGE
+# (nothing of ours was committed): Sail's and delta-spark's words.
+_LOST = ("Failed to commit transaction", "Missing commit file", "ConcurrentAppendException",
+         "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+         "ConcurrentTransactionException", "MetadataChangedException")
+
+
+def lost_commit(exc: BaseException) -> bool:
+    """Whether ``exc`` says the MERGE lost a commit race: it committed nothing, and running
+    it again (the source is staged, the clauses are idempotent) is safe. Writers hold the
+    lake's writer lease, so only maintenance or a user's edit can race one."""
+    return any(word in str(exc) for word in _LOST)
 
 
 def _version(lake: Lake, t: Table) -> int:

@@ -52,7 +52,9 @@ def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
     """Flags for the payments in ``cells`` (user_id, month); ``expenses`` are the users'
     classified expense rows from ``LOOKBACK_MONTHS`` before the earliest cell on."""
     day = F.datediff(F.col("posted_date"), F.lit("1970-01-01").cast("date"))
-    paid = F.when(F.col("amount") > 0, F.col("amount").cast("double"))
+    # Averages of exact decimals: a double's sum depends on the order rows arrive in, and a
+    # baseline of 62.195 then rounded to 62.19 in one run and 62.20 in a rebuild.
+    paid = F.when(F.col("amount") > 0, F.col("amount").cast(MONEY))
     e = expenses.withColumn("_d", day).withColumn("_paid", paid)
     at_merchant = (Window.partitionBy("user_id", "merchant_key").orderBy("_d")
                    .rangeBetween(-LOOKBACK_DAYS, -1))

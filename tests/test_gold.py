@@ -334,3 +334,21 @@ def test_a_flag_for_a_payee_the_partner_did_not_name_reads_the_statement_line(sp
     assert new["reason"].startswith(
         "first payment to POS DEBIT FURNITURE BARN #0042 AUSTIN TX in over a year, $900.00")
     assert "null" not in " ".join(r["reason"] for r in read_rows(lake, UNUSUAL_ACTIVITY))
+
+
+def test_a_baseline_on_a_half_cent_rounds_the_same_in_every_run(spark, lake) -> None:
+    """Four payments of 62.19 and 62.20 average 62.195: a double's sum made that 62.19 in one
+    run and 62.20 in a rebuild, depending on the order rows arrived in. Exact decimals round
+    it half up, to 62.20, every time."""
+    rows, n = [], 0
+    for m, amount in zip(range(1, 5), ("62.19", "62.20", "62.19", "62.20"), strict=True):
+        for day, amt, desc in ((3, amount, "CORNER GARAGE"), (12, "100.00", "KROGER")):
+            n += 1
+            rows.append(txn(U, n, date(2024, m, day), amt, desc, FOOD))
+    rows.append(txn(U, n + 1, date(2024, 5, 8), "400.00", "CORNER GARAGE", FOOD))
+    write_table(lake, TRANSACTIONS, rows)
+    write_table(lake, CATEGORIES, categories())
+    refresh_gold(spark, lake, cells(spark, (U, "2024-05")), date(2024, 5, 31))
+    [flag] = [r for r in read_rows(lake, UNUSUAL_ACTIVITY) if r["kind"] == "merchant_outlier"]
+    assert flag["baseline"] == D("62.20")
+    assert flag["reason"] == "$400.00 at Corner Garage is 6.4x your usual $62.20 there"
