@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 WRITER = "writer"
+log = logging.getLogger(__name__)
 SAY_EVERY = 60.0  # seconds between "still waiting" lines
 
 
@@ -116,13 +118,21 @@ class FileLocks:
         return False
 
     def write_note(self, name: str, note: dict[str, Any] | None) -> None:
+        """The note is for people (who holds the lease, that a run did start): a disk that
+        refuses it (full, read-only) must not stop the run; the lock is what excludes."""
         path = self.dir / f"{name}.json"
-        if note is None:
-            path.unlink(missing_ok=True)
-            return
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(note))
-        tmp.replace(path)
+        try:
+            if note is None:
+                path.unlink(missing_ok=True)
+                return
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            try:
+                tmp.write_text(json.dumps(note))
+                tmp.replace(path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            log.info("could not write the lock note %s: %s", path, exc)
 
     def read_note(self, name: str) -> dict[str, Any] | None:
         try:

@@ -173,8 +173,7 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     months = sorted(r["month"] for r in cells.select("month").distinct().collect())
     if not months:
         return result
-    # A replay of an old day never moves gold back: "now" is the newest day gold is already
-    # at when that is later than as_of (its budgets stay as of that day).
+    # A replay of an old day never moves gold back: trends reach the newest month gold is at.
     now = max(as_of, newest_state(spark, lake) or as_of)
     users = cells.select("user_id").distinct()
     n = result.rows_changed
@@ -226,21 +225,41 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
                                     audits)
     t = result.lap("unusual", t)
 
-    # Budgets: the current month as of the day (with alerts); a past month a change touched
-    # as of its last day (a closed month raises no alerts).
-    current = now.strftime("%Y-%m")
+    # Budgets: the current month as of the day (with alerts), or as of the later day a
+    # person's budget was already computed for (a replay never moves it back); a past month
+    # a change touched as of its last day (a closed month raises no alerts).
+    current = as_of.strftime("%Y-%m")
     n["budget_progress"] = 0
     for month in (m for m in months if m <= current):
         users_m = cells.filter(F.col("month") == month).select("user_id")
-        day = now if month == current else month_end(month)
-        changed, alerts = refresh_budgets(spark, lake, users_m, day, approaching,
-                                          raise_alerts=month == current, audits=audits)
-        n["budget_progress"] += changed
-        result.alerts += alerts
+        days = (budget_days(spark, lake, users_m, month, as_of) if month == current
+                else [(month_end(month), users_m)])
+        for day, users_d in days:
+            changed, alerts = refresh_budgets(spark, lake, users_d, day, approaching,
+                                              raise_alerts=month == current, audits=audits)
+            n["budget_progress"] += changed
+            result.alerts += alerts
     result.lap("budgets", t)
     result.seconds = time.perf_counter() - t0
     log.info("gold: %d cells, %s, %.1fs", result.cells, n, result.seconds)
     return result
+
+
+def budget_days(spark: SparkSession, lake: Lake, users: DataFrame, month: str,
+                as_of: date) -> list[tuple[date, DataFrame]]:
+    """The users grouped by the day their budgets of ``month`` are computed as of: ``as_of``,
+    or the later day their row already is as of."""
+    stored = delta.read_table(spark, lake, BUDGET_PROGRESS).filter(
+        F.col("month") == month).join(users, "user_id", "left_semi").groupBy("user_id").agg(
+        F.max("as_of").alias("_day"))
+    days = users.join(stored, "user_id", "left").select(
+        "user_id", F.greatest(F.coalesce(F.col("_day"), F.lit(as_of).cast("date")),
+                              F.lit(as_of).cast("date")).alias("_day"))
+    by_day: dict[date, list[str]] = {}
+    for r in days.collect():
+        by_day.setdefault(r["_day"], []).append(r["user_id"])
+    return [(day, spark.createDataFrame([(u,) for u in sorted(ids)], "user_id string"))
+            for day, ids in sorted(by_day.items())]
 
 
 def newest_state(spark: SparkSession, lake: Lake) -> date | None:
