@@ -23,7 +23,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from tests.scenarios import Outcome, build_base, run_scenario
+from tests.scenario_runs import Outcome, build_base, run_scenario
 
 
 def _play(base: str, work: str, seed: int, steps: int) -> Outcome:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios import build_base, draw, run_scenario
+from tests.scenario_runs import build_base, run_scenario
+from tests.scenarios import draw
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SEEDS = (1, 2, 3)
