@@ -21,6 +21,7 @@ SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
 }
 
+SESSION_IDLE_SECS = 86400
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ def embedded_sail_remote() -> str:
     with _lock:
         if "remote" not in _embedded:
             os.environ.setdefault("RUST_LOG", "error")
+            # Sail ends a session idle for 15 minutes. This server serves only this process,
+            # whose session may wait longer between queries (a test session waiting for
+            # another engine's tests, a long partner sync): keep it for a day.
+            os.environ.setdefault("SAIL_SPARK__SESSION_TIMEOUT_SECS", str(SESSION_IDLE_SECS))
             from pysail.spark import SparkConnectServer
 
             server = SparkConnectServer("127.0.0.1", 0)

@@ -3,8 +3,8 @@ replays, kills at random points, two writers at once, on-demand syncs, forgets, 
 key rotations, partner fault plans), with the lake's invariants checked after every step.
 
 ``draw(seed)`` gives a scenario; :class:`World` plays it on a copy of a prepared home, and
-tests/scenario_runs.py checks what must hold after each step. Single steps run in this process through
-``finlake.cli.main`` (no start-up per command); kills and concurrent pairs are real
+tests/scenario_runs.py checks what must hold after each step. Single steps run in this
+process through ``finlake.cli.main`` (no start-up per command); kills and concurrent pairs are real
 ``finlake`` processes. Used by ``tests/test_scenarios.py`` (a few fixed seeds in CI) and
 ``bench/soak.py`` (a thousand and more).
 """

@@ -56,15 +56,24 @@ def finlake(home: Path, *args: str, crash_at: str | None = None) -> tuple[int, s
 
 
 def nightly(home: Path, day: date, *extra: str) -> tuple[int, str, str]:
-    return finlake(home, "nightly", "--date", day.isoformat(), *extra)
+    """A nightly with nothing beside it, in this process."""
+    rc, out = here(home, "nightly", "--date", day.isoformat(), *extra)
+    return rc, out, ""
+
+
+def here(home: Path, *args: str) -> tuple[int, str]:
+    """``finlake ARGS`` in this process (a check, or a step nothing runs beside): no start-up."""
+    from tests.scenarios import World
+
+    return World(home, 0).cli(*args)
 
 
 def reconciled(home: Path) -> dict:
-    rc, out, err = finlake(home, "reconcile")
-    result = json.loads(out)
+    rc, out = here(home, "reconcile")
+    result = json.loads(out.strip().splitlines()[-1])
     assert result["truth_rows"] > 50, result
     assert (result["lost"], result["duplicated"], result["phantom"], result["mismatched"]) \
-        == (0, 0, 0, 0), (result, err)
+        == (0, 0, 0, 0), (result, out)
     assert rc == 0
     return result
 
@@ -75,8 +84,8 @@ def staged(home: Path) -> list[str]:
 
 def under_way(home: Path) -> list[str]:
     """Runs Dagster's storage still calls under way (none may be, once all is idle)."""
-    rc, out, err = finlake(home, "runs")
-    assert rc == 0, err
+    rc, out = here(home, "runs")
+    assert rc == 0, out
     return [line for line in out.splitlines()[1:] if "STARTED" in line or "STARTING" in line]
 
 
@@ -88,8 +97,8 @@ def merged_two_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      clock=D1 - timedelta(1))
     for args in (("link-sandbox",), ("nightly", "--date", D1.isoformat()),
                  ("nightly", "--date", D2.isoformat())):
-        rc, out, err = finlake(home, *args)
-        assert rc == 0, out + err
+        rc, out = here(home, *args)
+        assert rc == 0, out
     return home
 
 
@@ -124,7 +133,7 @@ def test_a_forget_racing_a_nightly_does_not_bring_the_person_back(home: Path) ->
         assert rc == 0, out + err
     assert person not in {c["user_id"] for c in read_rows(lake, CREDENTIALS)}
     assert person not in {j["user_id"] for j in read_rows(lake, SYNC_JOBS)}
-    rc, _, err = finlake(home, "forget-user", "--yes", person)
+    rc, err = here(home, "forget-user", "--yes", person)
     assert rc == 2 and f"no user {person!r} in this lake" in err, err  # nothing left of them
     reconciled(home)  # the people who stay are exact
     assert staged(home) == [] and under_way(home) == []
@@ -140,9 +149,9 @@ def test_a_nightly_killed_mid_write_blocks_nothing_and_is_cleared(home: Path) ->
     assert len(stuck) == 1 and "nightly" in stuck[0] and "STUCK" in stuck[0]
     assert staged(home), "the crash point is meant to leave staged files"
 
-    rc, out, err = finlake(home, "maintain", "--table", "audit_log")
-    assert rc == 0, out + err
-    assert "cleared stuck nightly run" in err
+    rc, out = here(home, "maintain", "--table", "audit_log")
+    assert rc == 0, out
+    assert "cleared stuck nightly run" in out
     assert under_way(home) == [] and staged(home) == []
     rc, out, err = nightly(home, D3)
     assert rc == 0, out + err
