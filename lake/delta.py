@@ -127,8 +127,9 @@ _LOST = ("Failed to commit transaction", "Missing commit file", "ConcurrentAppen
 
 def lost_commit(exc: BaseException) -> bool:
     """Whether ``exc`` says the MERGE lost a commit race: it committed nothing, and running
-    it again (the source is staged, the clauses are idempotent) is safe. Writers hold the
-    lake's writer lease, so only maintenance or a user's edit can race one."""
+    it again (the source is staged, the clauses are idempotent) is safe. finlake's jobs hold
+    the lake's writer lease, so only a user's edit from the dashboard, or a compaction run
+    outside the maintenance job (``lake.maintenance`` called directly), can race one."""
     return any(word in str(exc) for word in _LOST)
 
 
