@@ -1,4 +1,5 @@
-"""lake/spark.py: a garbled answer to a settings read is read again; nothing else is."""
+"""lake/spark.py: a garbled answer to a settings call (a read, or a setting set) is sent
+again; no other call is."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_a_garbled_settings_read_is_read_again(monkeypatch, failures: int) -> No
     assert calls == ["get"] * (failures + 1)
 
 
-def test_three_garbled_reads_or_any_garbled_write_fail(monkeypatch) -> None:
+def test_three_garbled_answers_fail_and_a_set_is_sent_again(monkeypatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(SparkConnectClient, "config", _flaky(3, calls))
     spark_module.retry_garbled_config_reads()
@@ -51,8 +52,23 @@ def test_three_garbled_reads_or_any_garbled_write_fail(monkeypatch) -> None:
         SparkConnectClient.config(None, _read())
     assert calls == ["get"] * 3
     calls.clear()
-    with pytest.raises(RuntimeError, match="Exception deserializing response"):
-        SparkConnectClient.config(None, _write())  # a setting changed is never sent twice
+    monkeypatch.setattr(SparkConnectClient, "config", _flaky(1, calls))
+    spark_module.retry_garbled_config_reads()
+    assert SparkConnectClient.config(None, _write()) == "answer"  # the same value, twice
+    assert calls == ["set", "set"]
+
+
+def test_other_errors_are_not_retried(monkeypatch) -> None:
+    calls: list[str] = []
+
+    def config(self, operation):  # noqa: ANN001, ANN202
+        calls.append(operation.WhichOneof("op_type"))
+        raise RuntimeError("spark.sql.foo is not a valid setting")
+
+    monkeypatch.setattr(SparkConnectClient, "config", config)
+    spark_module.retry_garbled_config_reads()
+    with pytest.raises(RuntimeError, match="not a valid setting"):
+        SparkConnectClient.config(None, _write())
     assert calls == ["set"]
 
 
