@@ -28,7 +28,10 @@ def violations(world: World, *, gold: bool) -> list[str]:
     rc, out = world.cli("reconcile")
     try:
         r = json.loads(out.strip().splitlines()[-1])
-        if not r["exact"]:
+        # A kill after the cursor moved and before the merge leaves the day's changes in
+        # raw only: exact again once that day is re-run (what the crash tests prove), which
+        # the scenario does at its end.
+        if not r["exact"] and not world.dirty:
             bad.append(f"reconcile not exact: {r}")
     except (ValueError, IndexError, KeyError):
         bad.append(f"reconcile failed (exit {rc}): {out[-500:]}")
