@@ -36,6 +36,16 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def pg_connect(timeout: int = 10) -> Any:
+    """A connection to Dagster's PostgreSQL (``DAGSTER_PG_*``): also the writer lease's."""
+    import psycopg2
+
+    env = os.environ
+    return psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
+                            dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
+                            password=env.get("DAGSTER_PG_PASSWORD"), connect_timeout=timeout)
+
+
 def check_postgres(timeout: int = 10) -> None:
     """Fail at once, in one line, when Dagster's PostgreSQL cannot be reached (Dagster would
     log each of its retries and end with a traceback)."""
@@ -46,10 +56,7 @@ def check_postgres(timeout: int = 10) -> None:
     env = os.environ
     where = f"{env.get('DAGSTER_PG_HOST')}:{env.get('DAGSTER_PG_PORT')}"
     try:
-        psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
-                         dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
-                         password=env.get("DAGSTER_PG_PASSWORD"),
-                         connect_timeout=timeout).close()
+        pg_connect(timeout).close()
     except psycopg2.Error as exc:
         reason = " ".join(str(exc).split())
         raise ServiceUnavailable(

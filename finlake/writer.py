@@ -9,14 +9,13 @@ a killed run never blocks anything for longer than the next writer's start.
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from finlake.settings import Settings
 from lake.lease import FileLocks, Locks, PostgresLocks, WriterLease
@@ -34,21 +33,16 @@ LIVE_STATUSES = ("STARTING", "STARTED", "CANCELING")
 _LOCKS: dict[str, Locks] = {}  # one per lake and process: locks live as long as the process
 
 
-def _pg_connect() -> Any:
-    import psycopg2
-
-    env = os.environ
-    return psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
-                            dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
-                            password=env.get("DAGSTER_PG_PASSWORD"), connect_timeout=10)
-
-
 def locks_for(env: str, locks_dir: str, lake_root: str) -> Locks:
     """File locks in ``locks_dir`` (local), PostgreSQL advisory locks (production)."""
     key = f"{env}:{lake_root}"
     if key not in _LOCKS:
-        _LOCKS[key] = PostgresLocks(_pg_connect, lake_root) if env == "production" \
-            else FileLocks(locks_dir)
+        if env == "production":
+            from finlake.runner import pg_connect  # (imports Dagster: only when needed)
+
+            _LOCKS[key] = PostgresLocks(pg_connect, lake_root)
+        else:
+            _LOCKS[key] = FileLocks(locks_dir)
     return _LOCKS[key]
 
 

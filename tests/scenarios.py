@@ -122,16 +122,9 @@ class World:
         """``finlake ARGS`` in this process; returns the exit code and what it printed."""
         from finlake import cli
 
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(self.env())
         out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                rc = cli.main(list(args))
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        with _env(self.env()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            rc = cli.main(list(args))
         self.log.append(f"$ finlake {' '.join(args)} -> {rc}")
         return rc, out.getvalue()
 
