@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finlake.resources import CategorySettings, LakeResource, SparkResource
+from assets.resources import CategorySettings, LakeResource, SparkResource
 
 
 @dg.asset(group_name="categories", kinds={"spark", "delta"})

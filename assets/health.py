@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from assets.partitions import daily_partitions
+from assets.resources import LakeResource, SlaSettings
 from assets.transactions import raw_transaction_pages
-from finlake.partitions import daily_partitions
-from finlake.resources import LakeResource, SlaSettings
 
 if TYPE_CHECKING:
     from lake.catalog import Lake

@@ -4,10 +4,10 @@ from datetime import date
 
 import dagster as dg
 
+from assets.checks import blocked, gold_check_specs, suite_checks
+from assets.partitions import daily_partitions
+from assets.resources import AlertSettings, LakeResource, SparkResource
 from assets.transactions import silver_transactions
-from finlake.partitions import daily_partitions
-from finlake.resources import AlertSettings, LakeResource, SparkResource
-from quality.checks import blocked, gold_check_specs, suite_checks
 
 GOLD_SPEND = {
     "daily_spend": "Spend per user, day and category (refunds netted; transfers excluded).",

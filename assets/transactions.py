@@ -6,15 +6,15 @@ from datetime import date
 
 import dagster as dg
 
-from finlake.partitions import daily_partitions
-from finlake.resources import (
+from assets.checks import SILVER_CHECKS, blocked, check_result, silver_check_specs
+from assets.partitions import daily_partitions
+from assets.resources import (
     LakeResource,
     PartnerResource,
     QualitySettings,
     SparkResource,
     VaultResource,
 )
-from quality.checks import SILVER_CHECKS, blocked, check_result, silver_check_specs
 
 
 def _partition_date(context: dg.AssetExecutionContext) -> date:

@@ -4,10 +4,10 @@ from datetime import date
 
 import dagster as dg
 
+from assets.checks import blocked, suite_checks
+from assets.partitions import daily_partitions
+from assets.resources import LakeResource, SparkResource
 from assets.transactions import silver_transactions
-from finlake.partitions import daily_partitions
-from finlake.resources import LakeResource, SparkResource
-from quality.checks import blocked, suite_checks
 
 
 def _suite(name: str, asset: str) -> dg.AssetCheckSpec:

@@ -23,12 +23,12 @@ def main() -> None:
     from pyspark.sql import functions as F
 
     from connectors.sandbox_bank.labelled import labelled_transactions
-    from lake.reference import merchant_rules, pattern_rules
     from lake.spark import spark_session
     from pipelines.categorise import categorise
     from pipelines.category_model import CategoryModel
     from pipelines.crowd import training_pairs
     from pipelines.merchants import merchant_columns
+    from pipelines.reference import merchant_rules, pattern_rules
 
     spark = spark_session()
     t = time.perf_counter()

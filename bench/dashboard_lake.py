@@ -319,7 +319,7 @@ class Taxonomy:
 
     @classmethod
     def load(cls) -> Taxonomy:
-        from lake.reference import categories
+        from pipelines.reference import categories
 
         rows = categories() + [{"category": "UNCATEGORIZED",
                                 "category_primary": "UNCATEGORIZED"}]
@@ -503,7 +503,7 @@ class GoldBuilder:
 
     def __init__(self, spec: LakeSpec, pop: Population, tax: Taxonomy, manual: pa.Table,
                  seed: int) -> None:
-        from lake.reference import budget_template
+        from pipelines.reference import budget_template
 
         self.spec, self.pop, self.tax = spec, pop, tax
         self.rng = np.random.default_rng([seed, 9])
@@ -766,7 +766,7 @@ class Wealth:
 def small_tables(spec: LakeSpec, pop: Population, vocab: Vocabulary, tax: Taxonomy,
                  wealth: Wealth, starts: list[date], institutions: list[Any]
                  ) -> dict[str, pa.Table]:
-    from lake.reference import categories, merchant_rules
+    from pipelines.reference import categories, merchant_rules
 
     rng = np.random.default_rng([spec.seed, 5])
     n, last = pop.n, epoch_day(date.fromisoformat(spec.as_of))
@@ -863,7 +863,7 @@ def small_tables(spec: LakeSpec, pop: Population, vocab: Vocabulary, tax: Taxono
 
 def manual_budgets(spec: LakeSpec, pop: Population) -> pa.Table:
     """Budgets 10% of people set themselves (one or two categories)."""
-    from lake.reference import budget_template
+    from pipelines.reference import budget_template
 
     rng = np.random.default_rng([spec.seed, 6])
     prims = list(budget_template())

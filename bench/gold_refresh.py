@@ -182,8 +182,8 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
     """Apply one sync day to silver the way the silver merge would (cells logged first)."""
     from pyspark.sql import functions as F
 
+    from core.months import shift_month as shift
     from lake import delta
-    from lake.months import shift_month as shift
     from lake.tables import BALANCE_OBSERVATIONS, TRANSACTIONS
     from pipelines.gold import log_changes
 

@@ -51,8 +51,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from lake.merges import BOOKKEEPING, CONTENT, PARTNER_COLUMNS
 from lake.tables import TRANSACTIONS
+from pipelines.silver_merge import BOOKKEEPING, CONTENT, PARTNER_COLUMNS
 
 pc: Any = _compute  # pyarrow's type stubs lack the generated compute functions
 ROOT = Path(__file__).resolve().parents[1]
@@ -491,8 +491,8 @@ def finlake_merge(work: Path, runs: int, _: str, *, engine: str) -> dict[str, An
     of the starting table in its own folder, so no engine keeps a cached view of a table
     that was put back under it (delta-spark caches each path's log)."""
     from lake.catalog import Lake
-    from lake.merges import merge_transactions
     from lake.spark import spark_session
+    from pipelines.silver_merge import merge_transactions
 
     t = time.perf_counter()
     spark = spark_session(engine=engine)

@@ -18,9 +18,9 @@ pipeline functions the assets call are wrapped with timers (module attributes re
 bench process, no code changed), so each step reports its wall time, the day's records per
 second, and its peak memory: the process's ``VmHWM`` (Sail runs in-process), reset before
 each step through ``/proc/self/clear_refs``. Then the same job runs again on the merged day
-(a replay): its time, and which Delta tables got a new version. Last, the MERGE's key lookup
-(``lake/merges.py`` ``place_rows``) is timed alone: the day's keys joined with every key of
-silver, against the same join pruned to the months the day touches.
+(a replay): its time, and which Delta tables got a new version. Last, the MERGE's key
+lookup (``pipelines/silver_merge.py`` ``place_rows``) is timed alone: the day's keys joined
+with every key of silver, against the same join pruned to the months the day touches.
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ def key_lookup(spark: Any, lake: Any, day: date, months: list[str]) -> dict[str,
     from pyspark.sql import functions as F
 
     from lake.delta import read_table
-    from lake.merges import KEYS
     from lake.tables import TRANSACTIONS
+    from pipelines.silver_merge import KEYS
 
     silver = read_table(spark, lake, TRANSACTIONS)
     uri = lake.store.uri("_staging/bench_keys")
@@ -188,9 +188,9 @@ def key_lookup(spark: Any, lake: Any, day: date, months: list[str]) -> dict[str,
 def run_history(home: Path, day: date, replay: bool) -> dict[str, Any]:
     """Materialise the day's partition with the replay job (then again, as a replay)."""
     os.environ["FINLAKE_HOME"] = str(home)
+    from core.settings import load_settings
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_partition
-    from finlake.settings import load_settings
     from lake.catalog import Lake
     from lake.spark import spark_session
 

@@ -34,10 +34,10 @@ def main() -> None:
 
     from connectors.linking import sandbox_call
     from connectors.sandbox_bank.bank import SandboxBank
+    from core.settings import load_settings
     from finlake import commands
     from finlake.definitions import defs
     from finlake.runner import QUIET, prepare_instance
-    from finlake.settings import load_settings
     from lake.catalog import Lake
     from lake.small_tables import read_rows
     from lake.tables import ACCOUNTS

@@ -28,8 +28,8 @@ def main() -> None:
     os.environ["FINLAKE_HOME"] = str(home)
 
     from connectors.sandbox_bank.bank import SandboxBank
+    from core.settings import load_settings
     from finlake import commands
-    from finlake.settings import load_settings
     from lake.catalog import Lake
     from lake.duck import connect
 

@@ -81,12 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     import pyarrow as pa
 
     from lake.catalog import Lake
-    from lake.reference import currencies
     from lake.spark import spark_session
     from lake.staging import put_arrow, stage_frame
     from pipelines import silver
     from pipelines.contract import parse_page
     from pipelines.intake import CHANGE_SCHEMA
+    from pipelines.reference import currencies
     from quality.audit import LOCAL_ROWS, validate
 
     t = time.perf_counter()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from connectors.vault import Sealed, Vault
-from finlake.redaction import register_secret
+from core.redaction import register_secret
 from lake.catalog import Lake
 from lake.small_tables import update_columns, upsert_rows
 from lake.tables import CREDENTIALS

@@ -25,7 +25,7 @@ class PartnerError(RuntimeError):
 def partner_client(host: str, client_id: str, secret: str) -> plaid_api.PlaidApi:
     """A plaid-python client for ``host`` (sandbox bank URL or a Plaid environment URL).
     Installs log redaction first: the client's debug logs carry response bodies (tokens)."""
-    from finlake.redaction import install, register_secret
+    from core.redaction import install, register_secret
 
     install()
     register_secret(secret)

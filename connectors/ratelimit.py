@@ -238,7 +238,7 @@ def _reachable(limiter: RedisRateLimiter, parts: SplitResult) -> RedisRateLimite
     fails on the limiter and is recorded as the institution's failure."""
     import redis
 
-    from finlake.errors import ServiceUnavailable
+    from core.errors import ServiceUnavailable
 
     try:
         limiter.client.ping()

@@ -24,7 +24,7 @@ from plaid.model.transactions_sync_request import TransactionsSyncRequest
 
 from connectors.credentials import Credential
 from connectors.partner import PartnerError, as_partner_error
-from finlake.crashpoints import crash_point
+from core.crashpoints import crash_point
 from lake.objectstore import ObjectStore
 from lake.raw import (
     UpdateRef,

@@ -5,7 +5,7 @@ the data key is wrapped by a key-encryption key (KEK) from a key provider, bound
 credential's id (an encryption context). Plaintext tokens exist only in memory.
 
 Two providers: :class:`LocalKeyProvider` keeps KEKs in files with mode 0600 in a directory
-outside the lake (each written whole or not at all, :mod:`finlake.key_files`);
+outside the lake (each written whole or not at all, :mod:`core.key_files`);
 :class:`KmsKeyProvider` uses a KMS key, so KEKs never leave KMS. :func:`key_provider` picks
 one from the settings. Rotation either re-wraps data keys under a new KEK
 (:meth:`Vault.rewrap`: the encrypted token stays as it is, so the old KEK still opens it) or
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from finlake.key_files import create_key_file, destroy_key_file
+from core.key_files import create_key_file, destroy_key_file
 
 # Wrapped keys written since envelopes carry an encryption context start with this marker;
 # older local ones (associated data: the key id alone) have none and stay readable.
@@ -278,7 +278,7 @@ class KmsKeyProvider:
 
 
 class KeyConfig(Protocol):
-    """What :func:`key_provider` reads: :class:`finlake.settings.Settings` has it."""
+    """What :func:`key_provider` reads: :class:`core.settings.Settings` has it."""
 
     @property
     def key_dir(self) -> Path | str: ...

@@ -19,9 +19,9 @@ from dashboard import data
 from dashboard.auth import DASHBOARD, Principal
 from lake.audit import audit
 from lake.delta import sql_literal
-from lake.reference import categories
 from lake.small_tables import upsert_rows
 from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
+from pipelines.reference import categories
 
 if TYPE_CHECKING:
     from lake.catalog import Lake

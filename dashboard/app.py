@@ -1,7 +1,7 @@
 """finlake dashboard: each person's money, from the lake's gold tables.
 
 Run with ``finlake dashboard`` (or ``streamlit run dashboard/app.py``). The lake comes from
-``finlake.settings`` (``FINLAKE_HOME``, or the S3 variables in production). Pages live in
+``core.settings`` (``FINLAKE_HOME``, or the S3 variables in production). Pages live in
 ``dashboard/views/`` (not ``pages/``: Streamlit would treat that as a second, automatic
 navigation); each has a ``load(lake, principal)`` that does all of its data access
 through ``dashboard/data.py`` (timed by ``bench/page_load.py``).
@@ -20,9 +20,9 @@ from pathlib import PurePosixPath
 
 import streamlit as st
 
+from core.file_modes import keep_files_private
 from dashboard import ui
 from dashboard.auth import Principal
-from finlake.file_modes import keep_files_private
 
 USER_PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),

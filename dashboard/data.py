@@ -49,11 +49,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import pandas as pd
 
+from core.months import months_back
 from dashboard.auth import Principal
 from lake.analyst_sql import AnalystSession
 from lake.duck import LakeQueryError, fetch_df, new_connection, register
-from lake.months import shift_month
-from lake.reference import categories, display_name
 from lake.tables import (
     BUDGET_PROGRESS,
     MONTHLY_CASHFLOW,
@@ -63,6 +62,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
+from pipelines.reference import categories, display_name
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -296,11 +296,6 @@ def newest_month(lake: Lake, t: Table, column: str = "month") -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
-def months_back(month: str | None, n: int) -> str:
-    """The first month of the ``n`` months ending with ``month`` (all months if None)."""
-    return "0000-00" if month is None else shift_month(month, -(n - 1))
-
-
 # --- accounts ------------------------------------------------------------------------------------
 
 def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.DataFrame:
@@ -382,7 +377,7 @@ def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.
     already counts here: share and state are recomputed from it with the same rule as the
     pipeline (``FINLAKE_BUDGET_APPROACHING``), so the page never shows a stale limit.
     """
-    from finlake.settings import load_settings
+    from core.settings import load_settings
 
     approaching = load_settings().budget_approaching
     month = month or newest_month(lake, BUDGET_PROGRESS)
@@ -674,7 +669,7 @@ def _aggregate(lake: Lake, sql: str, params: Params | None = None) -> pd.DataFra
 
 def _analyst(who: object) -> int:
     """The smallest number of people a shown figure may describe (``FINLAKE_K_ANONYMITY``)."""
-    from finlake.settings import load_settings
+    from core.settings import load_settings
 
     if not isinstance(who, Principal):
         raise TypeError("analytics are read for the signed-in Principal (dashboard.auth), "

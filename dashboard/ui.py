@@ -11,10 +11,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.settings import ConfigError, load_settings
 from dashboard import auth, data
 from dashboard.auth import Principal
 from dashboard.plain import plain
-from finlake.settings import ConfigError, load_settings
 from lake.catalog import Lake
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.settings import Settings
 from finlake.preflight import refuse_unknown_user
-from finlake.settings import Settings
 from lake.catalog import Lake
 
 
@@ -18,9 +18,9 @@ def _lake(settings: Settings) -> Lake:
 
 
 def known_categories(lake: Lake, user_id: str | None) -> set[str]:
-    from lake.reference import categories
     from lake.small_tables import read_rows
     from lake.tables import CUSTOM_CATEGORIES
+    from pipelines.reference import categories
 
     codes = {c["category"] for c in categories()}
     codes |= {c["category"] for c in read_rows(lake, CUSTOM_CATEGORIES)
@@ -29,9 +29,9 @@ def known_categories(lake: Lake, user_id: str | None) -> set[str]:
 
 
 def add_category(settings: Settings, user_id: str, name: str, primary: str) -> int:
-    from lake.reference import categories
     from lake.small_tables import upsert_rows
     from lake.tables import CUSTOM_CATEGORIES
+    from pipelines.reference import categories
 
     primaries = sorted({c["category_primary"] for c in categories()})
     if primary not in primaries:
@@ -84,8 +84,8 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         print(json.dumps({"user_id": user_id, "merchant_key": key, "category": category,
                           "applied": "on the next nightly run (or finlake nightly --replay)"}))
         return 0
-    from finlake.resources import spark_resource
-    from finlake.writer import writing
+    from assets.resources import spark_resource
+    from assets.runs import writing
     from pipelines.steps import set_user_category
 
     with writing(settings, "override", lake):
@@ -112,7 +112,7 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
 
 def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
-    from finlake.resources import spark_resource
+    from assets.resources import spark_resource
     from lake import models
     from pipelines.categorise import categorise
     from pipelines.category_eval import evaluate, read_labelled_csv

@@ -14,9 +14,9 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from finlake import redaction
-from finlake.file_modes import keep_files_private
-from finlake.settings import ConfigError, Settings, load_settings
+from core import redaction
+from core.file_modes import keep_files_private
+from core.settings import ConfigError, Settings, load_settings
 
 MAX_USERS = 100_000  # sandbox people a world is built for
 MAX_DAYS = 3_650  # days of sandbox data or demo partitions

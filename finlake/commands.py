@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.sandbox_bank.faults import FaultPlan
@@ -16,7 +16,7 @@ HISTORY_DAYS = 90  # history the sandbox bank holds before the first demo day
 
 
 def _resources(settings: Settings) -> dict:
-    from finlake.resources import resources_for
+    from assets.resources import resources_for
 
     return resources_for(settings)
 
@@ -41,7 +41,7 @@ def link(settings: Settings) -> int:
         print("finlake: link-sandbox only works with the sandbox bank "
               "(unset FINLAKE_PARTNER_HOST)", file=sys.stderr)
         return 2
-    from finlake.writer import writing
+    from assets.runs import writing
 
     partner, lake = res["partner"], res["lake"].lake()
     with writing(settings, "link_sandbox", lake):
@@ -154,7 +154,7 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
     t0 = time.perf_counter()
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     window = [yesterday - timedelta(days=days - 1 - i) for i in range(days)]
-    from finlake.partitions import FIRST_SYNC_DATE
+    from assets.partitions import FIRST_SYNC_DATE
 
     first = date.fromisoformat(FIRST_SYNC_DATE)
     if window[0] < first:
@@ -211,7 +211,7 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
 
 
 def nightly(settings: Settings, day: date, *, replay: bool) -> int:
-    from finlake.partitions import FIRST_SYNC_DATE
+    from assets.partitions import FIRST_SYNC_DATE
 
     last = datetime.now(UTC).date() - timedelta(days=1)
     if not date.fromisoformat(FIRST_SYNC_DATE) <= day <= last:

@@ -3,14 +3,16 @@
 import dagster as dg
 
 from assets.categories import category_model, crowd_rules
+from assets.checks import gold_reconciles_with_silver
+from assets.freshness_checks import freshness_definitions
 from assets.health import institution_health
+from assets.resources import resources_for
 from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
-from finlake import redaction
-from finlake.file_modes import keep_files_private
-from finlake.resources import resources_for
-from finlake.settings import load_settings
+from core import redaction
+from core.file_modes import keep_files_private
+from core.settings import load_settings
 from jobs.forget import forget_user
 from jobs.maintenance import maintenance, maintenance_schedule
 from jobs.nightly import (
@@ -21,8 +23,6 @@ from jobs.nightly import (
     weekly_categories_schedule,
 )
 from jobs.on_demand import on_demand_sync, sync_requests
-from quality.checks import gold_reconciles_with_silver
-from quality.freshness import freshness_definitions
 
 
 @dg.definitions

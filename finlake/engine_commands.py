@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 
 def fetch() -> int:

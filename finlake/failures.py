@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 DISK_ERRORS = {
     errno.ENOSPC: "no space left on the device",
@@ -72,7 +72,7 @@ def _one_line(text: object) -> str:
 
 
 def _service(exc: BaseException, settings: Settings) -> str | None:
-    from finlake.errors import ServiceUnavailable
+    from core.errors import ServiceUnavailable
     from lake.lease import LakeBusy
     from lake.spark_delta import EngineUnavailable
 

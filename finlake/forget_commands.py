@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 
 def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:

@@ -8,13 +8,13 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from core.settings import Settings
 from finlake.preflight import refuse_unknown_user
-from finlake.settings import Settings
 
 
 def _primary(text: str) -> str | None:
     """A primary category from its code or display name (any case)."""
-    from lake.reference import categories
+    from pipelines.reference import categories
 
     wanted = text.strip().lower()
     for c in categories():
@@ -24,7 +24,7 @@ def _primary(text: str) -> str | None:
 
 
 def _primaries() -> str:
-    from lake.reference import categories
+    from pipelines.reference import categories
 
     return ", ".join(sorted({c["category_primary"] for c in categories()}))
 
@@ -76,8 +76,8 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
 
 
 def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:  # noqa: ANN001
-    from finlake.resources import spark_resource
-    from finlake.writer import writing
+    from assets.resources import spark_resource
+    from assets.runs import writing
     from pipelines.gold import refresh_budgets
     from pipelines.steps import latest_sync_day
 
@@ -124,8 +124,8 @@ def budget_show(settings: Settings, user_id: str) -> int:
 
 def gold_rebuild(settings: Settings, as_of: date | None) -> int:
     """Recompute every gold spend cell from silver (a repair; the nightly run is incremental)."""
-    from finlake.resources import spark_resource
-    from finlake.writer import writing
+    from assets.resources import spark_resource
+    from assets.runs import writing
     from lake.catalog import Lake
     from pipelines.gold import rebuild_gold
     from pipelines.steps import latest_sync_day, seed_reference

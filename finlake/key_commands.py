@@ -35,8 +35,8 @@ from connectors.vault import (
     VaultError,
     key_provider,
 )
-from finlake.crashpoints import crash_point
-from finlake.settings import Settings
+from core.crashpoints import crash_point
+from core.settings import Settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import CREDENTIALS
@@ -199,7 +199,7 @@ def rotate(settings: Settings, retire: bool = False, new_key: bool = False,
     writer lease: a running writer holds credentials only the old key opens."""
     if not retire:
         return _rotate(settings, retire, new_key, progress)
-    from finlake.writer import writing
+    from assets.runs import writing
 
     with writing(settings, "keys_retire", _lake(settings)):
         return _rotate(settings, retire, new_key, progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 USAGE_HINT = ("e.g. finlake login add alice --user u0000042, or finlake login add ana "
               "--analyst")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 
 def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 from lake.catalog import Lake
 
 HOME_MAKERS = ("demo", "link-sandbox")  # the only commands that may create a home

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 
 def _lake(settings: Settings):
@@ -113,7 +113,7 @@ def _fixed(settings: Settings, record_id: str, record_file: str | None,
 def quarantine_release(settings: Settings, record_id: str, record_file: str | None,
                        sets: list[str]) -> int:
     """Validate the fixed record, land it, re-merge its item's day and refresh gold."""
-    from finlake.resources import spark_resource
+    from assets.resources import spark_resource
     from pipelines.release import ReleaseError, land_release, remerge
 
     if not record_file and not sets:
@@ -127,7 +127,7 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
     except ReleaseError as exc:
         print(f"finlake quarantine release: {exc}", file=sys.stderr)
         return 2
-    from finlake.writer import writing
+    from assets.runs import writing
 
     with writing(settings, "quarantine_release", lake):
         out = remerge(spark_resource(settings).session(), lake, out)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from connectors.credentials import CredentialStore
-from finlake.redaction import redact
+from core.redaction import redact
 from lake.catalog import Lake
 from lake.raw import load_cursor
 from lake.tables import TRANSACTIONS

@@ -11,8 +11,9 @@ from typing import Any
 
 import dagster as dg
 
-from finlake import redaction
-from finlake.settings import Settings
+from core import redaction
+from core.settings import Settings
+from lake.locks import pg_connect
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 # The CLI prints its own per-step lines and errors; the Dagster UI keeps the full event log.
@@ -36,22 +37,12 @@ def prepare_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def pg_connect(timeout: int = 10) -> Any:
-    """A connection to Dagster's PostgreSQL (``DAGSTER_PG_*``): also the writer lease's."""
-    import psycopg2
-
-    env = os.environ
-    return psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
-                            dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
-                            password=env.get("DAGSTER_PG_PASSWORD"), connect_timeout=timeout)
-
-
 def check_postgres(timeout: int = 10) -> None:
     """Fail at once, in one line, when Dagster's PostgreSQL cannot be reached (Dagster would
     log each of its retries and end with a traceback)."""
     import psycopg2
 
-    from finlake.errors import ServiceUnavailable
+    from core.errors import ServiceUnavailable
 
     env = os.environ
     where = f"{env.get('DAGSTER_PG_HOST')}:{env.get('DAGSTER_PG_PORT')}"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from finlake.settings import Settings
+from core.settings import Settings
 
 
 def runs(settings: Settings, *, clear: bool) -> int:
+    from assets.runs import clear_dead_runs, lease_for, run_states
     from finlake.runner import prepare_instance
-    from finlake.writer import clear_dead_runs, lease_for, run_states
 
     lease = lease_for(settings, wait=0)
     holder = lease.holder()

@@ -17,7 +17,7 @@ from lake.duck import LakeQueryError
 if TYPE_CHECKING:
     import argparse
 
-    from finlake.settings import Settings
+    from core.settings import Settings
     from lake.catalog import Lake
 
 FORMATS = ("table", "csv", "json")

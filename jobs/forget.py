@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from finlake.resources import LakeResource, PartnerResource, VaultResource
+from assets.resources import LakeResource, PartnerResource, VaultResource
 from jobs.lease import WRITER
 from lake.forget_objects import REQUEST_PREFIX
 

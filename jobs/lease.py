@@ -3,7 +3,7 @@
 Every finlake job writes the lake. A job built with :data:`WRITER` runs its steps in one
 process (so the lease is taken once, before the first step, and held to the end) and carries
 the :func:`holds_writer_lease` hook, whose only duty is to require the ``writer_lease``
-resource (finlake/resources.py) so Dagster builds it for every step of the run.
+resource (assets/resources.py) so Dagster builds it for every step of the run.
 """
 
 import dagster as dg

@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from finlake.resources import LakeResource, WriterLeaseResource
+from assets.resources import LakeResource, WriterLeaseResource
 from jobs.lease import WRITER
 from lake.maintenance import (
     DAILY_MIN_SMALL_FILES,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.freshness_checks import SLA_CHECK
 from assets.health import institution_health
+from assets.partitions import daily_partitions
 from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
-from finlake.partitions import daily_partitions
 from jobs.lease import WRITER
-from quality.freshness import SLA_CHECK
 
 
 def _nightly(*assets: dg.AssetsDefinition) -> dg.AssetSelection:

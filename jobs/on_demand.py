@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from finlake.resources import LakeResource, PartnerResource, SparkResource, VaultResource
+from assets.resources import LakeResource, PartnerResource, SparkResource, VaultResource
 from jobs.lease import WRITER
 
 REQUEST_PREFIX = "requests/sync/"

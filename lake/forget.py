@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from finlake.crashpoints import crash_point
+from core.crashpoints import crash_point
 from lake.catalog import Lake
 from lake.forget_objects import delete_objects
 from lake.history import drop_history, unused_files_with

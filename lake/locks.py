@@ -169,3 +169,13 @@ class PostgresLocks:
                         (f"{self.scope} {name}",))
             row = cur.fetchone()
         return json.loads(row[0]) if row else None
+
+
+def pg_connect(timeout: int = 10) -> Any:
+    """A connection to Dagster's PostgreSQL (``DAGSTER_PG_*``): also the writer lease's."""
+    import psycopg2
+
+    env = os.environ
+    return psycopg2.connect(host=env.get("DAGSTER_PG_HOST"), port=env.get("DAGSTER_PG_PORT"),
+                            dbname=env.get("DAGSTER_PG_DB"), user=env.get("DAGSTER_PG_USER"),
+                            password=env.get("DAGSTER_PG_PASSWORD"), connect_timeout=timeout)

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from finlake.key_files import create_key_file
+from core.key_files import create_key_file
 
 FILE = "pseudonym.key"
 

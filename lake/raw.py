@@ -10,7 +10,7 @@ A response the partner sent that cannot be read at all is kept as received, as
 
 Nothing lands with a full account, routing or card number in it: partner free text (a
 transaction's name and descriptions, a counterparty's name, an account's names) can carry
-them, so it is masked (:func:`finlake.redaction.redact`) before a page lands, and an
+them, so it is masked (:func:`core.redaction.redact`) before a page lands, and an
 unreadable body is masked as text. Masking depends on the text alone, so a retried landing
 writes the same bytes.
 A quarantined record fixed by an operator is landed beside them as
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from finlake.redaction import redact, redact_bytes
+from core.redaction import redact, redact_bytes
 from lake.objectstore import ObjectNotFound, ObjectStore
 
 RAW_PREFIX = "raw/transactions_sync"

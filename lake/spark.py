@@ -10,7 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from finlake.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

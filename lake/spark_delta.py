@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from finlake.file_modes import PRIVATE_UMASK
+from core.file_modes import PRIVATE_UMASK
 
 # delta-spark built against the Spark that pyspark ships (Delta's compatibility table), and
 # the hadoop-aws of pyspark's Hadoop client with the AWS SDK bundle and S3 analytics

@@ -3,7 +3,7 @@
 The service level: every due item is synced by ``FINLAKE_SLA_DEADLINE`` (08:00) local time
 in ``FINLAKE_SLA_TIMEZONE``.
 
-**Deadline of a sync date.** Partitions are UTC days (finlake/partitions.py) and the nightly
+**Deadline of a sync date.** Partitions are UTC days (assets/partitions.py) and the nightly
 schedule runs partition D at 02:00 UTC on D+1 (jobs/nightly.py). The deadline of D is the
 first deadline time-of-day, local, at or after D's partition ends (00:00 UTC on D+1). From
 UTC-12 to UTC+8 that is exactly "08:00 local on the day after the sync date" (UTC: 08:00

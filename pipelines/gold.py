@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from finlake.crashpoints import crash_point
+from core.crashpoints import crash_point
+from core.months import month_end, month_range, shift_month, with_months_before
 from lake import delta
 from lake.catalog import Lake
-from lake.months import shift_month
 from lake.small_tables import upsert_rows
 from lake.staging import discard, new_run, stage_frame
 from lake.tables import (
@@ -39,7 +39,6 @@ from lake.tables import (
     Table,
 )
 from pipelines import budgets, spend, unusual
-from pipelines.spend import month_range
 from quality.audit import Audit, gate
 
 if TYPE_CHECKING:
@@ -63,19 +62,6 @@ class GoldResult:
         now = time.perf_counter()
         self.steps[name] = round(now - since, 2)
         return now
-
-
-def with_months_before(months: list[str], n: int) -> list[str]:
-    """The months and the ``n`` before each (what a cell's baseline reads; a late change to
-    an old month reads around that month only, not everything since)."""
-    return sorted({shift_month(m, -k) for m in months for k in range(n + 1)})
-
-
-def month_end(month: str) -> date:
-    from datetime import timedelta
-
-    nxt = shift_month(month, 1)
-    return date(int(nxt[:4]), int(nxt[5:7]), 1) - timedelta(days=1)
 
 
 def log_changes(spark: SparkSession, lake: Lake, sync_date: date, cells: DataFrame) -> int:
@@ -152,7 +138,7 @@ def _classified(spark: SparkSession, lake: Lake, months: list[str],
 
 
 def _names(spark: SparkSession) -> DataFrame:
-    from lake.reference import categories
+    from pipelines.reference import categories
 
     names = sorted({(c["category_primary"], c["primary_display_name"]) for c in categories()})
     return spark.createDataFrame(names, "category_primary string, name string")

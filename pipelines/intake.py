@@ -18,11 +18,11 @@ import pyarrow as pa
 
 from lake import raw
 from lake.catalog import Lake
-from lake.reference import currencies
 from lake.small_tables import read_rows
 from lake.staging import new_run, put_arrow
 from lake.tables import ACCOUNTS
 from pipelines.contract import ContractStats, foreign_accounts, parse_page, record_id
+from pipelines.reference import currencies
 
 log = logging.getLogger(__name__)
 

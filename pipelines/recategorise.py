@@ -20,7 +20,6 @@ from pyspark.sql import functions as F
 
 from lake import delta, models
 from lake.catalog import Lake
-from lake.merges import UNSEEN_MONTH, neighbour_months
 from lake.objectstore import ObjectNotFound
 from lake.tables import (
     CATEGORY_OVERRIDES,
@@ -30,6 +29,7 @@ from lake.tables import (
     TRANSACTIONS,
 )
 from pipelines.categorise import CATEGORY_COLUMNS, categorise
+from pipelines.silver_merge import UNSEEN_MONTH, neighbour_months
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -214,8 +214,8 @@ def _apply(spark: SparkSession, lake: Lake, wanted: list[dict[str, Any]],
 
 def _known_categories(lake: Lake, overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The overrides whose code is in the taxonomy or among the person's own categories."""
-    from lake.reference import categories
     from lake.small_tables import read_rows
+    from pipelines.reference import categories
 
     taxonomy = {c["category"] for c in categories()}
     custom: set[tuple[str, str]] | None = None

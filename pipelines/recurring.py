@@ -66,8 +66,7 @@ OUTPUT_COLUMNS = (
 
 def lookback_months(as_of: date) -> list[str]:
     """The ``posted_month`` values ('YYYY-MM') a refresh as of ``as_of`` reads, oldest first."""
-    from lake.months import shift_month
-    from pipelines.spend import month_range
+    from core.months import month_range, shift_month
 
     last = f"{as_of:%Y-%m}"
     return month_range(shift_month(last, 1 - LOOKBACK_MONTHS), last)

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from finlake.redaction import redact
+from core.redaction import redact
 from lake import raw
 from lake.catalog import Lake
-from lake.reference import currencies
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import QUARANTINE
 from pipelines.contract import MAX_ID, MAX_TEXT, transaction_violations
+from pipelines.reference import currencies
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

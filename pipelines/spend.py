@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from lake.months import shift_month
-
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -98,15 +96,6 @@ def monthly_cashflow(classified: DataFrame) -> DataFrame:
         (-total((flow == TRANSFER) & (amt < 0))).cast(MONEY).alias("transfers_in"),
         total((flow == TRANSFER) & (amt > 0)).alias("transfers_out"),
         F.count(F.lit(1)).alias("txn_count"))
-
-
-def month_range(first: str, last: str) -> list[str]:
-    """Every month from ``first`` to ``last`` inclusive, oldest first."""
-    out, m = [], first
-    while m <= last:
-        out.append(m)
-        m = shift_month(m, 1)
-    return out
 
 
 def month_index(col: str = "month"):

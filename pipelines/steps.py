@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from finlake.crashpoints import CRASH_EXIT_CODE, armed, crash_point
+from core.crashpoints import CRASH_EXIT_CODE, armed, crash_point
 from lake import delta, models
 from lake.catalog import Lake
-from lake.merges import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
-from lake.reference import categories, merchant_rules
 from lake.small_tables import upsert_rows
 from lake.staging import discard, stage_frame
 from lake.tables import (
@@ -39,6 +37,8 @@ from pipelines.gold import log_changes
 from pipelines.health import alert_key
 from pipelines.intake import take_in
 from pipelines.reconcile_raw import reconcile
+from pipelines.reference import categories, merchant_rules
+from pipelines.silver_merge import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
 from quality.audit import Audit, check, gate
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def seed_reference(spark: SparkSession, lake: Lake) -> None:
 
 def engine_inputs(spark: SparkSession, lake: Lake) -> dict:
     """What the categorisation layers read: overrides, key rules, pattern rules, model."""
-    from lake.reference import pattern_rules
+    from pipelines.reference import pattern_rules
 
     return {
         "overrides": delta.read_table(spark, lake, CATEGORY_OVERRIDES),

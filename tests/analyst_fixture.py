@@ -18,7 +18,6 @@ from typing import Any
 from lake_fixtures import txn, write_table
 
 from lake.catalog import Lake
-from lake.reference import categories
 from lake.tables import (
     BUDGET_PROGRESS,
     CATEGORIES,
@@ -34,6 +33,7 @@ from lake.tables import (
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
 )
+from pipelines.reference import categories
 
 ANA, BEN, CARA, DEV, ELI = "ana", "ben", "cara", "dev", "eli"
 FIRST, HARBOR, NEO = "ins_first", "ins_harbor", "ins_neo"

@@ -243,8 +243,8 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
 
 
 def _build_demo(home: Path) -> DemoBuild:
+    from core.settings import load_settings
     from finlake import commands
-    from finlake.settings import load_settings
 
     shutil.rmtree(home, ignore_errors=True)  # a worker's build that failed part-way
     home.mkdir()

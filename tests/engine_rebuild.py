@@ -61,10 +61,10 @@ def main(engine: str, home: str, days: list[str]) -> int:
     """Replay ``days``; the last line printed is JSON: engine start-up and, per day, the
     run's seconds and per-step seconds."""
     os.environ.update(FINLAKE_HOME=home, FINLAKE_ENGINE=engine)
+    from assets.resources import spark_resource
+    from core.settings import load_settings
     from finlake.definitions import defs
-    from finlake.resources import spark_resource
     from finlake.runner import prepare_instance, run_partition
-    from finlake.settings import load_settings
 
     if days[0] == "--continue":
         days = days[1:]

@@ -14,7 +14,6 @@ from deltalake import write_deltalake
 
 from lake.arrow import arrow_schema
 from lake.catalog import Lake
-from lake.reference import categories
 from lake.tables import (
     ACCOUNTS,
     ALERTS,
@@ -34,6 +33,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
+from pipelines.reference import categories
 
 REFRESHED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 NOT_SPEND = ("TRANSFER_IN", "TRANSFER_OUT")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys
-from finlake.writer import lease_from
+from assets.runs import lease_from
 a = json.loads(sys.argv[1])
 lease = lease_from(a["env"], a["locks_dir"], a["lake_root"], wait=a["wait"])
 with lease.alive(a["run_id"]), lease.hold(a["job"], a["run_id"]):

@@ -48,7 +48,7 @@ class Step:
 def draw(seed: int, steps: int = 5) -> list[Step]:
     """A scenario: ``steps`` steps that make sense in order (a day is merged before it is
     replayed, a person is forgotten once, a kill is followed by a step that recovers)."""
-    from finlake.crashpoints import POINTS
+    from core.crashpoints import POINTS
 
     r = random.Random(seed)
     merged, new = list(MERGED), list(NEW_DAYS)
@@ -156,7 +156,7 @@ class World:
 
     def play(self, step: Step) -> list[str]:
         """Run one step; returns what went wrong running it (not the invariants)."""
-        from finlake.crashpoints import CRASH_EXIT_CODE
+        from core.crashpoints import CRASH_EXIT_CODE
 
         k, a = step.kind, step.args
         if k == "nightly":
@@ -231,7 +231,7 @@ class World:
         from connectors.sandbox_bank.embedded import embedded_bank
         from connectors.sandbox_bank.faults import KINDS as _ALL
         from connectors.sandbox_bank.faults import Fault
-        from finlake.settings import load_settings
+        from core.settings import load_settings
 
         day, seed, *kinds = step.args
         with _env(self.env()):

@@ -42,12 +42,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from finlake.redaction import aba_valid, luhn_valid
+from core.redaction import aba_valid, luhn_valid
 
 # Where a number starts and ends (its token boundaries): not touching a letter, digit or
 # underscore (hex and base62 ids, "abc_1234567890"), nor a decimal point (1234567890.12), nor
 # right after "hhhh-" (the last group of a UUID, "...-9d87-123456789012"), nor the raw
-# layout's zero-padded update=0000000001. As in finlake.redaction, which leaves these alone.
+# layout's zero-padded update=0000000001. As in core.redaction, which leaves these alone.
 _START = r"(?<![\w.])(?<![0-9a-f]{4}-)(?<!update=)"
 _END = r"(?!\w|\.\d)"
 # Account numbers: 10-17 digits; not a change-stream position, whose zero-padded update

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox_bank.bank import SandboxBank
-from finlake.crashpoints import CRASH_EXIT_CODE
+from core.crashpoints import CRASH_EXIT_CODE
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import ALERTS, BUDGET_PROGRESS, CREDENTIALS, SYNC_JOBS

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox_bank.bank import SandboxBank
-from finlake.crashpoints import CRASH_EXIT_CODE, POINTS
+from core.crashpoints import CRASH_EXIT_CODE, POINTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ import pytest
 from deltalake import DeltaTable
 
 from lake.catalog import Lake
-from lake.reference import categories
 from lake.tables import REGISTRY
+from pipelines.reference import categories
 
 # bench/ is not an installed package: `python -m pytest` finds it from the working directory,
 # a bare `pytest` (or one run from elsewhere) only with the repository root on the path.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
 from finlake import commands
-from finlake.settings import load_settings
 from lake.catalog import Lake
 from tests.conftest import copy_demo
 
@@ -48,7 +48,7 @@ def assert_health_unchanged(before: dict[tuple, dict], after: dict[tuple, dict],
     """A re-run changes nothing in a day whose freshness deadline had passed when the first
     run started. Before the deadline the lag is provisional: a re-run syncs again, so the data
     it measures is fresher and the lag may only shrink; every count and verdict stays."""
-    from finlake.resources import SlaSettings
+    from assets.resources import SlaSettings
 
     settings = load_settings()
     sla = SlaSettings(timezone=settings.sla_timezone, deadline=settings.sla_deadline)

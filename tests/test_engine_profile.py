@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from finlake.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 from lake.spark_delta import _artifact, server_command, server_conf
 
 BIN = Path(sys.executable).parent

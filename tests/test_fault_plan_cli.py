@@ -28,9 +28,9 @@ from connectors.sandbox_bank.fault_files import (
     load_plan_file,
 )
 from connectors.sandbox_bank.faults import KINDS, Fault, FaultPlan
+from core.settings import load_settings
 from finlake import commands
 from finlake.cli import main
-from finlake.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "docs" / "fault_plans" / "example.json"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
 from finlake import commands
-from finlake.settings import load_settings
 from lake.catalog import Lake
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, TRANSACTIONS, table
 from tests.conftest import DEMO_LOG, copy_demo
@@ -163,7 +163,7 @@ def _story_and_forget(settings, home: Path, capsys) -> None:  # noqa: ANN001
     # 4. The partner link is revoked: the old token no longer works at the bank.
     from plaid.model.item_get_request import ItemGetRequest
 
-    from finlake.resources import resources_for
+    from assets.resources import resources_for
 
     client = resources_for(settings)["partner"].client()
     import plaid

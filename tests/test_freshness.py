@@ -13,7 +13,7 @@ import pytest
 from deltalake import write_deltalake
 from lake_fixtures import write_table
 
-from finlake.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 from lake.catalog import Lake
 from lake.tables import CREDENTIALS, INSTITUTION_HEALTH, INSTITUTIONS, SYNC_JOBS
 from pipelines.freshness import (
@@ -237,8 +237,8 @@ def sla_lake(root: Path) -> Lake:
 
 @pytest.fixture
 def ny_defs(tmp_path: Path) -> dg.Definitions:
-    from finlake.resources import resources_for
-    from quality.freshness import NIGHTLY_ASSETS, freshness_definitions
+    from assets.freshness_checks import NIGHTLY_ASSETS, freshness_definitions
+    from assets.resources import resources_for
 
     settings = load_settings({"FINLAKE_HOME": str(tmp_path),
                               "FINLAKE_SLA_TIMEZONE": "America/New_York"})
@@ -309,7 +309,7 @@ def test_the_freshness_sensor_also_evaluates_the_sla_check(ny_defs: dg.Definitio
 
 def test_institution_health_records_freshness_and_lag_metadata(tmp_path: Path) -> None:
     from assets.health import institution_health
-    from finlake.resources import LakeResource, SlaSettings
+    from assets.resources import LakeResource, SlaSettings
     from lake.arrow import arrow_schema
 
     lake = sla_lake(tmp_path / "lake")

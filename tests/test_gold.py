@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from lake.catalog import Lake
-from lake.reference import categories
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import (
     ALERTS,
@@ -25,6 +24,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
 )
 from pipelines.gold import rebuild_gold, reconcile_cells, refresh_gold
+from pipelines.reference import categories
 from tests.lake_fixtures import txn, write_table
 
 D = Decimal

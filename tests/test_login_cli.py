@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from lake_fixtures import ALICE, BOB, LOGIN_PASSWORDS, small_lake, write_table
 
+from core.settings import load_settings
 from dashboard import auth
 from finlake import login_commands
 from finlake.cli import main
-from finlake.settings import load_settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, LOGINS

@@ -426,7 +426,7 @@ def test_a_sail_writer_racing_maintenance_loses_and_duplicates_nothing(spark, la
 # -- Dagster job, schedule, definitions, CLI ------------------------------------------------
 
 def _run_job(instance: dg.DagsterInstance, lake: Lake, **config: Any) -> dg.ExecuteInProcessResult:
-    from finlake.resources import LakeResource, WriterLeaseResource
+    from assets.resources import LakeResource, WriterLeaseResource
     from jobs.maintenance import maintenance as job
 
     lease = WriterLeaseResource(locks_dir=str(Path(lake.root).parent / "locks"),
@@ -448,7 +448,7 @@ def test_the_job_waits_for_a_running_nightly_and_not_for_a_dead_one(lake: Lake,
                                                                     monkeypatch) -> None:
     from dagster._core.test_utils import create_run_for_test
 
-    from finlake import writer
+    from assets import runs
     from tests.lease_helpers import writer_elsewhere
 
     for b in range(4):
@@ -467,7 +467,7 @@ def test_the_job_waits_for_a_running_nightly_and_not_for_a_dead_one(lake: Lake,
         # the maintenance run marks it failed with the reason.
         killed = create_run_for_test(instance, job_name="nightly",
                                      status=dg.DagsterRunStatus.STARTED)
-        monkeypatch.setattr(writer, "START_GRACE_SECONDS", 0.0)
+        monkeypatch.setattr(runs, "START_GRACE_SECONDS", 0.0)
         result = _run_job(instance, lake, tables=["audit_log"])
         assert result.success
         summary = result.output_for_node("maintain_tables")["totals"]
@@ -480,7 +480,7 @@ def test_the_job_waits_for_a_running_nightly_and_not_for_a_dead_one(lake: Lake,
 def test_the_schedule_runs_daily_after_the_nightly_window_full_on_sundays(tmp_path) -> None:
     from dagster._core.test_utils import create_run_for_test
 
-    from finlake.resources import WriterLeaseResource
+    from assets.resources import WriterLeaseResource
     from jobs.maintenance import maintenance_schedule
     from tests.lease_helpers import writer_elsewhere
 
@@ -521,8 +521,8 @@ def test_definitions_load_with_the_maintenance_job_and_schedule(tmp_path, monkey
 
 
 def test_finlake_maintain_prints_a_line_per_table(tmp_path, monkeypatch, capsys) -> None:
+    from core.settings import load_settings
     from finlake.cli import main
-    from finlake.settings import load_settings
 
     monkeypatch.setenv("FINLAKE_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # restored afterwards

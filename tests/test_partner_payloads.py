@@ -28,8 +28,8 @@ from connectors.sandbox_bank.endpoints import BREAKS
 from connectors.sandbox_bank.faults import Fault
 from connectors.sandbox_bank.server import serve
 from connectors.vault import LocalKeyProvider, Vault
+from core.redaction import redact, redact_bytes
 from finlake.reconcile import reconcile
-from finlake.redaction import redact, redact_bytes
 from lake.catalog import Lake
 from lake.raw import complete_pages, date_prefix, load_cursor
 from lake.small_tables import read_rows

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from finlake.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 from tests.conftest import aws_env, free_port, wait_for_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

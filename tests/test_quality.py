@@ -12,10 +12,10 @@ import pytest
 
 from lake.catalog import Lake
 from lake.raw import UpdateRef, complete_update
-from lake.reference import currencies
 from lake.tables import MONTHLY_CASHFLOW, MONTHLY_SPEND, QUALITY_RESULTS, QUARANTINE, TRANSACTIONS
 from pipelines.contract import parse_page
 from pipelines.gold import changed_cells, refresh_gold
+from pipelines.reference import currencies
 from pipelines.steps import merge_partition, seed_reference
 from quality.audit import AuditFailed
 from tests.fuzz_payloads import generate_pages, summary
@@ -294,7 +294,7 @@ def test_net_worth_failing_its_suite_is_not_published(spark, lake, monkeypatch) 
 
 
 def test_the_quarantine_ceiling_setting() -> None:
-    from finlake.settings import ConfigError, load_settings
+    from core.settings import ConfigError, load_settings
 
     assert load_settings({}).quarantine_ceiling == 0.5
     assert load_settings({"FINLAKE_QUARANTINE_CEILING": "1"}).quarantine_ceiling == 1.0

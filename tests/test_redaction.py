@@ -1,6 +1,6 @@
 """Redaction: tokens, secrets and account/routing/card numbers never reach a log or the lake.
 
-Unit tests of :func:`finlake.redaction.redact` and of the logging hook (plain loggers and
+Unit tests of :func:`core.redaction.redact` and of the logging hook (plain loggers and
 Dagster's event log), the sandbox bank's ``leaky_descriptions`` fault, raw landing, the scan
 of stored data (tests/secret_scan.py: it finds each kind of leak in each kind of file, and
 takes neither adjacent fields, ids, dates nor number columns for account numbers), and a
@@ -37,8 +37,8 @@ from dagster._serdes import serialize_value
 from connectors.sandbox_bank.bank import SandboxBank
 from connectors.sandbox_bank.faults import KINDS, SYNC_ONLY, Fault, FaultPlan
 from connectors.sandbox_bank.ids import plaid_id, uuid4_from
-from finlake import redaction
-from finlake.redaction import (
+from core import redaction
+from core.redaction import (
     MASK,
     RedactingFilter,
     aba_valid,
@@ -558,10 +558,10 @@ def test_adjacent_fields_ids_dates_and_number_columns_are_not_account_numbers(
 def test_a_leaky_demo_leaves_no_secret_in_logs_lake_or_dagster(tmp_path, monkeypatch,
                                                               capfd) -> None:
     from connectors.sandbox_bank.embedded import embedded_bank
+    from core.settings import load_settings
     from finlake import cli
     from finlake.commands import HISTORY_DAYS
     from finlake.runner import prepare_instance
-    from finlake.settings import load_settings
     from lake.catalog import Lake
 
     t0 = time.perf_counter()

@@ -22,8 +22,8 @@ from connectors.vault import (
     _seal,
     key_provider,
 )
+from core.settings import PRODUCTION_SERVICES, ConfigError, load_settings
 from finlake import cli, key_commands
-from finlake.settings import PRODUCTION_SERVICES, ConfigError, load_settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, CREDENTIALS
@@ -235,12 +235,12 @@ def test_production_needs_a_kms_key(tmp_path, monkeypatch, capsys) -> None:
 def test_decryption_during_a_sync_is_audited(tmp_path) -> None:
     import dagster as dg
 
+    from assets.resources import LakeResource, PartnerResource, VaultResource
     from assets.transactions import raw_transaction_pages
     from connectors.linking import link_sandbox
     from connectors.partner import partner_client
     from connectors.sandbox_bank.bank import SandboxBank
     from connectors.sandbox_bank.server import serve
-    from finlake.resources import LakeResource, PartnerResource, VaultResource
 
     day = date(2026, 6, 10)
     bank = SandboxBank.open(tmp_path / "bank", users=2, history_start=day - timedelta(5),

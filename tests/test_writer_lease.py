@@ -1,4 +1,4 @@
-"""The lake's writer lease (lake/lease.py, finlake/writer.py): one writer at a time, a clear
+"""The lake's writer lease (lake/lease.py, assets/runs.py): one writer at a time, a clear
 "waiting for" line, nothing blocked by a killed run, staged leftovers swept.
 
 Writers are real processes here: a child holds the lease as a nightly would, and is killed
@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finlake import writer
+from assets import runs
 from lake.catalog import Lake
 from lake.lease import FileLocks, LakeBusy, PostgresLocks, WriterLease
 from lake.staging import HELD_MARK, hold, new_run, sweep
@@ -103,9 +103,9 @@ def test_the_sweep_removes_a_dead_runs_staging_and_keeps_held_files(tmp_path) ->
 def test_finlake_runs_lists_and_clears_a_stuck_run(tmp_path, monkeypatch, capsys) -> None:
     from dagster._core.test_utils import create_run_for_test
 
+    from core.settings import load_settings
     from finlake.cli import main
     from finlake.runner import prepare_instance
-    from finlake.settings import load_settings
 
     monkeypatch.setenv("FINLAKE_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # restored afterwards
@@ -116,7 +116,7 @@ def test_finlake_runs_lists_and_clears_a_stuck_run(tmp_path, monkeypatch, capsys
     live_id = uuid.uuid4().hex
     live = create_run_for_test(instance, job_name="replay", run_id=live_id,
                                status=dg.DagsterRunStatus.STARTED)
-    monkeypatch.setattr(writer, "START_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(runs, "START_GRACE_SECONDS", 0.0)
     with writer_elsewhere(settings.locks_dir, settings.lake_root, job="replay", run_id=live_id):
         assert main(["runs"]) == 0
         out, err = capsys.readouterr()

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
+from core.settings import load_settings
 from dashboard import data, ui
 from dashboard.auth import Principal
-from finlake.settings import load_settings
 from lake.tables import INSTITUTION_HEALTH, MONTHLY_SPEND, QUALITY_RESULTS
 
 if TYPE_CHECKING:

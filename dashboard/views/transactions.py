@@ -12,8 +12,8 @@ import streamlit as st
 from dashboard import actions, data, ui
 from dashboard.auth import Principal
 from dashboard.plain import plain
-from lake.reference import categories
 from lake.tables import TRANSACTIONS
+from pipelines.reference import categories
 
 if TYPE_CHECKING:
     from lake.catalog import Lake

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from core.crashpoints import CRASH_EXIT_CODE
+from core.settings import load_settings
 from finlake import cli
 from finlake.commands import HISTORY_DAYS
-from finlake.crashpoints import CRASH_EXIT_CODE
-from finlake.settings import load_settings
 from lake.catalog import Lake
 from lake.tables import AUDIT_LOG, CREDENTIALS, TRANSACTIONS, table
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import ConfigError, load_settings
 from finlake.cli import main
-from finlake.settings import ConfigError, load_settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import CUSTOM_CATEGORIES, SYNC_JOBS
@@ -279,7 +279,7 @@ def test_the_cli_prints_one_line_per_problem(home: Path, monkeypatch: pytest.Mon
 def test_a_mistyped_variable_name_is_warned_about(home: Path, monkeypatch: pytest.MonkeyPatch,
                                                   caplog: pytest.LogCaptureFixture,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from finlake import settings_checks
+    from core import settings_checks
 
     monkeypatch.setattr(settings_checks, "_warned", set())  # warned once per process
     monkeypatch.setenv("FINLAKE_SYNC_WORKER", "2")

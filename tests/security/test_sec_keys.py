@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.credentials import CredentialStore
 from connectors.vault import LocalKeyProvider, Vault, VaultError, key_provider
+from core.settings import load_settings
 from finlake import cli, key_commands
-from finlake.settings import load_settings
 from lake.catalog import Lake
 from lake.small_tables import read_rows
 from lake.tables import ACCOUNTS, AUDIT_LOG, CREDENTIALS, SYNC_JOBS
@@ -378,7 +378,7 @@ def test_a_key_write_failing_at_any_step_changes_nothing(small, monkeypatch, cap
 def test_a_rotation_killed_mid_write_leaves_no_key_behind(small) -> None:
     """Killed after the new key's temporary file was written, before it got its name: the
     temporary file never becomes a key."""
-    from finlake.crashpoints import CRASH_EXIT_CODE
+    from core.crashpoints import CRASH_EXIT_CODE
 
     settings, store, tokens = small
     keys = _key_files(settings)
@@ -445,7 +445,7 @@ def test_a_retiring_rotation_killed_part_way_is_rerun_to_completion(small, tmp_p
     """Killed with every token re-encrypted in memory (nothing committed), or after the
     commit (old versions and the old key still there): every token opens in between, and
     the re-run finishes the job."""
-    from finlake.crashpoints import CRASH_EXIT_CODE
+    from core.crashpoints import CRASH_EXIT_CODE
 
     settings, store, tokens = small
     stolen, data_keys, ids = _attacker(settings, tmp_path / "stolen")

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from finlake import settings_checks as check
-from finlake.settings_checks import PRODUCTION_SERVICES
+from core import settings_checks as check
+from core.settings_checks import PRODUCTION_SERVICES
 
 __all__ = ["PRODUCTION_SERVICES", "ConfigError", "Settings", "load_settings"]
 

@@ -29,7 +29,7 @@ KNOWN_VARIABLES = frozenset({
     "FINLAKE_ALERT_SINK", "FINLAKE_SLA_TIMEZONE", "FINLAKE_SLA_DEADLINE",
     "FINLAKE_QUARANTINE_CEILING", "FINLAKE_KMS_KEY_ID", "FINLAKE_KMS_ENDPOINT",
     "FINLAKE_PSEUDONYM_KEY", "FINLAKE_LOG_LEVEL",
-    "FINLAKE_CRASH_AT",  # finlake/crashpoints.py (crash tests)
+    "FINLAKE_CRASH_AT",  # core/crashpoints.py (crash tests)
     "FINLAKE_SPARK_JARS",  # lake/spark_delta.py: where the Delta jars are kept
 })
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -197,7 +197,7 @@ def pseudonym_key(raw: str) -> str:
 
 
 def crash_point(raw: str) -> str:
-    from finlake.crashpoints import FORGET_POINTS, KEY_POINTS, POINTS
+    from core.crashpoints import FORGET_POINTS, KEY_POINTS, POINTS
 
     known = POINTS + FORGET_POINTS + KEY_POINTS
     if raw not in known:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from finlake.resources import LakeResource, SparkResource
+from assets.resources import LakeResource, SparkResource
 
 if TYPE_CHECKING:
     from quality.audit import Audit, AuditFailed

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from finlake.settings import SANDBOX_SECRET, Settings
+from core.settings import SANDBOX_SECRET, Settings
 
 if TYPE_CHECKING:
     from plaid.api.plaid_api import PlaidApi
@@ -174,7 +174,7 @@ class WriterLeaseResource(dg.ConfigurableResource):
     Every finlake job requires it through the ``holds_writer_lease`` hook and runs in one
     process, so the lease is taken once, before the first step: two runs never write the lake
     at the same time, and a run that waits says what for. The first holder also clears runs
-    whose process is gone (finlake/writer.py)."""
+    whose process is gone (assets/runs.py)."""
 
     env: str = "local"
     locks_dir: str
@@ -184,13 +184,13 @@ class WriterLeaseResource(dg.ConfigurableResource):
 
     def lease(self) -> Any:
         """The lease itself (to ask who holds it: ``lease().holder()``)."""
-        from finlake.writer import lease_from
+        from assets.runs import lease_from
 
         return lease_from(self.env, self.locks_dir, self.lake_root, self.wait)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Any]:
-        from finlake.writer import clear_dead_runs, lease_from
+        from assets.runs import clear_dead_runs, lease_from
         from lake.catalog import Lake
 
         run = context.dagster_run

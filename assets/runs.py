@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from finlake.settings import Settings
+from core.settings import Settings
 from lake.lease import FileLocks, Locks, PostgresLocks, WriterLease
+from lake.locks import pg_connect
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -38,8 +39,6 @@ def locks_for(env: str, locks_dir: str, lake_root: str) -> Locks:
     key = f"{env}:{lake_root}"
     if key not in _LOCKS:
         if env == "production":
-            from finlake.runner import pg_connect  # (imports Dagster: only when needed)
-
             _LOCKS[key] = PostgresLocks(pg_connect, lake_root)
         else:
             _LOCKS[key] = FileLocks(locks_dir)

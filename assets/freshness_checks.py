@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from assets.health import institution_health
+from assets.resources import LakeResource, SlaSettings
 from assets.spend import alert_outbox, gold_spend
 from assets.transactions import raw_transaction_pages, silver_transactions
 from assets.wealth import net_worth, recurring_payments
-from finlake.resources import LakeResource, SlaSettings
-from finlake.settings import Settings
+from core.settings import Settings
 
 # The daily-partitioned assets of the nightly job (gold_spend: its six specs).
 SLA_CHECK = "due_items_synced_by_deadline"

@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from finlake.crashpoints import crash_point
+from core.crashpoints import crash_point
 
 
 def _fsync_dir(directory: Path) -> None:
