@@ -166,6 +166,7 @@ class WriterLease:
         return "dead" if self.locks.read_note(name) is not None else "unknown"
 
     def bury(self, run_id: str) -> None:
-        """Remove a dead run's note (once it is marked failed)."""
+        """Remove a dead run's note and lock file (once it is marked failed)."""
         if not self.locks.is_held(f"run-{run_id}"):
             self.locks.write_note(f"run-{run_id}", None)
+            self.locks.discard(f"run-{run_id}")

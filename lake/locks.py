@@ -26,6 +26,7 @@ class Locks(Protocol):
     def is_held(self, name: str) -> bool: ...  # by anyone, this process included
     def write_note(self, name: str, note: dict[str, Any] | None) -> None: ...
     def read_note(self, name: str) -> dict[str, Any] | None: ...
+    def discard(self, name: str) -> None: ...  # a lock no one will take again (a dead run's)
 
 
 class FileLocks:
@@ -58,6 +59,12 @@ class FileLocks:
                 self._path(name).unlink(missing_ok=True)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def discard(self, name: str) -> None:
+        """Remove the file of a run's lock that no process holds: a run that ends removes
+        its own (``unlock``); one killed leaves it for whoever buries the run."""
+        if name != WRITER and not self.is_held(name):
+            self._path(name).unlink(missing_ok=True)
 
     def is_held(self, name: str) -> bool:
         if name in self._fds:
@@ -169,6 +176,9 @@ class PostgresLocks:
                         (f"{self.scope} {name}",))
             row = cur.fetchone()
         return json.loads(row[0]) if row else None
+
+    def discard(self, name: str) -> None:
+        """Nothing to remove: an advisory lock is gone with the session that held it."""
 
 
 def pg_connect(timeout: int = 10) -> Any:

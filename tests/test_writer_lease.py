@@ -76,6 +76,10 @@ def test_a_writer_killed_9_blocks_nothing_and_is_seen_dead(tmp_path) -> None:
         assert ours.holder() is None  # the kernel dropped the lock with the process
         with ours.hold("nightly", "run-3") as me:
             assert me.run_id == "run-3"
+    assert (locks / "run-killed-run.lock").exists()  # the kill left its lock file
+    ours.bury("killed-run")
+    assert ours.life("killed-run") == "unknown"
+    assert sorted(p.name for p in locks.iterdir()) == ["writer.lock"]  # nothing of either run
 
 
 def test_one_process_may_enter_its_own_lease_again(tmp_path) -> None:
