@@ -31,7 +31,7 @@ _IDEMPOTENT_CONFIG = frozenset({"get", "get_with_default", "get_option", "get_al
 GARBLED = "Exception deserializing response"
 
 
-def retry_garbled_config_reads() -> None:
+def retry_garbled_config_calls() -> None:
     """Send a settings call again when its answer arrives garbled. gRPC Python now and then
     fails to parse a good response ("Exception deserializing response!": a DecodeError of
     ``spark.connect.ConfigResponse``; seen in a full test run and in the soak, both under
@@ -52,7 +52,7 @@ def retry_garbled_config_reads() -> None:
                 if (attempt == 3 or GARBLED not in str(exc)
                         or operation.WhichOneof("op_type") not in _IDEMPOTENT_CONFIG):
                     raise
-                log.warning("a Spark Connect settings read came back garbled; reading again")
+                log.warning("a Spark Connect settings call came back garbled; sending it again")
         raise AssertionError("unreachable")  # pragma: no cover
 
     config._finlake_retry = True  # type: ignore[attr-defined]
@@ -95,7 +95,7 @@ def spark_session(remote: str | None = None, engine: str = "sail",
     finlake's conf."""
     from pyspark.sql import SparkSession
 
-    retry_garbled_config_reads()
+    retry_garbled_config_calls()
     if remote:
         check_reachable(remote)
     url = remote or embedded_remote(engine, s3_endpoint)

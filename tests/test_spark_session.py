@@ -38,8 +38,8 @@ def _write() -> pb2.ConfigRequest.Operation:
 def test_a_garbled_settings_read_is_read_again(monkeypatch, failures: int) -> None:
     calls: list[str] = []
     monkeypatch.setattr(SparkConnectClient, "config", _flaky(failures, calls))
-    spark_module.retry_garbled_config_reads()
-    spark_module.retry_garbled_config_reads()  # once only: not wrapped twice
+    spark_module.retry_garbled_config_calls()
+    spark_module.retry_garbled_config_calls()  # once only: not wrapped twice
     assert SparkConnectClient.config(None, _read()) == "answer"
     assert calls == ["get"] * (failures + 1)
 
@@ -47,13 +47,13 @@ def test_a_garbled_settings_read_is_read_again(monkeypatch, failures: int) -> No
 def test_three_garbled_answers_fail_and_a_set_is_sent_again(monkeypatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(SparkConnectClient, "config", _flaky(3, calls))
-    spark_module.retry_garbled_config_reads()
+    spark_module.retry_garbled_config_calls()
     with pytest.raises(RuntimeError, match="Exception deserializing response"):
         SparkConnectClient.config(None, _read())
     assert calls == ["get"] * 3
     calls.clear()
     monkeypatch.setattr(SparkConnectClient, "config", _flaky(1, calls))
-    spark_module.retry_garbled_config_reads()
+    spark_module.retry_garbled_config_calls()
     assert SparkConnectClient.config(None, _write()) == "answer"  # the same value, twice
     assert calls == ["set", "set"]
 
@@ -66,7 +66,7 @@ def test_other_errors_are_not_retried(monkeypatch) -> None:
         raise RuntimeError("spark.sql.foo is not a valid setting")
 
     monkeypatch.setattr(SparkConnectClient, "config", config)
-    spark_module.retry_garbled_config_reads()
+    spark_module.retry_garbled_config_calls()
     with pytest.raises(RuntimeError, match="not a valid setting"):
         SparkConnectClient.config(None, _write())
     assert calls == ["set"]
