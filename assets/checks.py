@@ -13,7 +13,7 @@ import dagster as dg
 from assets.resources import LakeResource, SparkResource
 
 if TYPE_CHECKING:
-    from quality.audit import Audit, AuditFailed
+    from quality.validation import Audit, AuditFailed
 
 # suite -> (check name, what it checks)
 SILVER_CHECKS = {

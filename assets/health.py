@@ -10,7 +10,7 @@ from assets.resources import LakeResource, SlaSettings
 from assets.transactions import raw_transaction_pages
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.tables import Table
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
     from connectors.credentials import CredentialStore
     from connectors.ingest import SyncRuntime
-    from lake.audit import AuditLog
-    from lake.catalog import Lake
+    from lake.audit_log import AuditLog
+    from lake.lake import Lake
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -29,7 +29,7 @@ class LakeResource(dg.ConfigurableResource):
     s3_endpoint: str | None = None
 
     def lake(self) -> Lake:
-        from lake.catalog import Lake
+        from lake.lake import Lake
 
         return Lake(self.root, self.s3_endpoint)
 
@@ -191,7 +191,7 @@ class WriterLeaseResource(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Any]:
         from assets.runs import clear_dead_runs, lease_from
-        from lake.catalog import Lake
+        from lake.lake import Lake
 
         run = context.dagster_run
         if run is None:  # built outside a run (a test, a script): nothing to hold

@@ -24,7 +24,7 @@ from lake.locks import pg_connect
 if TYPE_CHECKING:
     import dagster as dg
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 # A run that never marked itself alive (killed while starting, or started by an older
 # finlake) is judged dead once Dagster has called it under way for this long.

@@ -32,7 +32,7 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
     """Recompute the user x month cells the day changed; budgets and alerts for its month.
     Each table's staged rows pass its suite before they replace the published cells."""
     from pipelines.gold import changed_cells, refresh_gold
-    from quality.audit import AuditFailed
+    from quality.validation import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)

@@ -29,7 +29,7 @@ def raw_transaction_pages(
 ) -> dg.MaterializeResult:
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
     from connectors.ingest import ingest_day
-    from lake.audit import AuditLog
+    from lake.audit_log import AuditLog
     from lake.forget_objects import users_being_forgotten
     from lake.small_tables import append_rows
     from lake.tables import SYNC_JOBS
@@ -70,7 +70,7 @@ def silver_transactions(
     """Transactions merged from the day's raw pages (idempotent MERGE on account + partner id)."""
     from pipelines.recategorise import refresh_categories
     from pipelines.steps import merge_partition, seed_reference
-    from quality.audit import AuditFailed
+    from quality.validation import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     seed_reference(session, the_lake)

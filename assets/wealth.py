@@ -22,7 +22,7 @@ def _suite(name: str, asset: str) -> dg.AssetCheckSpec:
 def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Balances per account and net worth per user for the day (last known balance carried)."""
     from pipelines.steps import refresh_net_worth
-    from quality.audit import AuditFailed
+    from quality.validation import AuditFailed
 
     audits: list = []
     try:
@@ -43,7 +43,7 @@ def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
     """Subscriptions and bills: cadence, next expected date, price increases, misses."""
     from pipelines.gold import changed_cells
     from pipelines.steps import refresh_recurring
-    from quality.audit import AuditFailed
+    from quality.validation import AuditFailed
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)

@@ -1022,7 +1022,7 @@ class LakeWriter:
 def build(out: Path, spec: LakeSpec, log: Any = print) -> dict[str, Any]:
     """Generate the lake at ``out/lake``; returns the marker contents."""
     from connectors.sandbox_bank.institutions import institutions_for
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     began = time.perf_counter()
     lake = Lake(str(out / "lake"))

@@ -93,7 +93,7 @@ def main() -> None:
 
     import pyarrow as pa
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.tables import TRANSACTIONS
 
     home = _build_lake(args.users, args.lake)

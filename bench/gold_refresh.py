@@ -293,7 +293,7 @@ def main() -> None:
     ap.add_argument("--per-day", type=int, default=2)
     args = ap.parse_args()
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.spark import spark_session
     from pipelines.gold import rebuild_gold
     from pipelines.steps import seed_reference

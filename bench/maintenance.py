@@ -130,7 +130,7 @@ def compare(before: dict[str, float], after: dict[str, float], prefix: str = "")
 
 
 def copy_lake(src: Path, dst: Path) -> Any:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
@@ -246,7 +246,7 @@ def table_stats(lake: Any, t: Any) -> dict[str, Any]:
 def layout_evidence(spark: Any, before: Path, work: Path, targets_mib: list[float],
                     reps: int, newest: str, since: str) -> list[dict[str, Any]]:
     """Copies of the year-old transactions table, compacted at each target size."""
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.maintenance import Policy, maintain_table
     from lake.tables import TRANSACTIONS
 
@@ -287,7 +287,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="work directory to keep")
     args = p.parse_args()
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.maintenance import DAILY_MIN_SMALL_FILES, Policy, maintain_table
     from lake.spark import spark_session
     from lake.tables import AUDIT_LOG, LOGINS, TRANSACTIONS

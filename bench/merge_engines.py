@@ -490,7 +490,7 @@ def finlake_merge(work: Path, runs: int, _: str, *, engine: str) -> dict[str, An
     ``SELECT 1`` returns) is timed apart from the merges. Each run merges into a fresh copy
     of the starting table in its own folder, so no engine keeps a cached view of a table
     that was put back under it (delta-spark caches each path's log)."""
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.spark import spark_session
     from pipelines.silver_merge import merge_transactions
 

@@ -191,7 +191,7 @@ def run_history(home: Path, day: date, replay: bool) -> dict[str, Any]:
     from core.settings import load_settings
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_partition
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.spark import spark_session
 
     settings = load_settings()

@@ -38,7 +38,7 @@ def main() -> None:
     from finlake import commands
     from finlake.definitions import defs
     from finlake.runner import QUIET, prepare_instance
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.small_tables import read_rows
     from lake.tables import ACCOUNTS
 

@@ -131,7 +131,7 @@ def sign_in(lake_dir: Path, users: list[str], passwords: dict[str, str]
     kept in ``passwords``; an existing one is replaced), then each user's Principal from
     ``auth.verify``, as the sign-in form gets it."""
     from dashboard import auth
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     lake = Lake(str(lake_dir / "lake"))
     started = time.perf_counter()
@@ -237,7 +237,7 @@ def cold_probe(lake_dir: Path, page: str, user: str, password: str) -> dict[str,
 def probe(page: str, lake_dir: Path, user: str) -> None:
     password = sys.stdin.readline().rstrip("\n")
     started = time.perf_counter()
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     load = shell_load if page == SHELL else dict(
         (n, m) for n, _, m in page_modules([page]))[page].load
@@ -258,7 +258,7 @@ def probe(page: str, lake_dir: Path, user: str) -> None:
 def measure_data(lake_dir: Path, pages: list[tuple[str, str, Any]], showcase: str,
                  pool: UserPool, reps: int, label: str, who: dict[str, Principal],
                  passwords: dict[str, str]) -> dict[str, dict[str, Any]]:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     lake = Lake(str(lake_dir / "lake"))
     out: dict[str, dict[str, Any]] = {}
@@ -352,7 +352,7 @@ def failure(at: Any) -> str | None:
 def query_profile(lake_dir: Path, pages: list[tuple[str, str, Any]], who: Principal,
                   top: int = 6) -> None:
     """Time each query of one page load for a user not seen before; explain the slowest."""
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     lake, user = Lake(str(lake_dir / "lake")), str(who.user_id)
     with QueryLog() as log:
@@ -443,8 +443,8 @@ def layout_experiment(lake_dir: Path, users: list[str]) -> None:
     whole table sorted by user."""
     import shutil
 
-    from lake.catalog import Lake
     from lake.duck import new_connection, register
+    from lake.lake import Lake
     from lake.tables import REGISTRY
 
     lake, con = Lake(str(lake_dir / "lake")), new_connection()

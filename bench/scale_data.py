@@ -197,7 +197,7 @@ class Lakes:
     reaches back to it."""
 
     def __init__(self, root: Path, spec: ScaleSpec, ls: dl.LakeSpec) -> None:
-        from lake.catalog import Lake
+        from lake.lake import Lake
 
         self.first: dict[int, int] = {h: ls.months - months_for(spec, h) for h in spec.histories}
         self.lakes = {h: Lake(str(home_of(root, h) / "lake")) for h in spec.histories}
@@ -335,7 +335,7 @@ def finish_lakes(root: Path, spec: ScaleSpec, facts: dict[str, Any],
     write the categorisation state of a lake whose last nightly applied everything."""
     import pandas as pd
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
     from pipelines.training import train_and_publish
 

@@ -30,8 +30,8 @@ def main() -> None:
     from connectors.sandbox_bank.bank import SandboxBank
     from core.settings import load_settings
     from finlake import commands
-    from lake.catalog import Lake
     from lake.duck import connect
+    from lake.lake import Lake
 
     settings = load_settings()
     day = datetime.now(UTC).date() - timedelta(days=1)

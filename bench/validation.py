@@ -80,14 +80,14 @@ def main(argv: list[str] | None = None) -> None:
 
     import pyarrow as pa
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.spark import spark_session
     from lake.staging import put_arrow, stage_frame
     from pipelines import silver
     from pipelines.contract import parse_page
     from pipelines.intake import CHANGE_SCHEMA
     from pipelines.reference import currencies
-    from quality.audit import LOCAL_ROWS, validate
+    from quality.validation import LOCAL_ROWS, validate
 
     t = time.perf_counter()
     bodies = pages(records(args.rows, args.bad, args.seed), args.page)

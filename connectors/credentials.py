@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from connectors.vault import Sealed, Vault
 from core.redaction import register_secret
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import update_columns, upsert_rows
 from lake.tables import CREDENTIALS
 
 if TYPE_CHECKING:
-    from lake.audit import AuditLog
+    from lake.audit_log import AuditLog
 
 
 @dataclass(frozen=True)

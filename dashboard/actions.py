@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from dashboard import data
 from dashboard.auth import DASHBOARD, Principal
-from lake.audit import audit
+from lake.audit_log import audit
 from lake.delta import sql_literal
 from lake.small_tables import upsert_rows
 from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
 from pipelines.reference import categories
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 SOURCE = "dashboard"
 

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from lake.audit import audit
+from lake.audit_log import audit
 from lake.people import has_user
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import LOGINS
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from pipelines.reference import categories, display_name
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 RECHECK_SECONDS = 1.0
 CACHE_ENTRIES = 512

@@ -15,7 +15,7 @@ from core.settings import ConfigError, load_settings
 from dashboard import auth, data
 from dashboard.auth import Principal
 from dashboard.plain import plain
-from lake.catalog import Lake
+from lake.lake import Lake
 
 if TYPE_CHECKING:
     from lake.tables import Table

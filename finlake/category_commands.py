@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from finlake.preflight import refuse_unknown_user
-from lake.catalog import Lake
+from lake.lake import Lake
 
 
 def _lake(settings: Settings) -> Lake:
@@ -48,7 +48,7 @@ def add_category(settings: Settings, user_id: str, name: str, primary: str) -> i
     upsert_rows(_lake(settings), CUSTOM_CATEGORIES, [{
         "user_id": user_id, "category": code, "category_primary": primary,
         "display_name": name.strip(), "created_at": datetime.now(UTC)}])
-    from lake.audit import audit, cli_actor
+    from lake.audit_log import audit, cli_actor
 
     audit(_lake(settings), cli_actor(), "add_category", user_id, primary=primary)
     print(json.dumps({"user_id": user_id, "category": code, "primary": primary}))
@@ -78,7 +78,7 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         upsert_rows(lake, CATEGORY_OVERRIDES, [{
             "user_id": user_id, "merchant_key": key, "category": category, "source": "cli",
             "created_at": datetime.now(UTC)}])
-        from lake.audit import audit, cli_actor
+        from lake.audit_log import audit, cli_actor
 
         audit(lake, cli_actor(), "override_merchant", user_id, category=category)
         print(json.dumps({"user_id": user_id, "merchant_key": key, "category": category,
@@ -102,7 +102,7 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
     upsert_rows(lake, TRANSACTION_OVERRIDES, [{
         "user_id": user_id, "txn_id": str(txn_id), "category": category, "source": "cli",
         "created_at": datetime.now(UTC), "posted_month": months[0]}])
-    from lake.audit import audit, cli_actor
+    from lake.audit_log import audit, cli_actor
 
     audit(lake, cli_actor(), "override_transaction", user_id, category=category)
     print(json.dumps({"user_id": user_id, "txn_id": txn_id, "user_category": category,

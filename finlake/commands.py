@@ -32,7 +32,7 @@ def advance_sandbox(url: str, day: date) -> None:
 
 def link(settings: Settings) -> int:
     from connectors.linking import link_sandbox, sandbox_call
-    from lake.audit import AuditLog, cli_actor
+    from lake.audit_log import AuditLog, cli_actor
     from lake.small_tables import upsert_rows
     from lake.tables import INSTITUTIONS
 
@@ -112,7 +112,7 @@ def _run_days(settings: Settings, days: list[date], job: str) -> bool:
 
 
 def _table_counts(settings: Settings) -> dict[str, int]:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     lake = Lake(settings.lake_root, settings.s3_endpoint)
     return {t.name: lake.delta(t).to_pyarrow_dataset().count_rows()  # type: ignore[union-attr]
@@ -264,7 +264,7 @@ def sync_account(settings: Settings, account_id: str) -> int:
 
 def reconcile(settings: Settings) -> int:
     from finlake.reconcile import reconcile as run
-    from lake.audit import AuditLog, cli_actor
+    from lake.audit_log import AuditLog, cli_actor
 
     if not settings.embedded_partner:
         print("finlake: reconcile needs the sandbox bank's truth (unset FINLAKE_PARTNER_HOST)",

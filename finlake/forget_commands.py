@@ -12,9 +12,9 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_errors
     from jobs.forget import REQUEST_PREFIX, request_forget
-    from lake.audit import cli_actor
-    from lake.catalog import Lake
+    from lake.audit_log import cli_actor
     from lake.forget_objects import forget_requested
+    from lake.lake import Lake
     from lake.people import has_user
 
     lake = Lake(settings.lake_root, settings.s3_endpoint)

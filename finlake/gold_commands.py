@@ -32,7 +32,7 @@ def _primaries() -> str:
 def budget_set(settings: Settings, user_id: str, category: str, amount: str | None) -> int:
     """Set (``amount``) or clear (``None``) a user's monthly budget for a primary category,
     then refresh that user's budget progress (and alerts) for the current month."""
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.small_tables import upsert_rows
     from lake.tables import BUDGETS
 
@@ -65,7 +65,7 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
         upsert_rows(lake, BUDGETS, [{"user_id": user_id, "category_primary": primary,
                                      "amount": value, "set_by": "cli",
                                      "set_at": datetime.now(UTC)}])
-    from lake.audit import audit, cli_actor
+    from lake.audit_log import audit, cli_actor
 
     audit(lake, cli_actor(), "clear_budget" if value is None else "set_budget", user_id,
           category_primary=primary, amount=None if value is None else str(value))
@@ -100,8 +100,8 @@ def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:
 
 def budget_show(settings: Settings, user_id: str) -> int:
     """The user's budgets for the newest month: effective budget, source, spent, state."""
-    from lake.catalog import Lake
     from lake.duck import available_tables, connect
+    from lake.lake import Lake
 
     lake = Lake(settings.lake_root, settings.s3_endpoint)
     if refuse_unknown_user(lake, user_id, "budget"):
@@ -126,7 +126,7 @@ def gold_rebuild(settings: Settings, as_of: date | None) -> int:
     """Recompute every gold spend cell from silver (a repair; the nightly run is incremental)."""
     from assets.resources import spark_resource
     from assets.runs import writing
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from pipelines.gold import rebuild_gold
     from pipelines.steps import latest_sync_day, seed_reference
 
@@ -145,7 +145,7 @@ def gold_rebuild(settings: Settings, as_of: date | None) -> int:
 
 
 def alerts_deliver(settings: Settings) -> int:
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from pipelines.alert_delivery import deliver
 
     out = deliver(Lake(settings.lake_root, settings.s3_endpoint), settings.alert_sink)

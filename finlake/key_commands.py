@@ -37,7 +37,7 @@ from connectors.vault import (
 )
 from core.crashpoints import crash_point
 from core.settings import Settings
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import CREDENTIALS
 
@@ -207,7 +207,7 @@ def rotate(settings: Settings, retire: bool = False, new_key: bool = False,
 
 def _rotate(settings: Settings, retire: bool, new_key: bool,
             progress: Callable[[str], None]) -> int:
-    from lake.audit import audit, cli_actor
+    from lake.audit_log import audit, cli_actor
 
     def fail(message: str, code: int) -> int:
         print(f"finlake keys: {message}", file=sys.stderr)

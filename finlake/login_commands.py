@@ -17,7 +17,7 @@ USAGE_HINT = ("e.g. finlake login add alice --user u0000042, or finlake login ad
 
 
 def _lake(settings: Settings):
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     return Lake(settings.lake_root, settings.s3_endpoint)
 
@@ -54,7 +54,7 @@ def login_add(settings: Settings, login: str, user_id: str | None, analyst: bool
               password_stdin: bool, no_password: bool, replace: bool) -> int:
     """Create a login for one person (``--user``) or an analyst (``--analyst``)."""
     from dashboard.auth import LoginError, check_password, create_login
-    from lake.audit import cli_actor
+    from lake.audit_log import cli_actor
 
     if analyst == bool(user_id):
         return _fail(f"give exactly one of --user USER_ID or --analyst ({USAGE_HINT})")
@@ -100,7 +100,7 @@ def login_disable(settings: Settings, login: str) -> int:
         return _fail(str(exc))
     if not found:
         return _fail(f"no login {login!r}; see finlake login list")
-    from lake.audit import audit, cli_actor
+    from lake.audit_log import audit, cli_actor
 
     audit(_lake(settings), cli_actor(), "disable_login")  # the login name stays out
     print(f"login {login.strip().lower()} disabled: it can no longer sign in "
@@ -115,7 +115,7 @@ def demo_login(settings: Settings) -> str | None:
     import secrets
 
     from dashboard.auth import create_login, list_logins
-    from lake.audit import cli_actor
+    from lake.audit_log import cli_actor
     from lake.small_tables import read_rows
     from lake.tables import ACCOUNTS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from core.settings import Settings
-from lake.catalog import Lake
+from lake.lake import Lake
 
 HOME_MAKERS = ("demo", "link-sandbox")  # the only commands that may create a home
 HOMELESS = ("sandbox-labelled", "spark-delta")  # never read or write a home

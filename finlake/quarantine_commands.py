@@ -11,7 +11,7 @@ from core.settings import Settings
 
 
 def _lake(settings: Settings):
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     return Lake(settings.lake_root, settings.s3_endpoint)
 

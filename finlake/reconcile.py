@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from connectors.credentials import CredentialStore
 from core.redaction import redact
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.raw import load_cursor
 from lake.tables import TRANSACTIONS
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
 
     from core.settings import Settings
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 FORMATS = ("table", "csv", "json")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -28,8 +28,8 @@ _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
 def sql_command(settings: Settings, args: argparse.Namespace) -> int:
     """``finlake sql``: one query, an interactive session or an export, in the analyst sandbox
     (lake/analyst_sql.py), de-identified unless ``--identified``; every statement audited."""
-    from lake.audit import cli_actor
-    from lake.catalog import Lake
+    from lake.audit_log import cli_actor
+    from lake.lake import Lake
     from lake.pseudonyms import pseudonym_key
 
     lake = Lake(settings.lake_root, settings.s3_endpoint)
@@ -139,7 +139,7 @@ def export_file(lake: Lake, path: str, out: TextIO | None = None,
         return 2
     try:
         if actor is not None:
-            from lake.audit import audit
+            from lake.audit_log import audit
 
             audit(lake, actor, "export", identified=pseudonym_key is None, replace=replace)
         versions = export(lake, Path(path), pseudonym_key, replace=replace)

@@ -19,8 +19,8 @@ from jobs.lease import WRITER
 from lake.forget_objects import REQUEST_PREFIX
 
 if TYPE_CHECKING:
-    from lake.audit import AuditLog
-    from lake.catalog import Lake
+    from lake.audit_log import AuditLog
+    from lake.lake import Lake
     from lake.traces import Hits
 
 
@@ -117,7 +117,7 @@ def purge_runs(instance: dg.DagsterInstance, identifiers: set[str], current_run:
 @dg.op(description="Forget one person everywhere and write the deletion certificate.")
 def forget_user_op(context: dg.OpExecutionContext, config: ForgetConfig, lake: LakeResource,
                    partner: PartnerResource, vault: VaultResource) -> dict:
-    from lake.audit import AuditLog
+    from lake.audit_log import AuditLog
     from lake.forget import ForgetError, forget, verify_deletion
     from lake.objectstore import ObjectNotFound
 

@@ -21,7 +21,7 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
                  spark: SparkResource, partner: PartnerResource, vault: VaultResource) -> dict:
     """Sync the account's item now (on demand: cadence ignored, rate limits kept) to gold."""
     from connectors.ingest import ingest_day
-    from lake.audit import AuditLog
+    from lake.audit_log import AuditLog
     from lake.forget_objects import users_being_forgotten
     from lake.small_tables import append_rows, read_rows
     from lake.tables import ACCOUNTS, SYNC_JOBS

@@ -36,7 +36,7 @@ from lake.duck import LakeQueryError, Params, query_error, quote, settle
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 ALLOWED = ("SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, PIVOT ... IN (...), "
            "EXPLAIN [ANALYZE] <query>")
@@ -278,7 +278,7 @@ class AnalystSession:
     def _audit(self, sql: str, kind: str, outcome: str, tables: list[str], rows: int) -> None:
         if self.actor is None:
             return
-        from lake.audit import AuditLog
+        from lake.audit_log import AuditLog
 
         log = AuditLog(self.lake)
         log.record(self.actor, "identified_query" if self.identified else "analyst_query",

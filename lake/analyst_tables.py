@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 BATCH_ROWS = 100_000
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import Table
 
 if TYPE_CHECKING:

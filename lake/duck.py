@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from deltalake import DeltaTable
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 

@@ -22,7 +22,7 @@ import duckdb
 from lake.analyst_tables import TableBuilder
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 
 def export(lake: Lake, path: Path, pseudonym_key: str | None = None, *,

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.crashpoints import crash_point
-from lake.catalog import Lake
 from lake.forget_objects import delete_objects
 from lake.history import drop_history, unused_files_with
+from lake.lake import Lake
 from lake.raw import RAW_PREFIX
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, CREDENTIALS, REGISTRY, Table

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.raw import RAW_PREFIX, STATE_PREFIX
 from lake.traces import tokens_in
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.objectstore import ObjectNotFound
 from lake.tables import Table
 

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import REGISTRY, Table
 
 if TYPE_CHECKING:

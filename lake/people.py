@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import CREDENTIALS, TRANSACTIONS
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from lake.arrow import arrow_schema
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import Table
 
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
-from lake.catalog import Lake
+from lake.lake import Lake
 
 if TYPE_CHECKING:
     import pyarrow as pa

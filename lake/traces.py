@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import Table
 
 TOKEN = re.compile(rb"[A-Za-z0-9_\-]+")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ALERTS
 

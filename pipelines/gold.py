@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from core.crashpoints import crash_point
 from core.months import month_end, month_range, shift_month, with_months_before
 from lake import delta
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import upsert_rows
 from lake.staging import discard, new_run, stage_frame
 from lake.tables import (
@@ -39,7 +39,7 @@ from lake.tables import (
     Table,
 )
 from pipelines import budgets, spend, unusual
-from quality.audit import Audit, gate
+from quality.validation import Audit, gate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from lake import raw
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.staging import new_run, put_arrow
 from lake.tables import ACCOUNTS

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from lake import delta, models
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.objectstore import ObjectNotFound
 from lake.tables import (
     CATEGORY_OVERRIDES,

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from lake import delta
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS
 from pipelines.contract import ContractStats
 from pipelines.silver import latest_changes
-from quality.audit import check
+from quality.validation import check
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

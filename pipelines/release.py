@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.redaction import redact
 from lake import raw
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import QUARANTINE
 from pipelines.contract import MAX_ID, MAX_TEXT, transaction_violations

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from core.months import shift_month
-from lake.catalog import Lake
 from lake.delta import read_table, run_merge
+from lake.lake import Lake
 from lake.tables import TRANSACTIONS
 from pipelines.pending import DEFAULT_WINDOW_DAYS, pending_matches
 

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from core.crashpoints import CRASH_EXIT_CODE, armed, crash_point
 from lake import delta, models
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import upsert_rows
 from lake.staging import discard, stage_frame
 from lake.tables import (
@@ -39,7 +39,7 @@ from pipelines.intake import take_in
 from pipelines.reconcile_raw import reconcile
 from pipelines.reference import categories, merchant_rules
 from pipelines.silver_merge import UNSEEN_MONTH, apply_supersession, merge_transactions, place_rows
-from quality.audit import Audit, check, gate
+from quality.validation import Audit, check, gate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -17,7 +17,7 @@ from typing import Any
 
 from lake_fixtures import txn, write_table
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import (
     BUDGET_PROGRESS,
     CATEGORIES,

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from lake.catalog import Lake
+from lake.lake import Lake
 
 JVM_GROUP = "spark-delta-jvm"
 JVM_TESTS = "jvm-tests-{worker}.txt"  # in the run's base temp: a worker's delta_spark tests

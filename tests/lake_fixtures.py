@@ -13,7 +13,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from lake.arrow import arrow_schema
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import (
     ACCOUNTS,
     ALERTS,

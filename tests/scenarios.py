@@ -150,7 +150,7 @@ class World:
         return sorted({c["user_id"] for c in read_rows(self.lake(), CREDENTIALS)})
 
     def lake(self) -> Any:
-        from lake.catalog import Lake
+        from lake.lake import Lake
 
         return Lake(str(self.home / "lake"))
 

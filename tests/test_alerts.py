@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from finlake.cli import main
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import ALERTS
 from pipelines.alert_delivery import deliver

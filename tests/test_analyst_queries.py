@@ -22,8 +22,8 @@ import duckdb
 import pytest
 from analyst_fixture import analyst_lake
 
-from lake.catalog import Lake
 from lake.duck import connect
+from lake.lake import Lake
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "analyst_queries.md"

@@ -46,10 +46,10 @@ def test_a_cycle_breaks_the_contract(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     with (root / "lake" / "months_probe.py").open("w") as f:
         f.write("from lake import tables  # planted\n")
-    with (root / "lake" / "catalog.py").open("a") as f:
+    with (root / "lake" / "lake.py").open("a") as f:
         f.write("\nfrom lake import months_probe  # noqa: E402 - planted\n")
     with (root / "lake" / "tables.py").open("a") as f:
-        f.write("\nfrom lake import catalog  # noqa: E402 - planted\n")
+        f.write("\nfrom lake import lake  # noqa: E402 - planted\n")
     result = lint_imports(root)
     assert result.returncode == 1, result.stdout
     assert "No cycles are allowed in lake" in result.stdout, result.stdout

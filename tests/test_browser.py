@@ -22,7 +22,7 @@ import pytest
 from conftest import free_port
 from lake_fixtures import ALICE, ANALYST, LOGIN_PASSWORDS, small_lake
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import TRANSACTION_OVERRIDES
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lake import models
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import CATEGORY_OVERRIDES, TRANSACTIONS
 from pipelines.categorise import categorise

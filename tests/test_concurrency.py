@@ -21,7 +21,7 @@ import pytest
 
 from connectors.sandbox_bank.bank import SandboxBank
 from core.crashpoints import CRASH_EXIT_CODE
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ALERTS, BUDGET_PROGRESS, CREDENTIALS, SYNC_JOBS
 

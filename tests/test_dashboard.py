@@ -25,7 +25,7 @@ from lake_fixtures import (
 from streamlit.testing.v1 import AppTest
 
 from dashboard import actions, auth, data, ui
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import (
     AUDIT_LOG,

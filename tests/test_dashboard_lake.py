@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import REGISTRY
 from pipelines.reference import categories
 

@@ -18,7 +18,7 @@ import pytest
 
 from core.settings import load_settings
 from finlake import commands
-from lake.catalog import Lake
+from lake.lake import Lake
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pytest
 from lake_fixtures import spend_lake
 
 from finlake.sql_cli import run_sql
-from lake.catalog import Lake
 from lake.duck import LakeQueryError, available_tables, connect, query
+from lake.lake import Lake
 from lake.tables import ACCOUNTS
 
 ALICE_POSTED = (

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lake import tables as t
-from lake.catalog import Lake
+from lake.lake import Lake
 from tests.conftest import DemoBuild, copy_demo
 from tests.engine_rebuild import DERIVED, table_rows
 

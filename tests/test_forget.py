@@ -15,7 +15,7 @@ import pytest
 
 from core.settings import load_settings
 from finlake import commands
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, TRANSACTIONS, table
 from tests.conftest import DEMO_LOG, copy_demo
 

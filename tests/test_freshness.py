@@ -14,7 +14,7 @@ from deltalake import write_deltalake
 from lake_fixtures import write_table
 
 from core.settings import ConfigError, load_settings
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import CREDENTIALS, INSTITUTION_HEALTH, INSTITUTIONS, SYNC_JOBS
 from pipelines.freshness import (
     LastSuccess,

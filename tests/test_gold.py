@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import (
     ALERTS,

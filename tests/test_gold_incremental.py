@@ -6,7 +6,7 @@ import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import (
     BUDGET_PROGRESS,

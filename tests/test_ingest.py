@@ -16,7 +16,7 @@ from connectors.sandbox_bank.bank import SandboxBank
 from connectors.sandbox_bank.faults import Fault
 from connectors.sandbox_bank.server import serve
 from connectors.vault import LocalKeyProvider, Vault
-from lake.catalog import Lake
+from lake.lake import Lake
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 6, 10)

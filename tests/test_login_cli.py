@@ -15,7 +15,7 @@ from core.settings import load_settings
 from dashboard import auth
 from finlake import login_commands
 from finlake.cli import main
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, LOGINS
 

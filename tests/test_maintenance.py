@@ -20,8 +20,8 @@ from deltalake.exceptions import CommitFailedError
 
 from lake import maintenance
 from lake.arrow import arrow_schema
-from lake.catalog import Lake
 from lake.delta import merge
+from lake.lake import Lake
 from lake.maintenance import (
     DAILY_MIN_SMALL_FILES,
     FULL_MIN_SMALL_FILES,

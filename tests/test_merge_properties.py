@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import TRANSACTIONS
 from pipelines.steps import merge_partition, seed_reference
 from tests.raw_builder import land, page, txn

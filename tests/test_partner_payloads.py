@@ -30,7 +30,7 @@ from connectors.sandbox_bank.server import serve
 from connectors.vault import LocalKeyProvider, Vault
 from core.redaction import redact, redact_bytes
 from finlake.reconcile import reconcile
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.raw import complete_pages, date_prefix, load_cursor
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS

@@ -126,7 +126,7 @@ def test_a_full_partition_in_the_production_configuration(
     import psycopg2
     import redis
 
-    from lake.catalog import Lake
+    from lake.lake import Lake
     from lake.tables import TRANSACTIONS
 
     remote, engine_pid, engine = engine_server

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.raw import UpdateRef, complete_update
 from lake.tables import MONTHLY_CASHFLOW, MONTHLY_SPEND, QUALITY_RESULTS, QUARANTINE, TRANSACTIONS
 from pipelines.contract import parse_page
 from pipelines.gold import changed_cells, refresh_gold
 from pipelines.reference import currencies
 from pipelines.steps import merge_partition, seed_reference
-from quality.audit import AuditFailed
+from quality.validation import AuditFailed
 from tests.fuzz_payloads import generate_pages, summary
 from tests.raw_builder import ACCOUNT, INSTITUTION, ITEM, USER, land, page, txn
 

@@ -562,7 +562,7 @@ def test_a_leaky_demo_leaves_no_secret_in_logs_lake_or_dagster(tmp_path, monkeyp
     from finlake import cli
     from finlake.commands import HISTORY_DAYS
     from finlake.runner import prepare_instance
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
     t0 = time.perf_counter()
     home = tmp_path / "home"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import MONTHLY_CASHFLOW, MONTHLY_SPEND, QUARANTINE, TRANSACTIONS
 from pipelines.gold import changed_cells, refresh_gold
 from pipelines.steps import merge_partition, seed_reference

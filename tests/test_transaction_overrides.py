@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import CUSTOM_CATEGORIES, MONTHLY_SPEND, TRANSACTION_OVERRIDES, TRANSACTIONS
 from pipelines.gold import changed_cells, refresh_gold

@@ -24,7 +24,7 @@ from connectors.vault import (
 )
 from core.settings import PRODUCTION_SERVICES, ConfigError, load_settings
 from finlake import cli, key_commands
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, CREDENTIALS
 

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 import pipelines.networth as networth
 from lake import delta
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import (
     BALANCE_OBSERVATIONS,
     BALANCES_DAILY,

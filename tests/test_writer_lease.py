@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 
 from assets import runs
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.lease import FileLocks, LakeBusy, PostgresLocks, WriterLease
 from lake.staging import HELD_MARK, hold, new_run, sweep
 from tests.lease_helpers import writer_elsewhere

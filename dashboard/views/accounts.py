@@ -13,7 +13,7 @@ from dashboard.plain import plain
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [ACCOUNTS, INSTITUTION_HEALTH]
 TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",

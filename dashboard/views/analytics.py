@@ -18,7 +18,7 @@ from dashboard.auth import Principal
 from lake.tables import INSTITUTION_HEALTH, MONTHLY_SPEND, QUALITY_RESULTS
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [MONTHLY_SPEND, INSTITUTION_HEALTH, QUALITY_RESULTS]
 HEALTH = {"healthy": "Healthy", "degraded": "Degraded", "down": "Down",

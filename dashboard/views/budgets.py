@@ -12,7 +12,7 @@ from dashboard.plain import plain
 from lake.tables import BUDGET_PROGRESS, BUDGETS
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [BUDGET_PROGRESS, BUDGETS]
 BADGES = {"ok": "green", "approaching": "orange", "exceeded": "red", "no_budget": "gray"}

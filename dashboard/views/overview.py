@@ -14,7 +14,7 @@ from dashboard.plain import plain
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [NET_WORTH_DAILY, BUDGET_PROGRESS, ALERTS]
 ALERT_TITLES = {"budget_exceeded": "Over budget", "budget_approaching": "Close to budget",

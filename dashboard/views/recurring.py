@@ -14,7 +14,7 @@ from dashboard.plain import plain
 from lake.tables import RECURRING_PAYMENTS
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [RECURRING_PAYMENTS]
 CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}

@@ -14,7 +14,7 @@ from dashboard.plain import plain
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [MONTHLY_SPEND, SPEND_TRENDS]
 MONTHS_SHOWN = 12

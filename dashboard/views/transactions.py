@@ -16,7 +16,7 @@ from lake.tables import TRANSACTIONS
 from pipelines.reference import categories
 
 if TYPE_CHECKING:
-    from lake.catalog import Lake
+    from lake.lake import Lake
 
 TABLES = [TRANSACTIONS]
 PAGE_KEY = "txn_page"

@@ -25,8 +25,8 @@ import duckdb
 import pytest
 
 from finlake import cli, sql_cli  # noqa: F401 - imported before any test captures stdout
-from lake.catalog import Lake
 from lake.duck import LakeQueryError, connect
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG
 from tests.conftest import copy_demo

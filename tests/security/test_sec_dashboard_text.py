@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard.plain import JOINER, plain
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import (
     ACCOUNTS,

@@ -25,7 +25,7 @@ from core.crashpoints import CRASH_EXIT_CODE
 from core.settings import load_settings
 from finlake import cli
 from finlake.commands import HISTORY_DAYS
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.tables import AUDIT_LOG, CREDENTIALS, TRANSACTIONS, table
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

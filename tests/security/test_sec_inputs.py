@@ -25,7 +25,7 @@ import pytest
 
 from core.settings import ConfigError, load_settings
 from finlake.cli import main
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import CUSTOM_CATEGORIES, SYNC_JOBS
 from tests.conftest import free_port

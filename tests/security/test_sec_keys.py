@@ -30,7 +30,7 @@ from connectors.credentials import CredentialStore
 from connectors.vault import LocalKeyProvider, Vault, VaultError, key_provider
 from core.settings import load_settings
 from finlake import cli, key_commands
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ACCOUNTS, AUDIT_LOG, CREDENTIALS, SYNC_JOBS
 from tests.conftest import copy_demo

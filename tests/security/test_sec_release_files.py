@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS
 from pipelines.gold import changed_cells, refresh_gold

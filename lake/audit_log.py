@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import append_rows, read_rows
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS
 

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lake.catalog import Lake
+from lake.lake import Lake
 from lake.small_tables import append_rows
 from lake.tables import QUALITY_RESULTS
 from quality.views import audit_view
