@@ -11,7 +11,7 @@ def crowd_rules(context: dg.AssetExecutionContext, lake: LakeResource, spark: Sp
     """Merchant rules promoted from overrides that at least k distinct users agree on."""
     from lake import delta
     from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
-    from pipelines.crowd import crowd_rules as compute
+    from pipelines.categories.crowd import crowd_rules as compute
 
     session, the_lake = spark.session(), lake.lake()
     rules = compute(delta.read_table(session, the_lake, CATEGORY_OVERRIDES), categories.k)
@@ -35,8 +35,8 @@ def category_model(context: dg.AssetExecutionContext, lake: LakeResource,
     published only if not worse than the current one on held-out merchants."""
     from lake import delta
     from lake.tables import TRANSACTIONS
-    from pipelines.crowd import training_pairs
-    from pipelines.training import train_and_publish
+    from pipelines.categories.crowd import training_pairs
+    from pipelines.categories.training import train_and_publish
 
     the_lake = lake.lake()
     pairs = training_pairs(delta.read_table(spark.session(), the_lake, TRANSACTIONS),

@@ -5,8 +5,8 @@ a check result; an error-severity failure stops the asset before it publishes (t
 fails with the reason) and, as the checks are blocking, nothing downstream runs.
 """
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import dagster as dg
 
@@ -14,6 +14,8 @@ from assets.resources import LakeResource, SparkResource
 
 if TYPE_CHECKING:
     from quality.validation import Audit, AuditFailed
+
+T = TypeVar("T")
 
 # suite -> (check name, what it checks)
 SILVER_CHECKS = {
@@ -69,6 +71,22 @@ def suite_checks(audits: list["Audit"], asset: str | None = None
                            asset or suite)
 
 
+def published(refresh: Callable[[], T],
+              failed_checks: Callable[["AuditFailed"], Iterable[dg.AssetCheckResult]]
+              ) -> Generator[dg.AssetCheckResult, None, T]:
+    """Run a refresh that gates what it publishes and return what it returns. When an audit
+    stops it, report ``failed_checks(failure)`` and fail the run with what failed and where to
+    look (nothing was published). In an asset: ``result = yield from published(...)``; a
+    generator, not a ``with`` block, because the check results must be yielded by the asset."""
+    from quality.validation import AuditFailed
+
+    try:
+        return refresh()
+    except AuditFailed as failed:
+        yield from failed_checks(failed)
+        raise blocked(failed) from None
+
+
 def blocked(failed: "AuditFailed") -> dg.Failure:
     """The run's failure when an audit stopped publishing: what failed and where to look."""
     first = next(a for a in failed.audits if not a.passed)
@@ -87,14 +105,15 @@ def gold_reconciles_with_silver(
 ) -> dg.AssetCheckResult:
     from datetime import date
 
-    from pipelines.gold import changed_cells, reconcile_cells
+    from pipelines.gold.refresh import reconcile_cells
+    from pipelines.silver.changes import changed_cells
 
     session, the_lake = spark.session(), lake.lake()
     partition = context.run.tags.get("dagster/partition")
     if partition:
         cells = changed_cells(session, the_lake, date.fromisoformat(partition))
     else:
-        from pipelines.gold import all_cells
+        from pipelines.silver.changes import all_cells
 
         cells = all_cells(session, the_lake)
     n = cells.count()

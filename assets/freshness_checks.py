@@ -1,5 +1,5 @@
 """Freshness checks: every nightly asset's partition lands by the SLA deadline, and every due
-item is synced by it (pipelines/freshness.py says what "due" and "deadline" mean).
+item is synced by it (pipelines/health/freshness.py says what "due" and "deadline" mean).
 
 The deadline cron and time zone come from settings, so the checks are built by
 :func:`freshness_definitions`, called from the Definitions function (never at import time).
@@ -10,17 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.health import institution_health
+from assets.groups import NIGHTLY_ASSETS
 from assets.resources import LakeResource, SlaSettings
-from assets.spend import alert_outbox, gold_spend
-from assets.transactions import raw_transaction_pages, silver_transactions
-from assets.wealth import net_worth, recurring_payments
+from assets.transactions import raw_transaction_pages
 from core.settings import Settings
 
-# The daily-partitioned assets of the nightly job (gold_spend: its six specs).
 SLA_CHECK = "due_items_synced_by_deadline"
-NIGHTLY_ASSETS = [raw_transaction_pages, silver_transactions, gold_spend, institution_health,
-                  net_worth, recurring_payments, alert_outbox]
 
 # The freshness sensor re-runs a passing check once this time has passed (see
 # dg.build_sensor_for_freshness_checks); the SLA check sets it to the next deadline.
@@ -34,7 +29,7 @@ def due_items_synced_by_deadline(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, sla: SlaSettings,
 ) -> dg.AssetCheckResult:
     from assets.health import freshness_rows
-    from pipelines.freshness import freshness_summary
+    from pipelines.health.freshness import freshness_summary
 
     now = datetime.now(UTC)
     partition = context.run.tags.get("dagster/partition")

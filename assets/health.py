@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 def freshness_rows(the_lake: "Lake", day: date, sla: SlaSettings, now: datetime
                    ) -> list[dict[str, Any]]:
-    """Freshness per institution for one sync date (pipelines/freshness.py on the lake's
+    """Freshness per institution for one sync date (pipelines/health/freshness.py on the lake's
     sync_jobs, credentials and institutions)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     from lake.small_tables import read_rows
     from lake.tables import CREDENTIALS, INSTITUTIONS, SYNC_JOBS
-    from pipelines.freshness import LastSuccess, freshness
+    from pipelines.health.freshness import LastSuccess, freshness
 
     deadline = sla.deadline_for(day)
     jobs = read_rows(the_lake, SYNC_JOBS, ds.field("sync_date") == day)
@@ -73,9 +73,9 @@ def institution_health(context: dg.AssetExecutionContext, lake: LakeResource, sl
 
     from lake.small_tables import read_rows, upsert_rows
     from lake.tables import ALERTS, INSTITUTION_HEALTH, SYNC_JOBS
-    from pipelines.freshness import freshness_summary, health_with_freshness
-    from pipelines.health import health_alerts
-    from pipelines.health import institution_health as compute
+    from pipelines.health.freshness import freshness_summary, health_with_freshness
+    from pipelines.health.institutions import health_alerts
+    from pipelines.health.institutions import institution_health as compute
 
     the_lake = lake.lake()
     day = date.fromisoformat(context.partition_key)

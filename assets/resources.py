@@ -151,10 +151,10 @@ class SlaSettings(dg.ConfigurableResource):
     deadline: str = "08:00"  # HH:MM
 
     def deadline_for(self, sync_date: date) -> datetime:
-        """When the items due on ``sync_date`` must be synced by (see pipelines/freshness.py)."""
+        """When the items due on ``sync_date`` must be synced by (pipelines/health/freshness.py)."""
         from zoneinfo import ZoneInfo
 
-        from pipelines.freshness import sla_deadline
+        from pipelines.health.freshness import sla_deadline
 
         return sla_deadline(sync_date, time.fromisoformat(self.deadline), ZoneInfo(self.timezone))
 
@@ -162,7 +162,7 @@ class SlaSettings(dg.ConfigurableResource):
         """The newest sync date whose deadline has passed at ``now``."""
         from zoneinfo import ZoneInfo
 
-        from pipelines.freshness import latest_sync_date_due
+        from pipelines.health.freshness import latest_sync_date_due
 
         return latest_sync_date_due(now, time.fromisoformat(self.deadline),
                                     ZoneInfo(self.timezone))

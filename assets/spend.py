@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.checks import blocked, gold_check_specs, suite_checks
+from assets.checks import gold_check_specs, published, suite_checks
 from assets.partitions import daily_partitions
 from assets.resources import AlertSettings, LakeResource, SparkResource
 from assets.transactions import silver_transactions
@@ -31,17 +31,15 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
                alerts: AlertSettings):
     """Recompute the user x month cells the day changed; budgets and alerts for its month.
     Each table's staged rows pass its suite before they replace the published cells."""
-    from pipelines.gold import changed_cells, refresh_gold
-    from quality.validation import AuditFailed
+    from pipelines.gold.refresh import refresh_gold
+    from pipelines.silver.changes import changed_cells
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
-    try:
-        result = refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
-                              alerts.approaching)
-    except AuditFailed as failed:
-        yield from suite_checks(failed.audits)
-        raise blocked(failed) from None
+    result = yield from published(
+        lambda: refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
+                             alerts.approaching),
+        lambda failed: suite_checks(failed.audits))
     context.log.info(f"gold: {result.cells} cells, {result.rows_changed}, "
                      f"{len(result.alerts)} budget alerts, {result.seconds:.1f}s")
     for name in GOLD_SPEND:
@@ -64,7 +62,7 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
 def alert_outbox(context: dg.AssetExecutionContext, lake: LakeResource,
                  alerts: AlertSettings) -> dg.MaterializeResult:
     """Deliver unsent alerts (budget, balance review, institution health) to the sink."""
-    from pipelines.alert_delivery import deliver
+    from pipelines.health.alerts import deliver
 
     out = deliver(lake.lake(), alerts.sink)
     context.log.info(f"alerts: {len(out.sent)} delivered, {len(out.failed)} kept for later")

@@ -6,7 +6,8 @@ from datetime import date
 
 import dagster as dg
 
-from assets.checks import SILVER_CHECKS, blocked, check_result, silver_check_specs
+from assets.checks import SILVER_CHECKS, check_result, published, silver_check_specs
+from assets.ingest import ingest
 from assets.partitions import daily_partitions
 from assets.resources import (
     LakeResource,
@@ -28,26 +29,9 @@ def raw_transaction_pages(
     vault: VaultResource,
 ) -> dg.MaterializeResult:
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
-    from connectors.ingest import ingest_day
-    from lake.audit_log import AuditLog
-    from lake.forget_objects import users_being_forgotten
-    from lake.small_tables import append_rows
-    from lake.tables import SYNC_JOBS
-
-    the_lake = lake.lake()
-    audit = AuditLog(the_lake)  # the run's decryptions, committed once when it ends
-    creds = vault.credentials(the_lake, audit=audit, actor=f"pipeline:{context.job_name}")
-    try:
-        if not creds.all():
-            context.log.warning(
-                "no linked items: run `finlake demo` or `finlake link-sandbox` first")
-        report = ingest_day(partner.runtime(), the_lake.store, creds,
-                            partner.institutions(the_lake), _partition_date(context),
-                            run_id=context.run_id, progress=context.log.info,
-                            forgetting=users_being_forgotten(the_lake))
-        append_rows(the_lake, SYNC_JOBS, report.jobs)
-    finally:
-        audit.flush()
+    report = ingest(lake, partner, vault, _partition_date(context), run_id=context.run_id,
+                    actor=f"pipeline:{context.job_name}", warn=context.log.warning,
+                    progress=context.log.info)
     return dg.MaterializeResult(metadata={
         "items_synced": report.count("success"),
         "items_deferred": report.count("deferred"),
@@ -68,20 +52,18 @@ def silver_transactions(
     quality: QualitySettings,
 ):
     """Transactions merged from the day's raw pages (idempotent MERGE on account + partner id)."""
-    from pipelines.recategorise import refresh_categories
-    from pipelines.steps import merge_partition, seed_reference
-    from quality.validation import AuditFailed
+    from pipelines.categories.refresh import seed_reference
+    from pipelines.corrections.recategorise import refresh_categories
+    from pipelines.silver.refresh import merge_partition
 
     session, the_lake = spark.session(), lake.lake()
     seed_reference(session, the_lake)
     day = _partition_date(context)
-    try:
-        result = merge_partition(session, the_lake, day,
-                                 quarantine_ceiling=quality.quarantine_ceiling,
-                                 progress=context.log.info)
-    except AuditFailed as failed:
-        yield from _check_results(failed.audits, complete=False)
-        raise blocked(failed) from None
+    result = yield from published(
+        lambda: merge_partition(session, the_lake, day,
+                                quarantine_ceiling=quality.quarantine_ceiling,
+                                progress=context.log.info),
+        lambda failed: _check_results(failed.audits, complete=False))
     recat_months, recategorised = refresh_categories(session, the_lake, day)
     result.months = sorted(set(result.months) | set(recat_months))
     context.log.info(f"silver: {result.changes} changes, {result.quarantined} quarantined, "

@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.checks import blocked, suite_checks
+from assets.checks import published, suite_checks
 from assets.partitions import daily_partitions
 from assets.resources import LakeResource, SparkResource
 from assets.transactions import silver_transactions
@@ -21,16 +21,13 @@ def _suite(name: str, asset: str) -> dg.AssetCheckSpec:
                        _suite("net_worth_daily", "net_worth")])
 def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Balances per account and net worth per user for the day (last known balance carried)."""
-    from pipelines.steps import refresh_net_worth
-    from quality.validation import AuditFailed
+    from pipelines.wealth.refresh import refresh_net_worth
 
     audits: list = []
-    try:
-        n = refresh_net_worth(spark.session(), lake.lake(),
-                              date.fromisoformat(context.partition_key), audits)
-    except AuditFailed as failed:
-        yield from suite_checks(audits, "net_worth")
-        raise blocked(failed) from None
+    n = yield from published(
+        lambda: refresh_net_worth(spark.session(), lake.lake(),
+                                  date.fromisoformat(context.partition_key), audits),
+        lambda _: suite_checks(audits, "net_worth"))
     yield from suite_checks(audits, "net_worth")
     yield dg.MaterializeResult(metadata={"rows_written": n})
 
@@ -41,19 +38,16 @@ def net_worth(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spar
 def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
                        spark: SparkResource):
     """Subscriptions and bills: cadence, next expected date, price increases, misses."""
-    from pipelines.gold import changed_cells
-    from pipelines.steps import refresh_recurring
-    from quality.validation import AuditFailed
+    from pipelines.silver.changes import changed_cells
+    from pipelines.wealth.refresh import refresh_recurring
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
     users = changed_cells(session, the_lake, day).select("user_id").distinct()
     audits: list = []
-    try:
-        n = refresh_recurring(session, the_lake, as_of=day, users=users, audits=audits)
-    except AuditFailed as failed:
-        yield from suite_checks(audits, "recurring_payments")
-        raise blocked(failed) from None
+    n = yield from published(
+        lambda: refresh_recurring(session, the_lake, as_of=day, users=users, audits=audits),
+        lambda _: suite_checks(audits, "recurring_payments"))
     yield from suite_checks(audits, "recurring_payments")
     if not audits:  # no user in scope: nothing was staged
         yield dg.AssetCheckResult(check_name="recurring_payments_suite",

@@ -24,11 +24,11 @@ def main() -> None:
 
     from connectors.sandbox_bank.labelled import labelled_transactions
     from lake.spark import spark_session
-    from pipelines.categorise import categorise
-    from pipelines.category_model import CategoryModel
-    from pipelines.crowd import training_pairs
-    from pipelines.merchants import merchant_columns
-    from pipelines.reference import merchant_rules, pattern_rules
+    from pipelines.categories.categorise import categorise
+    from pipelines.categories.crowd import training_pairs
+    from pipelines.categories.merchants import merchant_columns
+    from pipelines.categories.model import CategoryModel
+    from pipelines.categories.reference import merchant_rules, pattern_rules
 
     spark = spark_session()
     t = time.perf_counter()

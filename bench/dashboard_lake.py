@@ -13,7 +13,7 @@ and purchases drawn from the sandbox bank's merchant catalog (462 merchants, sta
 descriptions). Amounts are positive for money out.
 
 Gold is computed from the generated silver, month by month with DuckDB, by the rules of
-``pipelines/spend.py`` (live posted rows, effective category, transfers apart), so
+``pipelines/gold/spend.py`` (live posted rows, effective category, transfers apart), so
 ``monthly_spend`` is exactly the aggregate of a user's transactions. Budgets use the mean of
 the previous six months instead of the pipeline's median, and unusual activity is a sample
 of the right size, not the pipeline's rules: both have the real shape and volume.
@@ -201,7 +201,7 @@ CITIES = (("SAN FRANCISCO", "CA"), ("AUSTIN", "TX"), ("BROOKLYN", "NY"), ("CHICA
 
 def vocabulary(seed: int) -> Vocabulary:
     from connectors.sandbox_bank.merchants import FLOWS, MERCHANTS, render
-    from pipelines.merchants import normalise_key
+    from pipelines.categories.merchants import normalise_key
 
     r = random.Random(seed)
     v = Vocabulary()
@@ -315,11 +315,11 @@ class Taxonomy:
     expense: np.ndarray  # indices of categories people spend in
     primaries: list[str]  # sorted
     primary_of: np.ndarray  # code index -> primary index
-    flow: np.ndarray  # code index -> 0 expense, 1 income, 2 transfer (pipelines/spend.py)
+    flow: np.ndarray  # code index -> 0 expense, 1 income, 2 transfer (pipelines/gold/spend.py)
 
     @classmethod
     def load(cls) -> Taxonomy:
-        from pipelines.reference import categories
+        from pipelines.categories.reference import categories
 
         rows = categories() + [{"category": "UNCATEGORIZED",
                                 "category_primary": "UNCATEGORIZED"}]
@@ -471,7 +471,7 @@ def silver_month(spec: LakeSpec, vocab: Vocabulary, tax: Taxonomy, pop: Populati
     return SilverMonth(pa.table(cols), u, day, effective, amount, (status == 0) & ~pending, desc)
 
 
-# ---- Gold from silver, one month at a time (DuckDB, the rules of pipelines/spend.py) ---------
+# ---- Gold from silver, one month at a time (DuckDB, the rules of pipelines/gold/spend.py) --------
 
 BUDGET_ALERTS = """
 SELECT substr(sha256(concat_ws('|', 'budget', user_id, category_primary, month,
@@ -498,12 +498,12 @@ def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 class GoldBuilder:
-    """Gold of each month from its silver rows, by the rules of pipelines/spend.py (numpy
+    """Gold of each month from its silver rows, by the rules of pipelines/gold/spend.py (numpy
     group-bys on integer keys: user, day, category); keeps 13 months of spend per primary."""
 
     def __init__(self, spec: LakeSpec, pop: Population, tax: Taxonomy, manual: pa.Table,
                  seed: int) -> None:
-        from pipelines.reference import budget_template
+        from pipelines.categories.reference import budget_template
 
         self.spec, self.pop, self.tax = spec, pop, tax
         self.rng = np.random.default_rng([seed, 9])
@@ -766,7 +766,7 @@ class Wealth:
 def small_tables(spec: LakeSpec, pop: Population, vocab: Vocabulary, tax: Taxonomy,
                  wealth: Wealth, starts: list[date], institutions: list[Any]
                  ) -> dict[str, pa.Table]:
-    from pipelines.reference import categories, merchant_rules
+    from pipelines.categories.reference import categories, merchant_rules
 
     rng = np.random.default_rng([spec.seed, 5])
     n, last = pop.n, epoch_day(date.fromisoformat(spec.as_of))
@@ -863,7 +863,7 @@ def small_tables(spec: LakeSpec, pop: Population, vocab: Vocabulary, tax: Taxono
 
 def manual_budgets(spec: LakeSpec, pop: Population) -> pa.Table:
     """Budgets 10% of people set themselves (one or two categories)."""
-    from pipelines.reference import budget_template
+    from pipelines.categories.reference import budget_template
 
     rng = np.random.default_rng([spec.seed, 6])
     prims = list(budget_template())

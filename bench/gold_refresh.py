@@ -165,7 +165,7 @@ def synth_history(spark, lake, users: int, years: int, per_day: int) -> int:  # 
         .partitionBy("month")
         .save(lake.uri(BALANCES_DAILY))
     )
-    from pipelines.networth import net_worth_daily
+    from pipelines.wealth.networth import net_worth_daily
 
     worth = net_worth_daily(daily).withColumn("month", F.date_format("date", "yyyy-MM"))
     (
@@ -185,7 +185,7 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
     from core.months import shift_month as shift
     from lake import delta
     from lake.tables import BALANCE_OBSERVATIONS, TRANSACTIONS
-    from pipelines.gold import log_changes
+    from pipelines.silver.changes import log_changes
 
     silver = delta.read_table(spark, lake, TRANSACTIONS)
     month, late_month = f"{day:%Y-%m}", shift(f"{day:%Y-%m}", -6)
@@ -266,8 +266,9 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
 
 
 def nightly_gold(spark, lake, day: date) -> dict:  # noqa: ANN001
-    from pipelines.gold import changed_cells, refresh_gold
-    from pipelines.steps import refresh_net_worth, refresh_recurring
+    from pipelines.gold.refresh import refresh_gold
+    from pipelines.silver.changes import changed_cells
+    from pipelines.wealth.refresh import refresh_net_worth, refresh_recurring
 
     out = {}
     t = time.perf_counter()
@@ -295,8 +296,8 @@ def main() -> None:
 
     from lake.lake import Lake
     from lake.spark import spark_session
-    from pipelines.gold import rebuild_gold
-    from pipelines.steps import seed_reference
+    from pipelines.categories.refresh import seed_reference
+    from pipelines.gold.refresh import rebuild_gold
 
     spark = spark_session()
     results = {}

@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as _compute
 
 from lake.tables import TRANSACTIONS
-from pipelines.silver_merge import BOOKKEEPING, CONTENT, PARTNER_COLUMNS
+from pipelines.silver.merge import BOOKKEEPING, CONTENT, PARTNER_COLUMNS
 
 pc: Any = _compute  # pyarrow's type stubs lack the generated compute functions
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +217,7 @@ def _table(cols: dict[str, Any], schema: pa.Schema) -> pa.Table:
 
 def _as_change(cols: dict[str, Any], seq: pa.Array, change: str, kind: str,
                cents_delta: int | None = None) -> dict[str, Any]:
-    """Turn silver rows into batch rows (as ``pipelines.silver.transaction_rows`` shapes
+    """Turn silver rows into batch rows (as ``pipelines.silver.rows.transaction_rows`` shapes
     them): the day's bookkeeping, finlake-owned columns empty, content shifted."""
     n = len(seq)
     day = np.full(n, BATCH_DAY)
@@ -252,7 +252,7 @@ def _cents(amount: pa.Array) -> np.ndarray:
 
 
 def build_batch(n_hist: int, n_batch: int, seed: int = 9) -> tuple[pa.Table, dict[str, Any]]:
-    """The day's batch (one change per key, as ``place_rows`` leaves it) and its makeup."""
+    """The day's batch (one change per key, as ``place_in_months`` leaves it) and its makeup."""
     rng = np.random.default_rng(seed)
     counts = {k: int(n_batch * share) for k, share in SHARES.items()}
     counts["insert"] = n_batch - sum(counts.values())
@@ -492,7 +492,7 @@ def finlake_merge(work: Path, runs: int, _: str, *, engine: str) -> dict[str, An
     that was put back under it (delta-spark caches each path's log)."""
     from lake.lake import Lake
     from lake.spark import spark_session
-    from pipelines.silver_merge import merge_transactions
+    from pipelines.silver.merge import merge_transactions
 
     t = time.perf_counter()
     spark = spark_session(engine=engine)

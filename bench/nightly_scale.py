@@ -19,7 +19,7 @@ bench process, no code changed), so each step reports its wall time, the day's r
 second, and its peak memory: the process's ``VmHWM`` (Sail runs in-process), reset before
 each step through ``/proc/self/clear_refs``. Then the same job runs again on the merged day
 (a replay): its time, and which Delta tables got a new version. Last, the MERGE's key
-lookup (``pipelines/silver_merge.py`` ``place_rows``) is timed alone: the day's keys joined
+lookup (``pipelines/silver/merge.py`` ``place_in_months``) is timed alone: the day's keys joined
 with every key of silver, against the same join pruned to the months the day touches.
 """
 
@@ -115,10 +115,12 @@ def timed(module: Any, attr: str, label: str | Callable[..., str]) -> None:
 
 def instrument() -> None:
     """Time the pipeline functions the nightly assets and checks call."""
-    import pipelines.alert_delivery as alerts
-    import pipelines.gold as gold
-    import pipelines.recategorise as recat
-    import pipelines.steps as steps
+    import pipelines.categories.refresh as categories
+    import pipelines.corrections.recategorise as recat
+    import pipelines.gold.refresh as gold
+    import pipelines.health.alerts as alerts
+    import pipelines.silver.refresh as silver
+    import pipelines.wealth.refresh as wealth
 
     def suite(_lake: Any, name: str, *_a: Any, **_k: Any) -> str:
         return f"audit {name}"
@@ -127,25 +129,25 @@ def instrument() -> None:
         return f"publish {t.name}"
 
     for module, attr, label in [
-        (steps, "seed_reference", "seed reference tables"),
-        (steps, "merge_partition", "silver: merge_partition"),
-        (steps, "take_in", "raw contract + staging (intake)"),
-        (steps, "gate", suite),
-        (steps, "place_rows", "place_rows (normalise, categorise, key lookup, stage)"),
-        (steps, "stage_frame", "stage silver rows (computes the rows)"),
-        (steps, "log_changes", "log gold cells"),
-        (steps, "merge_transactions", "silver MERGE"),
-        (steps, "apply_supersession", "supersession (pending -> posted)"),
-        (steps, "merge_accounts", "accounts + balance observations"),
-        (steps, "reconcile", "raw-silver reconciliation"),
-        (steps, "discard", "discard staging"),
+        (categories, "seed_reference", "seed reference tables"),
+        (silver, "merge_partition", "silver: merge_partition"),
+        (silver, "stage_landed_pages", "raw contract + staging (intake)"),
+        (silver, "audit_before_publish", suite),
+        (silver, "place_in_months", "place_in_months (normalise, categorise, key lookup, stage)"),
+        (silver, "stage_frame", "stage silver rows (computes the rows)"),
+        (silver, "log_changes", "log gold cells"),
+        (silver, "merge_transactions", "silver MERGE"),
+        (silver, "apply_supersession", "supersession (pending -> posted)"),
+        (silver, "merge_accounts", "accounts + balance observations"),
+        (silver, "reconcile", "raw-silver reconciliation"),
+        (silver, "discard", "discard staging"),
         (recat, "refresh_categories", "re-categorise (overrides, rules, model)"),
         (gold, "refresh_gold", "gold: spend, trends, unusual, budgets"),
         (gold, "publish", table),
-        (gold, "gate", suite),
+        (gold, "audit_before_publish", suite),
         (gold, "refresh_budgets", "budgets"),
-        (steps, "refresh_net_worth", "gold: net worth"),
-        (steps, "refresh_recurring", "gold: recurring payments"),
+        (wealth, "refresh_net_worth", "gold: net worth"),
+        (wealth, "refresh_recurring", "gold: recurring payments"),
         (alerts, "deliver", "alert delivery"),
         (gold, "reconcile_cells", "check: gold reconciles with silver"),
     ]:
@@ -160,13 +162,13 @@ def table_versions(lake: Any) -> dict[str, int]:
 
 
 def key_lookup(spark: Any, lake: Any, day: date, months: list[str]) -> dict[str, Any]:
-    """``place_rows``'s lookup alone: the day's keys left-joined with silver's keys, over all
+    """``place_in_months``'s lookup alone: the day's keys left-joined with silver's keys, over all
     months and pruned to the months the day touches."""
     from pyspark.sql import functions as F
 
     from lake.delta import read_table
     from lake.tables import TRANSACTIONS
-    from pipelines.silver_merge import KEYS
+    from pipelines.silver.merge import KEYS
 
     silver = read_table(spark, lake, TRANSACTIONS)
     uri = lake.store.uri("_staging/bench_keys")
@@ -228,7 +230,7 @@ def run_history(home: Path, day: date, replay: bool) -> dict[str, Any]:
     months = str(out["nightly"]["silver"].get("months", "")).split(", ")
     if out["nightly"]["success"]:
         out["key_lookup"] = key_lookup(spark_session(), lake, day, months)
-        print(f"  place_rows key lookup alone: {out['key_lookup']}", flush=True)
+        print(f"  place_in_months key lookup alone: {out['key_lookup']}", flush=True)
     return out
 
 
@@ -350,7 +352,7 @@ def main() -> None:
             k = results[h].get("key_lookup")
             if k:
                 share = k["all_months"]["seconds"] / results[h]["nightly"]["seconds"]
-                print(f"place_rows key lookup alone ({h / 1e6:g}M history, "
+                print(f"place_in_months key lookup alone ({h / 1e6:g}M history, "
                       f"{k['batch_keys']:,} keys): all months {k['all_months']['seconds']}s "
                       f"({share:.1%} of the night), pruned to the touched months "
                       f"{k['touched_months']['seconds']}s")

@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.normalise [--n 200000] [--partitions 0] [--seed 7]
 
 Renders ``n`` raw descriptions from the sandbox bank's catalog (every merchant, every
-template, random fills), then times :func:`pipelines.merchants.normalise` in a plain loop
-(descriptions/s) and :func:`pipelines.merchants.merchant_columns` on an embedded Sail
+template, random fills), then times :func:`pipelines.categories.merchants.normalise` in a plain loop
+(descriptions/s) and :func:`pipelines.categories.merchants.merchant_columns` on an embedded Sail
 session (rows/s of ``merchant_columns(df).count()``, after a warm-up call that starts Sail's
 Python worker; the bare ``df.count()`` is printed for scale). ``--partitions`` spreads the
 rows over that many partitions first (0: leave Sail's choice).
@@ -35,7 +35,7 @@ def render_descriptions(n: int, seed: int) -> list[str]:
 
 
 def time_python(descriptions: list[str]) -> float:
-    from pipelines.merchants import normalise
+    from pipelines.categories.merchants import normalise
 
     t = time.perf_counter()
     for d in descriptions:
@@ -49,7 +49,7 @@ def time_spark(descriptions: list[str], partitions: int) -> tuple[float, float]:
     from pyspark.sql import functions as F
 
     from lake.spark import spark_session
-    from pipelines.merchants import merchant_columns
+    from pipelines.categories.merchants import merchant_columns
 
     spark = spark_session()
     table = pa.table({"txn_id": pa.array(range(len(descriptions)), pa.int64()),

@@ -337,7 +337,7 @@ def finish_lakes(root: Path, spec: ScaleSpec, facts: dict[str, Any],
 
     from lake.lake import Lake
     from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
-    from pipelines.training import train_and_publish
+    from pipelines.categories.training import train_and_publish
 
     rng = np.random.default_rng([spec.seed, 12])
     keys = [(vocab.keys[p * dl.VARIANTS + v], vocab.categories[p])

@@ -6,7 +6,7 @@ Builds ``rows`` partner records (realistic fields, ``bad`` of them broken) as la
 pages of ``page`` records in memory, then times, side by side in one run:
 
 - ``json.loads`` of every page alone (the parse any reader pays: the baseline),
-- the raw contract (:func:`pipelines.contract.parse_page`: parse + check every field),
+- the raw contract (:func:`pipelines.raw.contract.parse_page`: parse + check every field),
 - writing the valid changes as staged Parquet (what Spark then reads),
 - the ``raw_changes`` GX suite on the staged changes (Spark on embedded Sail),
 - the ``silver_transactions`` GX suite on the staged silver rows built from them.
@@ -83,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     from lake.lake import Lake
     from lake.spark import spark_session
     from lake.staging import put_arrow, stage_frame
-    from pipelines import silver
-    from pipelines.contract import parse_page
-    from pipelines.intake import CHANGE_SCHEMA
-    from pipelines.reference import currencies
+    from pipelines.categories.reference import currencies
+    from pipelines.raw.contract import parse_page
+    from pipelines.raw.intake import CHANGE_SCHEMA
+    from pipelines.silver import rows as silver_rows
     from quality.validation import LOCAL_ROWS, validate
 
     t = time.perf_counter()
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  raw_changes suite      {per_million(raw_gx, n):7.2f} s/M rows "
               f"({len(audit.results)} expectations, passed={audit.passed})")
 
-        rows = silver.transaction_rows(silver.latest_changes(staged)).withColumn(
-            "category", silver.F.lit("FOOD_AND_DRINK_COFFEE"))
+        rows = silver_rows.transaction_rows(silver_rows.latest_changes(staged)).withColumn(
+            "category", silver_rows.F.lit("FOOD_AND_DRINK_COFFEE"))
         t = time.perf_counter()
         staged_silver = stage_frame(spark, lake, rows, "_staging/bench/silver")
         build = time.perf_counter() - t

@@ -21,7 +21,7 @@ from lake.audit_log import audit
 from lake.delta import sql_literal
 from lake.small_tables import upsert_rows
 from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
 
 if TYPE_CHECKING:
     from lake.lake import Lake

@@ -62,7 +62,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
-from pipelines.reference import categories, display_name
+from pipelines.categories.reference import categories, display_name
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -73,7 +73,7 @@ RECHECK_SECONDS = 1.0
 CACHE_ENTRIES = 512
 PAGE_SIZE = 50
 MAX_LIMIT = 1000
-# Gold spend tables already leave these out (pipelines/spend.py); kept as a guard.
+# Gold spend tables already leave these out (pipelines/gold/spend.py); kept as a guard.
 NOT_SPEND_PRIMARY = ("INCOME", "TRANSFER_IN", "TRANSFER_OUT")
 # A category shown to people: the dashboard's choice first, then what silver applied.
 # (A dashboard override or merchant rule is applied to silver and gold by the next nightly

@@ -20,7 +20,7 @@ def _lake(settings: Settings) -> Lake:
 def known_categories(lake: Lake, user_id: str | None) -> set[str]:
     from lake.small_tables import read_rows
     from lake.tables import CUSTOM_CATEGORIES
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     codes = {c["category"] for c in categories()}
     codes |= {c["category"] for c in read_rows(lake, CUSTOM_CATEGORIES)
@@ -31,7 +31,7 @@ def known_categories(lake: Lake, user_id: str | None) -> set[str]:
 def add_category(settings: Settings, user_id: str, name: str, primary: str) -> int:
     from lake.small_tables import upsert_rows
     from lake.tables import CUSTOM_CATEGORIES
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     primaries = sorted({c["category_primary"] for c in categories()})
     if primary not in primaries:
@@ -69,7 +69,7 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
     if merchant is not None:
         from lake.small_tables import upsert_rows
         from lake.tables import CATEGORY_OVERRIDES
-        from pipelines.merchants import normalise_key
+        from pipelines.categories.merchants import normalise_key
 
         key = normalise_key(merchant)
         if not key:
@@ -86,7 +86,7 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
         return 0
     from assets.resources import spark_resource
     from assets.runs import writing
-    from pipelines.steps import set_user_category
+    from pipelines.corrections.user_category import set_user_category
 
     with writing(settings, "override", lake):
         months = set_user_category(spark_resource(settings).session(), lake, user_id,
@@ -114,10 +114,10 @@ def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
     from assets.resources import spark_resource
     from lake import models
-    from pipelines.categorise import categorise
-    from pipelines.category_eval import evaluate, read_labelled_csv
-    from pipelines.merchants import normalise
-    from pipelines.steps import engine_inputs, seed_reference
+    from pipelines.categories.categorise import categorise
+    from pipelines.categories.evaluation import evaluate, read_labelled_csv
+    from pipelines.categories.merchants import normalise
+    from pipelines.categories.refresh import engine_inputs, seed_reference
 
     try:
         labelled = read_labelled_csv(path)

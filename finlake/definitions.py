@@ -2,14 +2,10 @@
 
 import dagster as dg
 
-from assets.categories import category_model, crowd_rules
 from assets.checks import gold_reconciles_with_silver
 from assets.freshness_checks import freshness_definitions
-from assets.health import institution_health
+from assets.groups import ALL_ASSETS
 from assets.resources import resources_for
-from assets.spend import alert_outbox, gold_spend
-from assets.transactions import raw_transaction_pages, silver_transactions
-from assets.wealth import net_worth, recurring_payments
 from core import redaction
 from core.file_modes import keep_files_private
 from core.settings import load_settings
@@ -34,8 +30,7 @@ def defs() -> dg.Definitions:
     redaction.register_secret(settings.pseudonym_key or "")
     freshness_checks, freshness_sensors = freshness_definitions(settings)
     return dg.Definitions(
-        assets=[raw_transaction_pages, silver_transactions, gold_spend, alert_outbox,
-                institution_health, crowd_rules, category_model, net_worth, recurring_payments],
+        assets=ALL_ASSETS,
         asset_checks=[gold_reconciles_with_silver, *freshness_checks],
         jobs=[nightly_job, replay_job, on_demand_sync, weekly_categories_job, forget_user,
               maintenance],

@@ -14,7 +14,7 @@ from finlake.preflight import refuse_unknown_user
 
 def _primary(text: str) -> str | None:
     """A primary category from its code or display name (any case)."""
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     wanted = text.strip().lower()
     for c in categories():
@@ -24,7 +24,7 @@ def _primary(text: str) -> str | None:
 
 
 def _primaries() -> str:
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     return ", ".join(sorted({c["category_primary"] for c in categories()}))
 
@@ -78,8 +78,8 @@ def budget_set(settings: Settings, user_id: str, category: str, amount: str | No
 def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:  # noqa: ANN001
     from assets.resources import spark_resource
     from assets.runs import writing
-    from pipelines.gold import refresh_budgets
-    from pipelines.steps import latest_sync_day
+    from pipelines.gold.refresh import refresh_budgets
+    from pipelines.silver.refresh import latest_sync_day
 
     with writing(settings, "budget_refresh", lake):
         spark = spark_resource(settings).session()
@@ -127,8 +127,9 @@ def gold_rebuild(settings: Settings, as_of: date | None) -> int:
     from assets.resources import spark_resource
     from assets.runs import writing
     from lake.lake import Lake
-    from pipelines.gold import rebuild_gold
-    from pipelines.steps import latest_sync_day, seed_reference
+    from pipelines.categories.refresh import seed_reference
+    from pipelines.gold.refresh import rebuild_gold
+    from pipelines.silver.refresh import latest_sync_day
 
     t0 = time.perf_counter()
     lake = Lake(settings.lake_root, settings.s3_endpoint)
@@ -146,7 +147,7 @@ def gold_rebuild(settings: Settings, as_of: date | None) -> int:
 
 def alerts_deliver(settings: Settings) -> int:
     from lake.lake import Lake
-    from pipelines.alert_delivery import deliver
+    from pipelines.health.alerts import deliver
 
     out = deliver(Lake(settings.lake_root, settings.s3_endpoint), settings.alert_sink)
     print(json.dumps({"delivered": len(out.sent), "not_delivered": len(out.failed),

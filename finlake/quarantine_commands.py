@@ -42,7 +42,7 @@ def quarantine_list(settings: Settings, day: date | None, status: str, limit: in
 
 
 def quarantine_show(settings: Settings, record_id: str) -> int:
-    from pipelines.release import ReleaseError, original_record, quarantined
+    from pipelines.corrections.release import ReleaseError, original_record, quarantined
 
     try:
         row = quarantined(_lake(settings), record_id)
@@ -57,7 +57,7 @@ def quarantine_show(settings: Settings, record_id: str) -> int:
 
 
 def _json(text: str, what: str) -> Any:
-    from pipelines.release import ReleaseError
+    from pipelines.corrections.release import ReleaseError
 
     try:
         return json.loads(text)
@@ -69,7 +69,7 @@ def _json(text: str, what: str) -> Any:
 def _record_file(record_file: str) -> Any:
     """The JSON record in ``record_file``, read no further than a record may be long (the
     file may be a device or a pipe that never ends)."""
-    from pipelines.release import MAX_RECORD_BYTES, ReleaseError
+    from pipelines.corrections.release import MAX_RECORD_BYTES, ReleaseError
 
     try:
         with open(record_file, "rb") as fh:
@@ -87,7 +87,7 @@ def _record_file(record_file: str) -> Any:
 
 def _fixed(settings: Settings, record_id: str, record_file: str | None,
            sets: list[str]) -> Any:
-    from pipelines.release import ReleaseError, original_record, quarantined
+    from pipelines.corrections.release import ReleaseError, original_record, quarantined
 
     if record_file:
         return _record_file(record_file)
@@ -114,7 +114,7 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
                        sets: list[str]) -> int:
     """Validate the fixed record, land it, re-merge its item's day and refresh gold."""
     from assets.resources import spark_resource
-    from pipelines.release import ReleaseError, land_release, remerge
+    from pipelines.corrections.release import ReleaseError, land_release, remerge
 
     if not record_file and not sets:
         print("finlake quarantine release: say what the fix is: --set FIELD=VALUE (repeat) "

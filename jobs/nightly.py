@@ -5,11 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.freshness_checks import SLA_CHECK
-from assets.health import institution_health
+from assets.groups import NIGHTLY_ASSETS, REPLAY_ASSETS
 from assets.partitions import daily_partitions
-from assets.spend import alert_outbox, gold_spend
-from assets.transactions import raw_transaction_pages, silver_transactions
-from assets.wealth import net_worth, recurring_payments
+from assets.transactions import raw_transaction_pages
 from jobs.lease import WRITER
 
 
@@ -25,8 +23,7 @@ def _nightly(*assets: dg.AssetsDefinition) -> dg.AssetSelection:
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=_nightly(raw_transaction_pages, silver_transactions, gold_spend,
-                       institution_health, net_worth, recurring_payments, alert_outbox),
+    selection=_nightly(*NIGHTLY_ASSETS),
     partitions_def=daily_partitions,
     description="Sync every due item for the day, merge into silver, refresh gold.",
     **WRITER,
@@ -34,8 +31,7 @@ nightly_job = dg.define_asset_job(
 
 replay_job = dg.define_asset_job(
     "replay",
-    selection=_nightly(silver_transactions, gold_spend, net_worth, recurring_payments,
-                       alert_outbox),
+    selection=_nightly(*REPLAY_ASSETS),
     partitions_def=daily_partitions,
     description="Re-merge already-landed raw pages (backfills, rebuilds); no partner calls.",
     **WRITER,

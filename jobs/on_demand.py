@@ -20,13 +20,12 @@ class AccountSyncConfig(dg.Config):
 def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake: LakeResource,
                  spark: SparkResource, partner: PartnerResource, vault: VaultResource) -> dict:
     """Sync the account's item now (on demand: cadence ignored, rate limits kept) to gold."""
-    from connectors.ingest import ingest_day
-    from lake.audit_log import AuditLog
-    from lake.forget_objects import users_being_forgotten
-    from lake.small_tables import append_rows, read_rows
-    from lake.tables import ACCOUNTS, SYNC_JOBS
-    from pipelines.gold import changed_cells, refresh_gold
-    from pipelines.steps import merge_partition
+    from assets.ingest import ingest
+    from lake.small_tables import read_rows
+    from lake.tables import ACCOUNTS
+    from pipelines.gold.refresh import refresh_gold
+    from pipelines.silver.changes import changed_cells
+    from pipelines.silver.refresh import merge_partition
 
     t0 = time.perf_counter()
     the_lake = lake.lake()
@@ -36,16 +35,8 @@ def sync_account(context: dg.OpExecutionContext, config: AccountSyncConfig, lake
         raise dg.Failure(f"unknown account {config.account_id!r}: list them with "
                          "`finlake sql \"SELECT account_id, user_id, name FROM accounts\"`")
     today = datetime.now(UTC).date()
-    audit = AuditLog(the_lake)  # the sync's decryptions, committed once when it ends
-    try:
-        report = ingest_day(partner.runtime(), the_lake.store,
-                            vault.credentials(the_lake, audit=audit, actor="pipeline:on_demand"),
-                            partner.institutions(the_lake), today, run_id=context.run_id,
-                            trigger="on_demand", items={account["item_id"]},
-                            forgetting=users_being_forgotten(the_lake))
-        append_rows(the_lake, SYNC_JOBS, report.jobs)
-    finally:
-        audit.flush()
+    report = ingest(lake, partner, vault, today, run_id=context.run_id, actor="pipeline:on_demand",
+                    trigger="on_demand", items={account["item_id"]})
     t_sync = time.perf_counter() - t0
     status = report.jobs[-1]["status"] if report.jobs else "skipped"
     if status != "success":

@@ -26,6 +26,18 @@ def _sql_list(values: Iterable[str]) -> str:
     return ", ".join(sql_literal(v) for v in values)
 
 
+def differs(columns: Iterable[str]) -> str:
+    """A MERGE condition true when any of ``columns`` differs between the target row ``t``
+    and the source row ``s`` (NULL-safe): the guard that makes a replay rewrite nothing."""
+    return " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in columns)
+
+
+def pin(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """``df`` computed once, as rows held by the session: a MERGE reads its source more than
+    once, and every read must see the same rows (and not redo the plan)."""
+    return spark.createDataFrame(df.collect(), schema=df.schema)
+
+
 def empty_frame(spark: SparkSession, t: Table) -> DataFrame:
     return spark.createDataFrame([], schema=t.ddl)
 

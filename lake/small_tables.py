@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from lake.arrow import arrow_schema
+from lake.delta import differs
 from lake.lake import Lake
 from lake.tables import Table
 
@@ -38,7 +39,7 @@ def upsert_rows(lake: Lake, t: Table, rows: Sequence[dict[str, Any]], *,
         return
     add_missing_columns(dt, t)
     on = " AND ".join(f"t.{k} = s.{k}" for k in t.keys)
-    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in t.column_names if c not in t.keys)
+    changed = differs(c for c in t.column_names if c not in t.keys)
     merger = dt.merge(_table(t, rows), predicate=on, source_alias="s", target_alias="t")
     if update:
         merger = merger.when_matched_update_all(predicate=changed)

@@ -287,7 +287,7 @@ INSTITUTION_HEALTH = Table(
         ("success_rate", "double"),
         ("error_classes", "string"),
         ("status", "string"),  # healthy | degraded | silent | down | no_attempts
-        ("items_due", "int"),  # freshness SLA (pipelines/freshness.py): due for the day
+        ("items_due", "int"),  # freshness SLA (pipelines/health/freshness.py): due for the day
         ("items_stale", "int"),  # due but not synced by the deadline
         ("lag_hours", "double"),  # deadline - oldest last success among due items
         ("sla_met", "boolean"),

@@ -175,8 +175,9 @@ def validate(lake: Lake, name: str, staged: DataFrame | None, scope: str, sync_d
     return audit
 
 
-def gate(lake: Lake, name: str, staged: DataFrame | None, scope: str, sync_date: date | None,
-         audits: list[Audit], *, extra: list[dict[str, Any]] = (), held: str = "") -> Audit:
+def audit_before_publish(lake: Lake, name: str, staged: DataFrame | None, scope: str,
+                         sync_date: date | None, audits: list[Audit], *,
+                         extra: list[dict[str, Any]] = (), held: str = "") -> Audit:
     """Validate, record the audit in ``audits``, and raise :class:`AuditFailed` (carrying
     every audit of the step so far) if an error-severity expectation failed."""
     audit = validate(lake, name, staged, scope, sync_date, extra)

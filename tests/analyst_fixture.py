@@ -33,7 +33,7 @@ from lake.tables import (
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
 )
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
 
 ANA, BEN, CARA, DEV, ELI = "ana", "ben", "cara", "dev", "eli"
 FIRST, HARBOR, NEO = "ins_first", "ins_harbor", "ins_neo"

@@ -33,7 +33,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
 
 REFRESHED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 NOT_SPEND = ("TRANSFER_IN", "TRANSFER_OUT")
@@ -110,7 +110,7 @@ def transactions() -> list[dict[str, Any]]:
 
 
 def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``monthly_spend`` as pipelines/spend.py defines it (live, posted, expenses only)."""
+    """``monthly_spend`` as pipelines/gold/spend.py defines it (live, posted, expenses only)."""
     primary = {c["category"]: c["category_primary"] for c in categories()}
     cells: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(list)
     for r in txns:

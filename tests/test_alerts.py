@@ -14,8 +14,8 @@ from finlake.cli import main
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import ALERTS
-from pipelines.alert_delivery import deliver
-from pipelines.budgets import budget_alerts
+from pipelines.gold.budgets import budget_alerts
+from pipelines.health.alerts import deliver
 
 T0 = datetime(2024, 2, 10, 8, tzinfo=UTC)
 

@@ -22,7 +22,7 @@ def lint_imports(where: Path) -> subprocess.CompletedProcess:
 def test_imports_run_downhill_and_have_no_cycles() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout, result.stdout
+    assert "3 kept, 0 broken" in result.stdout, result.stdout
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -40,6 +40,15 @@ def test_an_uphill_import_breaks_the_contract(tmp_path: Path) -> None:
     result = lint_imports(root)
     assert result.returncode == 1, result.stdout
     assert "lake.tables -> pipelines.gold" in result.stdout, result.stdout
+
+
+def test_a_domain_importing_a_later_one_breaks_the_contract(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    with (root / "pipelines" / "gold" / "spend.py").open("a") as f:
+        f.write("\nfrom pipelines.corrections import release  # noqa: E402 - planted\n")
+    result = lint_imports(root)
+    assert result.returncode == 1, result.stdout
+    assert "pipelines.gold.spend -> pipelines.corrections.release" in result.stdout, result.stdout
 
 
 def test_a_cycle_breaks_the_contract(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ from lake import models
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import CATEGORY_OVERRIDES, TRANSACTIONS
-from pipelines.categorise import categorise
-from pipelines.crowd import crowd_rules, training_pairs
-from pipelines.recategorise import refresh_categories
-from pipelines.steps import merge_partition, seed_reference, set_user_category
+from pipelines.categories.categorise import categorise
+from pipelines.categories.crowd import crowd_rules, training_pairs
+from pipelines.categories.refresh import seed_reference
+from pipelines.corrections.recategorise import refresh_categories
+from pipelines.corrections.user_category import set_user_category
+from pipelines.silver.refresh import merge_partition
 from tests.raw_builder import land, page, txn
 
 pytestmark = pytest.mark.integration
@@ -23,7 +25,7 @@ D1 = date(2026, 1, 10)
 
 
 def tiny_model() -> dict:
-    from pipelines.category_model import CategoryModel
+    from pipelines.categories.model import CategoryModel
 
     pairs = pd.DataFrame({
         "merchant_key": ["joes coffee", "coffee corner", "bean coffee bar", "gas n go",
@@ -76,7 +78,7 @@ def test_training_inputs_are_aggregates_without_user_ids(spark, lake, monkeypatc
     pairs = training_pairs(silver, k=1).toPandas()
     assert list(pairs.columns) == ["merchant_key", "category", "users"]
     seen = []
-    from pipelines import category_model
+    from pipelines.categories import model as category_model
 
     real_fit = category_model.CategoryModel.fit.__func__
 
@@ -85,7 +87,7 @@ def test_training_inputs_are_aggregates_without_user_ids(spark, lake, monkeypatc
         return real_fit(cls, frame, *a, **kw)
 
     monkeypatch.setattr(category_model.CategoryModel, "fit", classmethod(spy))
-    from pipelines.training import train_and_publish
+    from pipelines.categories.training import train_and_publish
 
     train_and_publish(pd.concat([pairs] * 1), lake.store, threshold=0.5, k=1)
     assert seen and all(list(f.columns) == ["merchant_key", "category", "users"] for f in seen)
@@ -132,7 +134,7 @@ def test_override_recategorises_only_affected_rows(spark, lake) -> None:
 
 
 def test_new_model_published_only_if_not_worse(tmp_path) -> None:
-    from pipelines.training import train_and_publish
+    from pipelines.categories.training import train_and_publish
 
     lake = Lake(str(tmp_path / "lake"))
     good = pd.DataFrame({
@@ -144,7 +146,7 @@ def test_new_model_published_only_if_not_worse(tmp_path) -> None:
     assert first["published"] and models.current_version(lake.store) == first["version"]
     # Same held-out merchants (the split is by key hash), but the training part mislabelled:
     # the candidate is worse on held-out data and must not replace the published model.
-    from pipelines.category_eval import split_holdout
+    from pipelines.categories.evaluation import split_holdout
 
     train, _ = split_holdout(good, "merchant_key", frac=0.2, seed=7)
     flip = {"FOOD_AND_DRINK_COFFEE": "TRANSPORTATION_GAS",

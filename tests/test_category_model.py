@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from connectors.sandbox_bank.labelled import labelled_transactions, write_labelled_csv
-from pipelines.category_eval import evaluate, read_labelled_csv, split_holdout
-from pipelines.category_model import CategoryModel, make_pairs, merchant_key_of, predict_frame
+from pipelines.categories.evaluation import evaluate, read_labelled_csv, split_holdout
+from pipelines.categories.model import CategoryModel, make_pairs, merchant_key_of, predict_frame
 
 COFFEE, GAS, TV = "FOOD_AND_DRINK_COFFEE", "TRANSPORTATION_GAS", "ENTERTAINMENT_TV_AND_MOVIES"
 PAIRS = [

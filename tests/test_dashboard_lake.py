@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from lake.lake import Lake
 from lake.tables import REGISTRY
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
 
 # bench/ is not an installed package: `python -m pytest` finds it from the working directory,
 # a bare `pytest` (or one run from elsewhere) only with the repository root on the path.

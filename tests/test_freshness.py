@@ -16,7 +16,7 @@ from lake_fixtures import write_table
 from core.settings import ConfigError, load_settings
 from lake.lake import Lake
 from lake.tables import CREDENTIALS, INSTITUTION_HEALTH, INSTITUTIONS, SYNC_JOBS
-from pipelines.freshness import (
+from pipelines.health.freshness import (
     LastSuccess,
     freshness,
     freshness_summary,
@@ -237,7 +237,8 @@ def sla_lake(root: Path) -> Lake:
 
 @pytest.fixture
 def ny_defs(tmp_path: Path) -> dg.Definitions:
-    from assets.freshness_checks import NIGHTLY_ASSETS, freshness_definitions
+    from assets.freshness_checks import freshness_definitions
+    from assets.groups import NIGHTLY_ASSETS
     from assets.resources import resources_for
 
     settings = load_settings({"FINLAKE_HOME": str(tmp_path),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.reference import currencies
+from pipelines.categories.reference import currencies
 from tests.fuzz_payloads import (
     ACCOUNTS,
     PAGE_MUTATIONS,

@@ -23,8 +23,8 @@ from lake.tables import (
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
 )
-from pipelines.gold import rebuild_gold, reconcile_cells, refresh_gold
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
+from pipelines.gold.refresh import rebuild_gold, reconcile_cells, refresh_gold
 from tests.lake_fixtures import txn, write_table
 
 D = Decimal

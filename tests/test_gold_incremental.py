@@ -19,9 +19,12 @@ from lake.tables import (
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
 )
-from pipelines.gold import changed_cells, rebuild_gold, reconcile_cells, refresh_gold
-from pipelines.recategorise import refresh_categories
-from pipelines.steps import merge_partition, seed_reference, set_user_category
+from pipelines.categories.refresh import seed_reference
+from pipelines.corrections.recategorise import refresh_categories
+from pipelines.corrections.user_category import set_user_category
+from pipelines.gold.refresh import rebuild_gold, reconcile_cells, refresh_gold
+from pipelines.silver.changes import changed_cells
+from pipelines.silver.refresh import merge_partition
 from tests.raw_builder import USER, land, page, txn
 
 GOLD = (DAILY_SPEND, MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, UNUSUAL_ACTIVITY,

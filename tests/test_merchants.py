@@ -17,7 +17,7 @@ import pytest
 
 from connectors.sandbox_bank import merchants as mc
 from connectors.sandbox_bank.world import CITIES
-from pipelines.merchants import Merchant, merchant_columns, normalise, normalise_key
+from pipelines.categories.merchants import Merchant, merchant_columns, normalise, normalise_key
 
 # Raw descriptions as banks print them -> the expected key.
 EXAMPLES = [
@@ -179,7 +179,7 @@ def test_deterministic_across_calls_and_processes() -> None:
     raws = [raw for raw, _ in EXAMPLES]
     keys = [normalise(r).key for r in raws]
     assert keys == [normalise(r).key for r in raws]
-    code = ("import json, sys; from pipelines.merchants import normalise; "
+    code = ("import json, sys; from pipelines.categories.merchants import normalise; "
             "print(json.dumps([normalise(r).key for r in json.load(sys.stdin)]))")
     for seed in ("0", "12345"):
         out = subprocess.run([sys.executable, "-c", code], input=json.dumps(raws), text=True,

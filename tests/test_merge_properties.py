@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from lake.lake import Lake
 from lake.tables import TRANSACTIONS
-from pipelines.steps import merge_partition, seed_reference
+from pipelines.categories.refresh import seed_reference
+from pipelines.silver.refresh import merge_partition
 from tests.raw_builder import land, page, txn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,7 +8,12 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.networth import balance_snapshots, balances_daily, carry_forward, net_worth_daily
+from pipelines.wealth.networth import (
+    balance_snapshots,
+    balances_daily,
+    carry_forward,
+    net_worth_daily,
+)
 
 START, END = date(2024, 1, 1), date(2024, 1, 6)
 DDL = ("account_id string, user_id string, type string, date date,"

@@ -34,7 +34,8 @@ from lake.lake import Lake
 from lake.raw import complete_pages, date_prefix, load_cursor
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS
-from pipelines.steps import SilverResult, merge_partition, seed_reference
+from pipelines.categories.refresh import seed_reference
+from pipelines.silver.refresh import SilverResult, merge_partition
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,12 @@ import pytest
 from lake.lake import Lake
 from lake.raw import UpdateRef, complete_update
 from lake.tables import MONTHLY_CASHFLOW, MONTHLY_SPEND, QUALITY_RESULTS, QUARANTINE, TRANSACTIONS
-from pipelines.contract import parse_page
-from pipelines.gold import changed_cells, refresh_gold
-from pipelines.reference import currencies
-from pipelines.steps import merge_partition, seed_reference
+from pipelines.categories.reference import currencies
+from pipelines.categories.refresh import seed_reference
+from pipelines.gold.refresh import refresh_gold
+from pipelines.raw.contract import parse_page
+from pipelines.silver.changes import changed_cells
+from pipelines.silver.refresh import merge_partition
 from quality.validation import AuditFailed
 from tests.fuzz_payloads import generate_pages, summary
 from tests.raw_builder import ACCOUNT, INSTITUTION, ITEM, USER, land, page, txn
@@ -125,7 +127,7 @@ def test_a_mostly_corrupt_partition_is_held_back_whole(spark, lake) -> None:
 def test_a_gold_table_failing_its_suite_is_not_published(spark, lake, monkeypatch) -> None:
     from pyspark.sql import functions as F
 
-    from pipelines import spend
+    from pipelines.gold import spend
 
     land(lake.store, DAY.isoformat(), 1, [page(added=[
         txn("a", 10.0, "2026-02-01"), txn("pay", -900.0, "2026-02-01", "ACME PAYROLL",
@@ -273,8 +275,8 @@ def test_net_worth_failing_its_suite_is_not_published(spark, lake, monkeypatch) 
     from pyspark.sql import functions as F
 
     from lake.tables import BALANCES_DAILY, NET_WORTH_DAILY
-    from pipelines import networth
-    from pipelines.steps import refresh_net_worth
+    from pipelines.wealth import networth
+    from pipelines.wealth.refresh import refresh_net_worth
 
     land(lake.store, DAY.isoformat(), 1, [page(added=[txn("a", 10.0, "2026-02-01")],
                                                balance=250.0)])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.recurring import (
+from pipelines.wealth.recurring import (
     LOOKBACK_DAYS,
     LOOKBACK_MONTHS,
     OUTPUT_COLUMNS,

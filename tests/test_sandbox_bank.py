@@ -37,7 +37,8 @@ pytestmark = pytest.mark.integration
 
 START, CLOCK = date(2025, 1, 1), date(2025, 1, 31)
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-PFC_CSV = Path(__file__).resolve().parents[1] / "pipelines" / "reference" / "pfc_v2_categories.csv"
+PFC_CSV = (Path(__file__).resolve().parents[1] / "pipelines" / "categories" / "reference"
+           / "pfc_v2_categories.csv")
 COMPARED = ("account_id", "transaction_id", "amount", "iso_currency_code", "date",
             "authorized_date", "name", "merchant_name", "pending", "pending_transaction_id")
 

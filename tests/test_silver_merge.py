@@ -10,8 +10,10 @@ import pytest
 
 from lake.lake import Lake
 from lake.tables import MONTHLY_CASHFLOW, MONTHLY_SPEND, QUARANTINE, TRANSACTIONS
-from pipelines.gold import changed_cells, refresh_gold
-from pipelines.steps import merge_partition, seed_reference
+from pipelines.categories.refresh import seed_reference
+from pipelines.gold.refresh import refresh_gold
+from pipelines.silver.changes import changed_cells
+from pipelines.silver.refresh import merge_partition
 from tests.raw_builder import land, page, txn
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,11 @@ from pathlib import Path
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import CUSTOM_CATEGORIES, MONTHLY_SPEND, TRANSACTION_OVERRIDES, TRANSACTIONS
-from pipelines.gold import changed_cells, refresh_gold
-from pipelines.recategorise import refresh_categories
-from pipelines.steps import merge_partition, seed_reference
+from pipelines.categories.refresh import seed_reference
+from pipelines.corrections.recategorise import refresh_categories
+from pipelines.gold.refresh import refresh_gold
+from pipelines.silver.changes import changed_cells
+from pipelines.silver.refresh import merge_partition
 from tests.raw_builder import ACCOUNT, USER, land, page, txn
 
 D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
@@ -44,7 +46,7 @@ def monthly(lake: Lake) -> dict[tuple[str, str], Decimal]:
 
 
 def txn_id(partner_txn_id: str) -> str:
-    """Silver's id of a transaction that has not arrived yet (as pipelines.silver makes it)."""
+    """Silver's id of a transaction that has not arrived yet (as pipelines.silver.rows makes it)."""
     return hashlib.sha256(f"{ACCOUNT}|{partner_txn_id}".encode()).hexdigest()[:32]
 
 

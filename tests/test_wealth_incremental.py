@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
-import pipelines.networth as networth
+import pipelines.wealth.networth as networth
 from lake import delta
 from lake.lake import Lake
 from lake.tables import (
@@ -20,8 +20,8 @@ from lake.tables import (
     RECURRING_PAYMENTS,
     TRANSACTIONS,
 )
-from pipelines.recurring import recurring_payments
-from pipelines.steps import refresh_net_worth, refresh_recurring
+from pipelines.wealth.recurring import recurring_payments
+from pipelines.wealth.refresh import refresh_net_worth, refresh_recurring
 from tests.lake_fixtures import txn, write_table
 
 D = [date(2024, 1, d) for d in range(1, 8)]

@@ -13,7 +13,7 @@ from dashboard import actions, data, ui
 from dashboard.auth import Principal
 from dashboard.plain import plain
 from lake.tables import TRANSACTIONS
-from pipelines.reference import categories
+from pipelines.categories.reference import categories
 
 if TYPE_CHECKING:
     from lake.lake import Lake

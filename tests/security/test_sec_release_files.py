@@ -22,9 +22,11 @@ import pytest
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS
-from pipelines.gold import changed_cells, refresh_gold
-from pipelines.release import MAX_DEPTH, MAX_RECORD_BYTES
-from pipelines.steps import merge_partition, seed_reference
+from pipelines.categories.refresh import seed_reference
+from pipelines.corrections.release import MAX_DEPTH, MAX_RECORD_BYTES
+from pipelines.gold.refresh import refresh_gold
+from pipelines.silver.changes import changed_cells
+from pipelines.silver.refresh import merge_partition
 from tests.conftest import free_port, wait_for_port
 from tests.raw_builder import land, page, txn
 from tests.secret_scan import Scanner

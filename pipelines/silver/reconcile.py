@@ -21,8 +21,8 @@ from lake import delta
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import QUARANTINE, TRANSACTIONS
-from pipelines.contract import ContractStats
-from pipelines.silver import latest_changes
+from pipelines.raw.contract import ContractStats
+from pipelines.silver.rows import latest_changes
 from quality.validation import check
 
 if TYPE_CHECKING:

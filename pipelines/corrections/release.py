@@ -28,8 +28,8 @@ from lake import raw
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import QUARANTINE
-from pipelines.contract import MAX_ID, MAX_TEXT, transaction_violations
-from pipelines.reference import currencies
+from pipelines.categories.reference import currencies
+from pipelines.raw.contract import MAX_ID, MAX_TEXT, transaction_violations
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -184,8 +184,9 @@ def release(spark: SparkSession, lake: Lake, record_id: str, fixed: Any) -> Rele
 
 def remerge(spark: SparkSession, lake: Lake, out: Released) -> Released:
     """Re-merge a landed release's item and day, and refresh the gold cells it changed."""
-    from pipelines.gold import changed_cells, refresh_gold
-    from pipelines.steps import latest_sync_day, merge_partition
+    from pipelines.gold.refresh import refresh_gold
+    from pipelines.silver.changes import changed_cells
+    from pipelines.silver.refresh import latest_sync_day, merge_partition
 
     silver = merge_partition(spark, lake, out.sync_date, only=(out.user_id, out.item_id))
     out.silver_changes = silver.changes

@@ -20,7 +20,7 @@ from core.months import shift_month
 from lake.delta import read_table, run_merge
 from lake.lake import Lake
 from lake.tables import TRANSACTIONS
-from pipelines.pending import DEFAULT_WINDOW_DAYS, pending_matches
+from pipelines.silver.pending import DEFAULT_WINDOW_DAYS, pending_matches
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -35,9 +35,9 @@ BOOKKEEPING = ["source_seq", "raw_ref", "sync_date", "updated_at"]
 CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
 
-def place_rows(spark: SparkSession, lake: Lake, rows: DataFrame,
-               stage: Callable[[DataFrame], DataFrame] | None = None
-               ) -> tuple[DataFrame, list[str], list[tuple[str, str]]]:
+def place_in_months(spark: SparkSession, lake: Lake, rows: DataFrame,
+                    stage: Callable[[DataFrame], DataFrame] | None = None
+                    ) -> tuple[DataFrame, list[str], list[tuple[str, str]]]:
     """Give each batch row the month it lives in; list every month the batch touches and
     every (user_id, month) cell, the month a row leaves included. ``stage`` writes the
     placed rows once (write-audit-publish) and returns them read back."""

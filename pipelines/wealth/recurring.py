@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from pipelines.spend import countable
+from pipelines.gold.spend import countable
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

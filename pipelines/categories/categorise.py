@@ -32,7 +32,7 @@ def _with_model(rows: DataFrame, model: dict[str, Any], threshold: float) -> Dat
                            T.StructField("_model_confidence", T.DoubleType())])
 
     def predict(batches):  # runs on the executors, batch by batch
-        from pipelines.category_model import predict_frame
+        from pipelines.categories.model import predict_frame
 
         for pdf in batches:
             pdf["_model_category"] = None

@@ -7,7 +7,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from pipelines.merchants import normalise_key
+from pipelines.categories.merchants import normalise_key
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 RULES_VERSION = 1

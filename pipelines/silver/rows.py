@@ -1,6 +1,6 @@
 """Change records -> silver transaction rows (pure DataFrame transforms).
 
-The raw contract (``pipelines/contract.py``) has already turned the partner pages into typed
+The raw contract (``pipelines/raw/contract.py``) has already turned the partner pages into typed
 change records and quarantined what failed. Every change carries ``source_seq``: its position
 in the partner's change stream (update, attempt, page, index within the page), zero-padded so
 that string order is stream order. Merges apply a change only when it is newer than what
@@ -31,7 +31,7 @@ def latest_changes(changes: DataFrame) -> DataFrame:
 
 def transaction_rows(latest: DataFrame) -> DataFrame:
     """Silver-shaped rows for the newest change of each key (categories still empty)."""
-    from pipelines.merchants import merchant_columns
+    from pipelines.categories.merchants import merchant_columns
 
     return merchant_columns(_transaction_rows(latest), "description", "merchant").drop(
         "merchant_display")

@@ -30,7 +30,6 @@ from lake.tables import (
     CATEGORIES,
     CUSTOM_CATEGORIES,
     DAILY_SPEND,
-    GOLD_CHANGES,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     SPEND_TRENDS,
@@ -38,14 +37,14 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
-from pipelines import budgets, spend, unusual
-from quality.validation import Audit, gate
+from pipelines.gold import budgets, spend, unusual
+from pipelines.silver.changes import CELL, all_cells
+from quality.validation import Audit, audit_before_publish
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-CELL = ("user_id", "month")
 TREND_MONTHS = 12  # a month's cell feeds the trends of the 12 months after it
 
 
@@ -64,33 +63,6 @@ class GoldResult:
         return now
 
 
-def log_changes(spark: SparkSession, lake: Lake, sync_date: date, cells: DataFrame) -> int:
-    """Record the (user_id, month) cells a sync day changes (insert-only, idempotent)."""
-    rows = cells.select("user_id", "month").filter(
-        F.col("user_id").isNotNull() & F.col("month").isNotNull()
-        & (F.col("month") != "unseen")).distinct().withColumn(
-        "sync_date", F.lit(sync_date).cast("date"))
-    return delta.merge(spark, lake, GOLD_CHANGES, rows, partitions=[sync_date.isoformat()],
-                       changed="FALSE")
-
-
-def changed_cells(spark: SparkSession, lake: Lake, sync_date: date,
-                  user_id: str | None = None) -> DataFrame:
-    cells = delta.read_table(spark, lake, GOLD_CHANGES).filter(
-        F.col("sync_date") == F.lit(sync_date).cast("date"))
-    if user_id:
-        cells = cells.filter(F.col("user_id") == user_id)
-    return cells.select(*CELL).distinct()
-
-
-def all_cells(spark: SparkSession, lake: Lake) -> DataFrame:
-    """Every cell silver or gold has: the input of a full rebuild."""
-    silver = delta.read_table(spark, lake, TRANSACTIONS).select(
-        "user_id", F.col("posted_month").alias("month"))
-    gold = delta.read_table(spark, lake, MONTHLY_CASHFLOW).select(*CELL)
-    return silver.unionByName(gold).filter(F.col("month") != "unseen").distinct()
-
-
 def replace_cells(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame,
                   cells: DataFrame, months: list[str]) -> int:
     """Make ``t``'s rows of ``cells`` (user_id, month) exactly ``rows``: update what changed,
@@ -104,7 +76,7 @@ def replace_cells(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame,
     gone = existing.join(new.select(*keys), keys, "left_anti").select(
         *cols, F.lit(True).alias("_delete"))
     source = new.unionByName(gone)
-    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in cols if c not in keys)
+    changed = delta.differs(c for c in cols if c not in keys)
     sets = ", ".join(f"t.{c} = s.{c}" for c in cols)
     insert = f"INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
     return delta.run_merge(spark, lake, t, source, [
@@ -123,7 +95,8 @@ def publish(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame, cells: D
         return 0
     prefix = new_run(f"gold/{t.name}", as_of)
     staged = stage_frame(spark, lake, delta.conform(rows, t), prefix)
-    gate(lake, t.name, staged, as_of.isoformat(), as_of, audits, held=lake.store.uri(prefix))
+    audit_before_publish(lake, t.name, staged, as_of.isoformat(), as_of, audits,
+                         held=lake.store.uri(prefix))
     written = replace_cells(spark, lake, t, staged, cells, months)
     discard(lake, prefix)
     return written
@@ -138,14 +111,10 @@ def _classified(spark: SparkSession, lake: Lake, months: list[str],
 
 
 def _names(spark: SparkSession) -> DataFrame:
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     names = sorted({(c["category_primary"], c["primary_display_name"]) for c in categories()})
     return spark.createDataFrame(names, "category_primary string, name string")
-
-
-def _pin(spark: SparkSession, df: DataFrame) -> DataFrame:
-    return spark.createDataFrame(df.collect(), schema=df.schema)
 
 
 def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
@@ -154,7 +123,7 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     daily and monthly spend, cash flow, trends, unusual activity, then budgets and budget
     alerts for ``as_of``'s month."""
     t0 = time.perf_counter()
-    cells = _pin(spark, cells.select(*CELL).distinct())
+    cells = delta.pin(spark, cells.select(*CELL).distinct())
     result = GoldResult(cells=cells.count())
     months = sorted(r["month"] for r in cells.select("month").distinct().collect())
     if not months:
@@ -259,7 +228,7 @@ def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: da
     """``budget_progress`` for ``users`` in ``as_of``'s month, and their budget alerts."""
     month = as_of.strftime("%Y-%m")
     window = budgets.window_months(month)
-    users = _pin(spark, users.select("user_id").distinct())
+    users = delta.pin(spark, users.select("user_id").distinct())
     before = budgets.window_months(window[0], 1)
     classified = _classified(spark, lake, [*before, *window, month], users)
     past = classified.filter(F.col("posted_month").isin(window))
@@ -273,7 +242,7 @@ def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: da
     spent = spend.spend_map(classified.filter(
         (F.col("posted_month") == month) & (F.col("posted_date") <= F.lit(as_of).cast("date"))
     )).groupBy("user_id", "category_primary").agg(F.sum("amount").alias("spent"))
-    rows = _pin(spark, budgets.progress(chosen, spent, month, as_of, approaching))
+    rows = delta.pin(spark, budgets.progress(chosen, spent, month, as_of, approaching))
     cells = users.withColumn("month", F.lit(month))
     changed = publish(spark, lake, BUDGET_PROGRESS, rows, cells, [month], as_of,
                       audits if audits is not None else [])
@@ -299,7 +268,7 @@ def rebuild_gold(spark: SparkSession, lake: Lake, as_of: date) -> GoldResult:
 def reconcile_cells(spark: SparkSession, lake: Lake, cells: DataFrame) -> list[dict]:
     """Per user-month: silver's expense total and count against monthly_spend, daily_spend
     and monthly_cashflow. Returns every cell where any of them differ (empty = reconciled)."""
-    cells = _pin(spark, cells.select(*CELL).distinct())
+    cells = delta.pin(spark, cells.select(*CELL).distinct())
     months = sorted(r["month"] for r in cells.select("month").distinct().collect())
     if not months:
         return []

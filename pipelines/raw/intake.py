@@ -1,7 +1,7 @@
 """Intake: a partition's landed raw pages through the raw contract into staged Parquet.
 
 Reads every page of the day's complete updates (and released fixes), checks each record
-(``pipelines/contract.py``), writes the valid change records and account snapshots as
+(``pipelines/raw/contract.py``), writes the valid change records and account snapshots as
 staged Parquet for Spark, and returns the rejected records for the quarantine table.
 """
 
@@ -21,8 +21,8 @@ from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.staging import new_run, put_arrow
 from lake.tables import ACCOUNTS
-from pipelines.contract import ContractStats, foreign_accounts, parse_page, record_id
-from pipelines.reference import currencies
+from pipelines.categories.reference import currencies
+from pipelines.raw.contract import ContractStats, foreign_accounts, parse_page, record_id
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ class Intake:
     seconds: float = 0.0
 
 
-def take_in(lake: Lake, sync_date: date, only: tuple[str, str] | None = None,
-            progress: Any = None) -> Intake | None:
+def stage_landed_pages(lake: Lake, sync_date: date, only: tuple[str, str] | None = None,
+                       progress: Any = None) -> Intake | None:
     """Check the partition's pages; stage what passed. None when nothing has landed."""
     t0 = time.perf_counter()
     keys = raw.partition_pages(lake.store, sync_date, *(only or (None, None)))

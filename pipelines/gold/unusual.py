@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from pipelines.spend import MONEY, month_index
+from pipelines.gold.spend import MONEY, month_index
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -32,8 +32,8 @@ DEFAULT_TEMPERATURE = 4.0  # used when there are too few training keys (< 30) to
 
 
 def merchant_key_of(description: str | None, merchant_name: str | None = None) -> str:
-    """The merchant key of a transaction (``pipelines.merchants.normalise``)."""
-    from pipelines.merchants import normalise
+    """The merchant key of a transaction (``pipelines.categories.merchants.normalise``)."""
+    from pipelines.categories.merchants import normalise
 
     return normalise(description or "", merchant_name).key or ""
 

@@ -28,8 +28,8 @@ from lake.tables import (
     TRANSACTION_OVERRIDES,
     TRANSACTIONS,
 )
-from pipelines.categorise import CATEGORY_COLUMNS, categorise
-from pipelines.silver_merge import UNSEEN_MONTH, neighbour_months
+from pipelines.categories.categorise import CATEGORY_COLUMNS, categorise
+from pipelines.silver.merge import UNSEEN_MONTH, neighbour_months
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -94,7 +94,7 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
         affected = affected.dropDuplicates(list(TRANSACTIONS.keys))
         old = affected.select(*TRANSACTIONS.keys, "posted_month",
                               *[F.col(c).alias(f"_old_{c}") for c in CATEGORY_COLUMNS])
-        from pipelines.steps import engine_inputs
+        from pipelines.categories.refresh import engine_inputs
 
         new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key",
                                          "description"), **engine_inputs(spark, lake))
@@ -106,7 +106,7 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
             pinned = spark.createDataFrame(rows, schema=diff.select(*cols).schema)
             months = sorted({r["posted_month"] for r in rows})
             if sync_date is not None:
-                from pipelines.gold import log_changes
+                from pipelines.silver.changes import log_changes
 
                 log_changes(spark, lake, sync_date, pinned.select(
                     "user_id", F.col("posted_month").alias("month")))
@@ -202,7 +202,7 @@ def _apply(spark: SparkSession, lake: Lake, wanted: list[dict[str, Any]],
                                    "user_id string, posted_month string, user_category string")
     months = sorted({c[3] for c in changes})
     if sync_date is not None:
-        from pipelines.gold import log_changes
+        from pipelines.silver.changes import log_changes
 
         log_changes(spark, lake, sync_date, source.select(
             "user_id", F.col("posted_month").alias("month")))
@@ -215,7 +215,7 @@ def _apply(spark: SparkSession, lake: Lake, wanted: list[dict[str, Any]],
 def _known_categories(lake: Lake, overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The overrides whose code is in the taxonomy or among the person's own categories."""
     from lake.small_tables import read_rows
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     taxonomy = {c["category"] for c in categories()}
     custom: set[tuple[str, str]] | None = None

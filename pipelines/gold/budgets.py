@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from core.months import month_range, shift_month
-from pipelines.health import alert_key
-from pipelines.reference import budget_template
-from pipelines.spend import (
+from pipelines.categories.reference import budget_template
+from pipelines.gold.spend import (
     MONEY,
     PAYROLL,
     UNCATEGORISED,
     month_index,
 )
+from pipelines.health.institutions import alert_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -134,7 +134,7 @@ def threshold_label(state: str, approaching: float) -> str:
 
 def budget_alerts(rows: list[dict], approaching: float, created_at) -> list[dict]:
     """One alert per (user, category, month, threshold): the key makes re-runs no-ops."""
-    from pipelines.reference import display_name
+    from pipelines.categories.reference import display_name
 
     out = []
     for r in rows:

@@ -52,7 +52,7 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str | None]) -> dict[str, A
 def read_labelled_csv(path: str | Path) -> pd.DataFrame:
     """Read ``description,amount,category`` rows; ValueError naming the file line of the first
     bad row (missing field, non-numeric amount, category not a PFC v2 detailed code)."""
-    from pipelines.reference import categories
+    from pipelines.categories.reference import categories
 
     valid = {c["category"] for c in categories()}
     path = Path(path)

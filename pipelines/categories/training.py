@@ -14,8 +14,8 @@ from lake.objectstore import ObjectStore
 def score(model_json: dict[str, Any] | None, holdout: pd.DataFrame, threshold: float
           ) -> dict[str, Any]:
     """Metrics of a model on held-out pairs (each key weighted once)."""
-    from pipelines.category_eval import evaluate
-    from pipelines.category_model import CategoryModel
+    from pipelines.categories.evaluation import evaluate
+    from pipelines.categories.model import CategoryModel
 
     if model_json is None or holdout.empty:
         return evaluate(list(holdout["category"]), [None] * len(holdout))
@@ -29,8 +29,8 @@ def train_and_publish(pairs: pd.DataFrame, store: ObjectStore, *, threshold: flo
                       k: int, seed: int = 7) -> dict[str, Any]:
     """Fit on a split of the pairs, compare with the published model on the held-out keys,
     publish only if not worse. Returns the report (also stored beside the artifact)."""
-    from pipelines.category_eval import split_holdout
-    from pipelines.category_model import CategoryModel
+    from pipelines.categories.evaluation import split_holdout
+    from pipelines.categories.model import CategoryModel
 
     train, holdout = split_holdout(pairs, "merchant_key", frac=0.2, seed=seed)
     # One row per key in the held-out set: its majority category.

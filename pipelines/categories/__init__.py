@@ -1,0 +1,2 @@
+"""Categorisation: PFC reference data, merchant normalisation, rules, the model and its
+evaluation."""

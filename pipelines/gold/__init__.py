@@ -1,0 +1,1 @@
+"""Gold by (user, month) cell: spend, cash flow, trends, budgets, unusual activity."""

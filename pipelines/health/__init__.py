@@ -1,0 +1,1 @@
+"""Health: institutions' sync outcomes, freshness against the SLA, and alert delivery."""

@@ -1,0 +1,1 @@
+"""Raw pages: the partner contract and the day's intake into staged changes."""

@@ -1,0 +1,1 @@
+"""Wealth: daily balances and net worth, recurring payments."""
