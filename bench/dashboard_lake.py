@@ -949,8 +949,8 @@ def sync_jobs_day(spec: LakeSpec, pop: Population, institutions: list[Any], day:
 
 
 class LakeWriter:
-    """Writes tables with delta-rs the way tests/lake_fixtures.py does, on a background thread
-    (delta-rs releases the GIL) so one month is written while the next is generated."""
+    """Writes tables with delta-rs the way tests/support/lake_fixtures.py does, on a background
+    thread (delta-rs releases the GIL) so one month is written while the next is generated."""
 
     def __init__(self, lake: Any, spec: LakeSpec) -> None:
         from concurrent.futures import Future, ThreadPoolExecutor

@@ -4,7 +4,7 @@
 
 Builds one demo lake (``finlake demo`` on Sail against the sandbox bank), then, for each
 engine in its own process, deletes every derived table of a copy and replays the demo's
-days from the same raw pages (``tests/engine_rebuild.py``: what ``finlake nightly --replay``
+days from the same raw pages (``tests/support/engine_rebuild.py``: what ``finlake nightly --replay``
 runs: silver merge, gold, net worth, recurring payments, alerts, checks), then replays the
 last day once more (already merged: nothing changes). Engine start-up (embedded Sail in
 process; the local JVM Spark Connect server with delta-spark) is timed apart. The partner
@@ -41,7 +41,7 @@ def _env(home: Path, engine: str = "sail") -> dict[str, str]:
 
 def _replay(engine: str, home: Path, days: list[str], fresh: bool) -> dict[str, Any]:
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tests.engine_rebuild", engine, str(home),
+    proc = subprocess.run([sys.executable, "-m", "tests.support.engine_rebuild", engine, str(home),
                            *([] if fresh else ["--continue"]), *days], cwd=ROOT,
                           env=_env(home, engine), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -77,7 +77,7 @@ def main() -> None:
             results[engine] = _replay(engine, home, days, fresh=True)
             log(f"{engine}: replaying {days[-1]} again (already merged) ...")
             results[engine]["again"] = _replay(engine, home, days[-1:], fresh=False)
-        from tests.engine_rebuild import DERIVED, table_rows
+        from tests.support.engine_rebuild import DERIVED, table_rows
 
         equal = all(table_rows(str(Path(work) / "sail" / "lake"), tbl)
                     == table_rows(str(Path(work) / "spark-delta" / "lake"), tbl)

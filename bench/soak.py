@@ -1,4 +1,4 @@
-"""Soak: many generated scenarios (tests/scenarios.py), every invariant checked after every
+"""Soak: many generated scenarios (tests/support/scenarios.py), every invariant checked after every
 step; prints a line per scenario and a summary, and writes every outcome as JSON lines.
 
     .venv/bin/python -m bench.soak [--scenarios 1000] [--steps 5] [--seed 1] [--jobs 2]
@@ -23,7 +23,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from tests.scenario_runs import Outcome, build_base, run_scenario
+from tests.support.scenario_runs import Outcome, build_base, run_scenario
 
 
 def _play(base: str, work: str, seed: int, steps: int) -> Outcome:

@@ -12,25 +12,23 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
-import io
 import json
-import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lake.lake import Lake
+from tests.support.demo import DemoBuild, build_demo
+from tests.support.servers import aws_env, free_port, wait_for_port
 
 JVM_GROUP = "spark-delta-jvm"
 JVM_TESTS = "jvm-tests-{worker}.txt"  # in the run's base temp: a worker's delta_spark tests
@@ -138,12 +136,6 @@ def lake(tmp_path: Path) -> Lake:
     return Lake(str(tmp_path / "lake"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
     """moto's standalone S3 server on 127.0.0.1 (a real HTTP S3 API, memory only)."""
@@ -177,26 +169,6 @@ def moto_s3() -> Iterator[str]:
             os.environ[k] = v
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}") from None
-            time.sleep(0.2)
-
-
-def aws_env(moto_url: str) -> dict[str, str]:
-    """AWS variables for a process that talks to moto's S3 and KMS server."""
-    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": moto_url, "AWS_ALLOW_HTTP": "true"}
-
-
 @pytest.fixture(scope="session")
 def spark_delta_server(moto_s3: str) -> Iterator[tuple[str, int]]:
     """One Apache Spark + Delta Connect server for the session (``finlake spark-delta
@@ -213,20 +185,6 @@ def spark_delta_server(moto_s3: str) -> Iterator[tuple[str, int]]:
     proc.wait(60)
 
 
-@dataclass(frozen=True)
-class DemoBuild:
-    """``finlake demo --users 3 --days 2`` run once, in process, against the embedded sandbox
-    bank, with every log record at DEBUG in ``home / DEMO_LOG``. Never changed afterwards:
-    tests take a copy (:func:`copy_demo`)."""
-
-    home: Path
-    stdout: str  # what the demo printed
-    started: datetime  # just before it started
-
-
-DEMO_LOG = "finlake-debug.log"
-
-
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
     """The demo, built by the first worker that needs it; the others wait and share it."""
@@ -236,48 +194,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
             made = json.loads(done.read_text())
             return DemoBuild(Path(made["home"]), made["stdout"],
                              datetime.fromisoformat(made["started"]))
-        build = _build_demo(shared / "demo_build")
+        build = build_demo(shared / "demo_build")
         done.write_text(json.dumps({"home": str(build.home), "stdout": build.stdout,
                                     "started": build.started.isoformat()}))
         return build
-
-
-def _build_demo(home: Path) -> DemoBuild:
-    from core.settings import load_settings
-    from finlake import commands
-
-    shutil.rmtree(home, ignore_errors=True)  # a worker's build that failed part-way
-    home.mkdir()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FINLAKE_HOME", str(home))
-    mp.delenv("FINLAKE_PARTNER_HOST", raising=False)
-    # Every log record of the demo, at DEBUG, kept in a file like a log shipper would (the
-    # forget test scans it for the person it deletes).
-    handler = logging.FileHandler(home / DEMO_LOG)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    out = io.StringIO()
-    started = datetime.now(UTC)
-    try:
-        with contextlib.redirect_stdout(out):
-            rc = commands.demo(load_settings(), users=3, days=2)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        handler.close()
-        mp.undo()
-    assert rc == 0, out.getvalue()
-    return DemoBuild(home, out.getvalue(), started)
-
-
-def copy_demo(build: DemoBuild, dest: Path) -> Path:
-    """A private copy of the demo's FINLAKE_HOME at ``dest``. Nothing in it needs its own
-    location: Delta logs hold relative file paths, Dagster's instance finds its SQLite storage
-    through DAGSTER_HOME, the IO manager and the rate limiter through FINLAKE_HOME; the
-    absolute paths in old Dagster events and Delta commit info are history, not addresses.
-    Permissions are kept (the key directory stays 0700, key files 0600)."""
-    shutil.copytree(build.home, dest, symlinks=True)
-    return dest

@@ -29,7 +29,7 @@ from lake.duck import LakeQueryError, connect
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG
-from tests.conftest import copy_demo
+from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
 MODES = [pytest.param(False, id="deidentified"), pytest.param(True, id="identified")]
@@ -395,10 +395,10 @@ def test_export_refuses_an_existing_file_unless_replace(env: Path, capsys, tmp_p
 def test_an_s3_lake_is_sandboxed_and_exports_without_key_or_paths(moto_s3: str,
                                                                    tmp_path: Path) -> None:
     import boto3
-    from lake_fixtures import accounts, ops_rows, transactions, write_table
 
     from finlake.sql_cli import run_sql
     from lake.tables import ACCOUNTS, CREDENTIALS, TRANSACTIONS
+    from tests.support.lake_fixtures import accounts, ops_rows, transactions, write_table
 
     bucket = "sec-analyst-sql"
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=bucket)

@@ -29,7 +29,7 @@ from lake.tables import (
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
 )
-from tests.lake_fixtures import (
+from tests.support.lake_fixtures import (
     ALICE,
     LOGIN_PASSWORDS,
     accounts,

@@ -28,8 +28,8 @@ from finlake.cli import main
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import CUSTOM_CATEGORIES, SYNC_JOBS
-from tests.conftest import free_port
-from tests.lake_fixtures import ALICE, small_lake
+from tests.support.lake_fixtures import ALICE, small_lake
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)

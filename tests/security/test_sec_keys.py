@@ -33,7 +33,7 @@ from finlake import cli, key_commands
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ACCOUNTS, AUDIT_LOG, CREDENTIALS, SYNC_JOBS
-from tests.conftest import copy_demo
+from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATE = re.compile(rb"(?:v2:)?[A-Za-z0-9+/]{40,}={0,2}")  # base64 blobs: keys, tokens
@@ -598,7 +598,7 @@ def test_retire_waits_for_a_running_nightly(small, monkeypatch, capsys) -> None:
     """A nightly holds credentials read before the rotation, which only the old key opens:
     --retire waits for the lake's writer lease (here: refuses at once, nothing changed, with
     FINLAKE_WRITER_WAIT=0) until it has finished; a plain rotation may run meanwhile."""
-    from tests.lease_helpers import writer_elsewhere
+    from tests.support.lease_helpers import writer_elsewhere
 
     settings, store, tokens = small
     monkeypatch.setenv("FINLAKE_WRITER_WAIT", "0")

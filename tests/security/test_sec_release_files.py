@@ -27,9 +27,9 @@ from pipelines.corrections.release import MAX_DEPTH, MAX_RECORD_BYTES
 from pipelines.gold.refresh import refresh_gold
 from pipelines.silver.changes import changed_cells
 from pipelines.silver.refresh import merge_partition
-from tests.conftest import free_port, wait_for_port
-from tests.raw_builder import land, page, txn
-from tests.secret_scan import Scanner
+from tests.support.raw_builder import land, page, txn
+from tests.support.secret_scan import Scanner
+from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 2, 2)

@@ -1,0 +1,282 @@
+"""The dashboard in a real browser: ``finlake dashboard`` serving on 127.0.0.1, driven by
+Debian's headless Chromium through Selenium and chromedriver (both installed by ``./dev test``
+from the distribution's packages; nothing is downloaded by a tool). It signs in through the
+form, clicks through every page checking that none shows another person's data (also when
+the URL asks for them), recategorises a transaction and checks the override is stored, signs
+out, and signs in as an analyst, who sees the Analytics page only. A screenshot of every
+page is kept in ``test-artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lake.lake import Lake
+from lake.small_tables import read_rows
+from lake.tables import TRANSACTION_OVERRIDES
+from tests.support.lake_fixtures import ALICE, ANALYST, LOGIN_PASSWORDS, small_lake
+from tests.support.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+PAGES = [("Overview", "Net worth"), ("Spending", "Spending per month"),
+         ("Budgets", "Set a budget"), ("Transactions", "Change a category"),
+         ("Recurring", "Recurring payments"), ("Accounts & sync", "First Platypus Bank")]
+# Only bob's data holds these: none may reach a page alice is signed in to.
+BOB_VALUES = ["LANDLORD", "Landlord", "NETFLIX", "Netflix", "Car Loan", "Tartan Bank",
+              "$830.55", "$1,500.00", "$1,495.49", "••1234"]
+# What an analyst never sees: anybody's descriptions, merchants, accounts, ids, amounts
+# (institutions are not personal: their sync health is on the Analytics page).
+PERSONAL = [v for v in BOB_VALUES if v != "Tartan Bank"] + [
+    "WHOLE FOODS", "AMAZON", "Amazon", "Everyday Checking", "Rainy Day", "$1,234.56", ALICE,
+    "bob", "alice-", "bob-"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("browser_home")
+    small_lake(home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(home: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "FINLAKE_HOME": str(home)}
+    env.pop("FINLAKE_S3_BUCKET", None)
+    env.pop("FINLAKE_ENV", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finlake.cli", "dashboard", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)  # its own group: streamlit runs as finlake's child
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    raise RuntimeError(f"the dashboard did not start:\n{out[-3000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run ./dev test, which installs "
+                    "Debian's chromium and chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1400,1800"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait_for_text(driver, text: str, timeout: float = 60) -> str:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    body = ""
+    while time.monotonic() < deadline:
+        body = driver.find_element("tag name", "body").text
+        if text in body and "Running..." not in body:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} never appeared; the page shows:\n{body[:2000]}")
+
+
+def _settle(driver) -> None:  # noqa: ANN001
+    """Wait until Streamlit has finished the current run (no 'running' status widget)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not driver.find_elements("css selector", '[data-testid="stStatusWidget"]'):
+            return
+        time.sleep(0.2)
+
+
+def _shot(driver, name: str) -> Path:  # noqa: ANN001
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    _settle(driver)
+    time.sleep(0.5)  # charts finish drawing after the run
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000  # a real rendering, not a blank page
+    return shot
+
+
+def _retry(action) -> None:  # noqa: ANN001
+    """Streamlit re-renders while it runs; an element found a moment ago may be replaced."""
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        StaleElementReferenceException,
+    )
+
+    for attempt in range(5):
+        try:
+            action()
+            return
+        except (StaleElementReferenceException, ElementClickInterceptedException, ValueError):
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+
+
+def _nav(driver, label: str) -> None:  # noqa: ANN001
+    _settle(driver)
+    _retry(lambda: _click_link(driver, label))
+
+
+def _click_link(driver, label: str) -> None:  # noqa: ANN001
+    links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+    # a link's text is its icon's ligature name, then its label
+    matching = [a for a in links if a.text.strip().split("\n")[-1] == label]
+    if not matching:
+        raise ValueError(f"no link {label!r} in {[a.text for a in links]}")
+    matching[0].click()
+
+
+def _choose(driver, label: str, option: str) -> None:  # noqa: ANN001
+    """Pick ``option`` in the selectbox labelled ``label`` (type to filter, then Enter)."""
+    from selenium.webdriver.common.keys import Keys
+
+    boxes = driver.find_elements("css selector", '[data-testid="stSelectbox"]')
+    [box] = [b for b in boxes if b.text.split("\n")[0].strip() == label]
+    box.find_element("css selector", "input").click()
+    box.find_element("css selector", "input").send_keys(option)
+    time.sleep(0.3)
+    box.find_element("css selector", "input").send_keys(Keys.ENTER)
+
+
+def _sign_in(driver, login: str) -> None:  # noqa: ANN001
+    """Fill in the sign-in form (the only thing shown before signing in) and submit it."""
+    deadline = time.monotonic() + 60
+    while True:  # a new page load: the form alone, once the old document is gone
+        body = driver.find_element("tag name", "body").text
+        if "Sign in to finlake" in body and "Data refreshed" not in body \
+                and "Signed in as" not in body and "Running..." not in body:
+            break
+        assert time.monotonic() < deadline, f"no sign-in form; the page shows:\n{body[:2000]}"
+        time.sleep(0.3)
+    _settle(driver)
+    body = driver.find_element("tag name", "body").text
+    assert "Data refreshed" not in body and "Page not found" not in body
+    assert not driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+
+    def fill() -> None:
+        _type(driver, "Login", login)
+        _type(driver, "Password", LOGIN_PASSWORDS[login])
+
+    _retry(fill)
+    _retry(lambda: _click_button(driver, "Sign in"))
+    _wait_for_text(driver, f"Signed in as {login}")
+
+
+def _type(driver, label: str, text: str) -> None:  # noqa: ANN001
+    boxes = [b for b in driver.find_elements("css selector", '[data-testid="stTextInput"]')
+             if b.text.split("\n")[0].strip() == label]
+    if len(boxes) != 1:
+        raise ValueError(f"no text box {label!r}")
+    field = boxes[0].find_element("css selector", "input")
+    field.clear()
+    field.send_keys(text)
+
+
+def _click_button(driver, label: str) -> None:  # noqa: ANN001
+    buttons = [b for b in driver.find_elements("css selector", "button")
+               if b.text.strip().split("\n")[-1] == label]
+    if not buttons:
+        raise ValueError(f"no button {label!r}")
+    buttons[0].click()
+
+
+def _nav_labels(driver) -> list[str]:  # noqa: ANN001
+    return [a.text.strip().split("\n")[-1] for a in
+            driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')]
+
+
+def _absent(driver, values: list[str]) -> None:  # noqa: ANN001
+    _settle(driver)
+    body = driver.find_element("tag name", "body").text
+    html = driver.page_source
+    assert [v for v in values if v in body or v in html] == []
+
+
+def test_click_through_every_page_and_recategorise(dashboard_url: str, browser,  # noqa: ANN001
+                                                   home: Path) -> None:
+    browser.get(f"{dashboard_url}/?user=bob")  # a URL cannot pick anybody
+    _sign_in(browser, ALICE)
+    _wait_for_text(browser, "Data refreshed")
+    assert _nav_labels(browser) == [label for label, _ in PAGES]
+    for label, marker in PAGES:
+        _nav(browser, label)
+        body = _wait_for_text(browser, marker)
+        assert "Data refreshed" in body
+        assert "Traceback" not in body and "Error" not in body
+        _absent(browser, BOB_VALUES)
+        _shot(browser, label.split()[0].lower())
+    body = _wait_for_text(browser, "Gingham Credit Union")
+    assert "needs you to sign in again" in body  # the expired sign-in, where it applies
+
+    # A new page load is a new session: it asks to sign in again, whatever the URL says.
+    # (a bookmarked page shows the form, then the page itself)
+    browser.get(f"{dashboard_url}/transactions?user=bob&user_id=bob")
+    _sign_in(browser, ALICE)
+    _wait_for_text(browser, "Change a category")
+    assert "Page not found" not in browser.find_element("tag name", "body").text
+    _absent(browser, BOB_VALUES)
+
+    _retry(lambda: _choose(browser, "New category", "Video games"))
+    _settle(browser)
+    _retry(lambda: next(b for b in browser.find_elements("css selector", "button")
+                        if b.text.strip() == "Set for this transaction").click())
+    _wait_for_text(browser, "is now Entertainment › Video games")  # (table cells are a canvas)
+    [row] = read_rows(Lake(str(home / "lake")), TRANSACTION_OVERRIDES)
+    assert (row["user_id"], row["txn_id"], row["category"], row["source"]) == (
+        ALICE, "alice-t6", "ENTERTAINMENT_VIDEO_GAMES", "dashboard")
+    _shot(browser, "transactions-recategorised")
+
+    _settle(browser)
+    _retry(lambda: _click_button(browser, "Sign out"))
+    _sign_in(browser, ANALYST)
+    body = _wait_for_text(browser, "Spending by category per month")
+    assert _nav_labels(browser) == []  # one page: no navigation to show
+    assert "Analytics" in body and "Change a category" not in body
+    _absent(browser, PERSONAL)
+    _shot(browser, "analytics")
+
+    # A per-user page's URL does not reach it for an analyst: it is not registered, the
+    # analyst lands on Analytics.
+    for page in ("transactions", "spending", "accounts"):
+        browser.get(f"{dashboard_url}/{page}?user={ALICE}")
+        _sign_in(browser, ANALYST)
+        body = _wait_for_text(browser, "Spending by category per month")
+        assert "Change a category" not in body and "Net worth" not in body
+        assert not browser.current_url.split("?")[0].endswith(f"/{page}")
+        _absent(browser, PERSONAL)
