@@ -127,11 +127,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     check.warn_unknown(env)
     read = check.EnvReader(env)
+    settings = _read_settings(env, read)
+    if read.problems:
+        raise ConfigError(*read.problems)
+    return settings
+
+
+def _environment(env: Mapping[str, str], read: check.EnvReader) -> str:
+    """``FINLAKE_ENV``: local (the default) or production."""
     name = env.get("FINLAKE_ENV", "local").strip().lower() or "local"
     if name not in ENVIRONMENTS:
         read.problems.append(f"FINLAKE_ENV={name!r} is unknown; use one of "
                              f"{', '.join(ENVIRONMENTS)}")
-    home = Path(env.get("FINLAKE_HOME") or _default_home()).expanduser().resolve()
+    return name
+
+
+def _lake_root(read: check.EnvReader, home: Path) -> tuple[str, str]:
+    """The S3 bucket (empty when unset) and the lake's root: in the bucket, else under home."""
     bucket = read.parsed("FINLAKE_S3_BUCKET", "", check.s3_bucket)
     if bucket:
         prefix = read.parsed("FINLAKE_S3_PREFIX", "finlake", check.s3_prefix,
@@ -139,11 +151,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lake_root = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     else:
         lake_root = str(home / "lake")
+    return bucket, lake_root
+
+
+def _engine(env: Mapping[str, str], read: check.EnvReader) -> str:
+    """``FINLAKE_ENGINE``: the embedded engine (sail when unset or unknown)."""
     engine = (env.get("FINLAKE_ENGINE") or "sail").strip().lower()
     if engine not in EMBEDDED_ENGINES:
         read.problems.append(f"FINLAKE_ENGINE={engine!r} is unknown; use sail (the default, "
                              "in-process) or spark-delta (Apache Spark + Delta Lake, needs Java)")
         engine = "sail"
+    return engine
+
+
+def _partner(env: Mapping[str, str], read: check.EnvReader) -> tuple[str | None, str, str]:
+    """The partner's host (None: the embedded sandbox bank), client id and secret."""
     partner_host = read.parsed("FINLAKE_PARTNER_HOST", None, check.web_url(
         "FINLAKE_PARTNER_HOST"))
     client_id = env.get("PLAID_CLIENT_ID") or ("finlake-sandbox" if partner_host is None else "")
@@ -151,6 +173,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if partner_host and not (client_id and secret):
         read.problems.append("FINLAKE_PARTNER_HOST is set: also set PLAID_CLIENT_ID and "
                              "PLAID_SECRET")
+    return partner_host, client_id, secret
+
+
+def _read_settings(env: Mapping[str, str], read: check.EnvReader) -> Settings:
+    """Every setting, read in a fixed order (the order problems are listed in); a value with
+    a problem is noted in ``read.problems`` and its default used."""
+    name = _environment(env, read)
+    home = Path(env.get("FINLAKE_HOME") or _default_home()).expanduser().resolve()
+    bucket, lake_root = _lake_root(read, home)
+    engine = _engine(env, read)
+    partner_host, client_id, secret = _partner(env, read)
     kms_key_id = read.parsed("FINLAKE_KMS_KEY_ID", None, check.kms_key_id)
     if name == "production":
         read.problems += check.production_problems(
@@ -158,7 +191,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             kms_key=kms_key_id or read.raw("FINLAKE_KMS_KEY_ID"))
     read.parsed("FINLAKE_CRASH_AT", None, check.crash_point)
     endpoint = read.parsed("FINLAKE_S3_ENDPOINT", None, check.web_url("FINLAKE_S3_ENDPOINT"))
-    settings = Settings(
+    return Settings(
         env=name,
         home=home,
         lake_root=lake_root,
@@ -198,6 +231,3 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         writer_wait=read.whole("FINLAKE_WRITER_WAIT", 6 * 3600, 0, 7 * 86400,
                                "seconds a run waits for another writer (0: do not wait)"),
     )
-    if read.problems:
-        raise ConfigError(*read.problems)
-    return settings

@@ -103,14 +103,9 @@ def _money(col: str) -> Column:
     return F.concat(F.lit("$"), F.col(col).cast("decimal(18,2)").cast("string"))
 
 
-def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
-    """One row per recurring (user, merchant_key) series detected in ``silver`` as of ``as_of``.
-
-    Columns: user_id, merchant_key, cadence (weekly|monthly|yearly), occurrences,
-    typical_amount (median), last_amount, last_date, next_expected_date, price_increase,
-    missed_payment (as_of past next_expected_date plus the cadence's grace) and detail.
-    Sorted by user_id, merchant_key.
-    """
+def _charges(silver: DataFrame) -> DataFrame:
+    """Countable money-out charges with a merchant key, each with its gap (days) and amount
+    since the series' previous charge, its place in the series and the series' length."""
     rows = countable(silver).filter(
         (F.col("amount") > 0)
         & F.col("merchant_key").isNotNull()
@@ -118,19 +113,27 @@ def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
     ).select(*KEYS, "account_id", "partner_txn_id", "amount", "posted_date")
 
     order = Window.partitionBy(*KEYS).orderBy("posted_date", "account_id", "partner_txn_id")
-    rows = (
+    return (
         rows.withColumn("gap", F.datediff("posted_date", F.lag("posted_date").over(order)))
         .withColumn("prev_amount", F.lag("amount").over(order))
         .withColumn("_rn", F.row_number().over(order))
         .withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy(*KEYS)))
     )
-    last = rows.filter(F.col("_rn") == F.col("_n")).select(
+
+
+def _last_charges(rows: DataFrame) -> DataFrame:
+    """Each series' last charge: its amount, the amount before it and its date."""
+    return rows.filter(F.col("_rn") == F.col("_n")).select(
         *KEYS,
         F.col("amount").alias("last_amount"),
         F.col("prev_amount"),
         F.col("posted_date").alias("last_date"),
     )
 
+
+def _series_stats(rows: DataFrame) -> DataFrame:
+    """Per series: occurrences, first date, typical (median) amount, whether every amount is
+    similar to it, the in-band gap count per cadence and the monthly band's gaps."""
     hits = [
         F.sum(F.when(_in_band(c), 1).otherwise(0)).alias(f"_{c.name}_hits") for c in CADENCES
     ]
@@ -146,11 +149,16 @@ def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
     )
 
     median = _median(F.col("_amounts"))
-    stats = stats.withColumn("typical_amount", median.cast("decimal(18,2)")).withColumn(
+    return stats.withColumn("typical_amount", median.cast("decimal(18,2)")).withColumn(
         "_similar",
         (F.col("_min_amount") >= median * (1 - AMOUNT_TOLERANCE))
         & (F.col("_max_amount") <= median * (1 + AMOUNT_TOLERANCE)),
     )
+
+
+def _cadence_columns() -> tuple[Column, Column, Column]:
+    """Over ``_series_stats`` rows: the series' cadence name (null when not recurring), its
+    typical gap in days and its grace days."""
     gaps = F.col("occurrences") - 1
     cadence: Column = F.lit(None).cast("string")
     gap_days: Column = F.lit(None).cast("int")
@@ -170,18 +178,14 @@ def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
         cadence = F.when(ok, F.lit(c.name)).otherwise(cadence)
         gap_days = F.when(ok, typical).otherwise(gap_days)
         grace = F.when(ok, F.lit(c.grace_days)).otherwise(grace)
+    return cadence, gap_days, grace
 
-    found = (
-        stats.withColumn("cadence", cadence)
-        .withColumn("_gap_days", gap_days)
-        .withColumn("_grace", grace)
-        .filter(F.col("cadence").isNotNull())
-        .join(last, list(KEYS), "inner")
-    )
 
+def _with_flags(found: DataFrame, as_of: date) -> DataFrame:
+    """Adds next_expected_date, price_increase and missed_payment (as of ``as_of``)."""
     rise = F.col("last_amount") - F.col("prev_amount")
     next_date = F.date_add(F.col("last_date"), F.col("_gap_days"))
-    found = (
+    return (
         found.withColumn("next_expected_date", next_date)
         .withColumn(
             "price_increase",
@@ -196,7 +200,12 @@ def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
             F.lit(as_of) > F.date_add(F.col("next_expected_date"), F.col("_grace")),
         )
     )
-    detail = F.concat(
+
+
+def _detail() -> Column:
+    """'<cadence> since <first date>, last $<amount>' with the old price when it rose and the
+    expected date when missed."""
+    return F.concat(
         F.col("cadence"),
         F.lit(" since "),
         F.col("first_date").cast("string"),
@@ -210,8 +219,30 @@ def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
             F.concat(F.lit("; missed, expected "), F.col("next_expected_date").cast("string")),
         ).otherwise(F.lit("")),
     )
+
+
+def recurring_payments(silver: DataFrame, as_of: date) -> DataFrame:
+    """One row per recurring (user, merchant_key) series detected in ``silver`` as of ``as_of``.
+
+    Columns: user_id, merchant_key, cadence (weekly|monthly|yearly), occurrences,
+    typical_amount (median), last_amount, last_date, next_expected_date, price_increase,
+    missed_payment (as_of past next_expected_date plus the cadence's grace) and detail.
+    Sorted by user_id, merchant_key.
+    """
+    rows = _charges(silver)
+    last = _last_charges(rows)
+    stats = _series_stats(rows)
+    cadence, gap_days, grace = _cadence_columns()
+    found = (
+        stats.withColumn("cadence", cadence)
+        .withColumn("_gap_days", gap_days)
+        .withColumn("_grace", grace)
+        .filter(F.col("cadence").isNotNull())
+        .join(last, list(KEYS), "inner")
+    )
     return (
-        found.withColumn("detail", detail)
+        _with_flags(found, as_of)
+        .withColumn("detail", _detail())
         .withColumn("last_amount", F.col("last_amount").cast("decimal(18,2)"))
         .select(*OUTPUT_COLUMNS)
         .orderBy(*KEYS)
