@@ -131,23 +131,39 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     # A replay of an old day never moves gold back: trends reach the newest month gold is at.
     now = max(as_of, newest_state(spark, lake) or as_of)
     users = cells.select("user_id").distinct()
-    n = result.rows_changed
+    _refresh_spend(spark, lake, cells, months, users, as_of, result)
+    t = result.lap("spend", t0)
+    _refresh_trends(spark, lake, cells, months, users, as_of, now, result)
+    t = result.lap("trends", t)
+    _refresh_unusual(spark, lake, cells, months, users, as_of, result)
+    t = result.lap("unusual", t)
+    _refresh_budget_cells(spark, lake, cells, months, as_of, approaching, result)
+    result.lap("budgets", t)
+    result.seconds = time.perf_counter() - t0
+    log.info("gold: %d cells, %s, %.1fs", result.cells, result.rows_changed, result.seconds)
+    return result
 
+
+def _refresh_spend(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+                   users: DataFrame, as_of: date, result: GoldResult) -> None:
+    """Daily and monthly spend and cash flow of the cells."""
+    n, audits = result.rows_changed, result.audits
     rows = _classified(spark, lake, months, users).join(
         cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
         "left_semi")
     daily = spend.daily_spend(spend.spend_map(rows))
     crash_point("gold.before_merge")
-    audits = result.audits
     n["daily_spend"] = publish(spark, lake, DAILY_SPEND, daily, cells, months, as_of, audits)
     monthly = spend.monthly_spend(daily)
     n["monthly_spend"] = publish(spark, lake, MONTHLY_SPEND, monthly, cells, months, as_of,
                                  audits)
     n["monthly_cashflow"] = publish(spark, lake, MONTHLY_CASHFLOW,
                                     spend.monthly_cashflow(rows), cells, months, as_of, audits)
-    t = result.lap("spend", t0)
 
-    # Trends: a cell feeds its own month and the TREND_MONTHS after it (up to now's month).
+
+def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+                    users: DataFrame, as_of: date, now: date, result: GoldResult) -> None:
+    """Trends: a cell feeds its own month and the TREND_MONTHS after it (up to now's month)."""
     last = max(now.strftime("%Y-%m"), months[-1])
     offsets = spark.range(0, TREND_MONTHS + 1).select(F.col("id").cast("int").alias("_k"))
     trend_cells = cells.crossJoin(offsets).select(
@@ -159,11 +175,14 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))
     trends = spend.spend_trends(primary).join(trend_cells, list(CELL), "left_semi")
-    n["spend_trends"] = publish(spark, lake, SPEND_TRENDS, trends, trend_cells,
-                                trend_months, as_of, audits)
-    t = result.lap("trends", t)
+    result.rows_changed["spend_trends"] = publish(spark, lake, SPEND_TRENDS, trends,
+                                                  trend_cells, trend_months, as_of,
+                                                  result.audits)
 
-    # Unusual activity for the cells, judged against the months before them.
+
+def _refresh_unusual(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+                     users: DataFrame, as_of: date, result: GoldResult) -> None:
+    """Unusual activity for the cells, judged against the months before them."""
     history = with_months_before(months, unusual.LOOKBACK_MONTHS)
     lookback = _classified(spark, lake, history, users)
     expenses = lookback.filter(F.col("flow") == spend.EXPENSE)
@@ -176,28 +195,27 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
         "user_id", F.col("posted_month").alias("month")).distinct()
     flags = flags.unionByName(unusual.category_spikes(primary_recent, active, judged,
                                                       _names(spark)))
-    n["unusual_activity"] = publish(spark, lake, UNUSUAL_ACTIVITY, flags, cells, months, as_of,
-                                    audits)
-    t = result.lap("unusual", t)
+    result.rows_changed["unusual_activity"] = publish(spark, lake, UNUSUAL_ACTIVITY, flags,
+                                                      cells, months, as_of, result.audits)
 
-    # Budgets: the current month as of the day (with alerts), or as of the later day a
-    # person's budget was already computed for (a replay never moves it back); a past month
-    # a change touched as of its last day (a closed month raises no alerts).
+
+def _refresh_budget_cells(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+                          as_of: date, approaching: float, result: GoldResult) -> None:
+    """Budgets: the current month as of the day (with alerts), or as of the later day a
+    person's budget was already computed for (a replay never moves it back); a past month
+    a change touched as of its last day (a closed month raises no alerts)."""
     current = as_of.strftime("%Y-%m")
-    n["budget_progress"] = 0
+    result.rows_changed["budget_progress"] = 0
     for month in (m for m in months if m <= current):
         users_m = cells.filter(F.col("month") == month).select("user_id")
         days = (budget_days(spark, lake, users_m, month, as_of) if month == current
                 else [(month_end(month), users_m)])
         for day, users_d in days:
             changed, alerts = refresh_budgets(spark, lake, users_d, day, approaching,
-                                              raise_alerts=month == current, audits=audits)
-            n["budget_progress"] += changed
+                                              raise_alerts=month == current,
+                                              audits=result.audits)
+            result.rows_changed["budget_progress"] += changed
             result.alerts += alerts
-    result.lap("budgets", t)
-    result.seconds = time.perf_counter() - t0
-    log.info("gold: %d cells, %s, %.1fs", result.cells, n, result.seconds)
-    return result
 
 
 def budget_days(spark: SparkSession, lake: Lake, users: DataFrame, month: str,
