@@ -263,7 +263,7 @@ def sync_account(settings: Settings, account_id: str) -> int:
 
 
 def reconcile(settings: Settings) -> int:
-    from finlake.reconcile import reconcile as run
+    from connectors.sandbox_bank.ground_truth import reconcile as run
     from lake.audit_log import AuditLog, cli_actor
 
     if not settings.embedded_partner:
