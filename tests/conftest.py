@@ -244,7 +244,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
 
 def _build_demo(home: Path) -> DemoBuild:
     from core.settings import load_settings
-    from finlake import commands
+    from finlake.commands import pipeline as commands
 
     shutil.rmtree(home, ignore_errors=True)  # a worker's build that failed part-way
     home.mkdir()
