@@ -8,9 +8,7 @@ import os
 import sys
 import warnings
 
-from core import redaction
 from core.file_modes import keep_files_private
-from core.settings import ConfigError, load_settings
 from finlake.commands import (
     apps,
     category,
@@ -47,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     keep_files_private()  # before anything is written; the processes it starts inherit it
     args = build_parser().parse_args(argv)
+    from core import redaction  # after parsing: `finlake --help` needs neither
+    from core.settings import ConfigError, load_settings
+
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:
         settings = load_settings()
