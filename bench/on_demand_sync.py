@@ -32,10 +32,11 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="finlake-bench-"))
     os.environ["FINLAKE_HOME"] = str(home)
 
+    from assets.resources import resources_for
     from connectors.linking import sandbox_call
     from connectors.sandbox_bank.bank import SandboxBank
     from core.settings import load_settings
-    from finlake import commands
+    from finlake.commands import pipeline, sandbox
     from finlake.definitions import defs
     from finlake.runner import QUIET, prepare_instance
     from lake.lake import Lake
@@ -48,10 +49,10 @@ def main() -> None:
                      history_start=yesterday - timedelta(days=90),
                      clock=yesterday - timedelta(days=2))
     t = time.perf_counter()
-    commands.link(settings)
-    assert commands._run_days(settings, [yesterday - timedelta(days=1)], "nightly")
+    sandbox.link(settings)
+    assert pipeline._run_days(settings, [yesterday - timedelta(days=1)], "nightly")
     print(f"setup: {args.users} users, one nightly partition in {time.perf_counter() - t:.1f}s")
-    url = commands._resources(settings)["partner"].url()
+    url = resources_for(settings)["partner"].url()
     sandbox_call(url, "/sandbox/clock/advance", {"day": yesterday.isoformat()})
 
     accounts = [a["account_id"] for a in read_rows(Lake(settings.lake_root), ACCOUNTS)]

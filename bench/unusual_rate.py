@@ -29,7 +29,7 @@ def main() -> None:
 
     from connectors.sandbox_bank.bank import SandboxBank
     from core.settings import load_settings
-    from finlake import commands
+    from finlake.commands import pipeline, sandbox
     from lake.duck import connect
     from lake.lake import Lake
 
@@ -39,8 +39,8 @@ def main() -> None:
                      history_start=day - timedelta(days=round(args.months * 30.4)),
                      clock=day - timedelta(days=1))
     t = time.perf_counter()
-    assert commands.link(settings) == 0
-    assert commands._run_days(settings, [day], "nightly")
+    assert sandbox.link(settings) == 0
+    assert pipeline._run_days(settings, [day], "nightly")
     print(f"setup: {args.users} users, {args.months} months of history, "
           f"{time.perf_counter() - t:.0f}s", flush=True)
 

@@ -16,7 +16,7 @@ import pytest
 from connectors.sandbox_bank.bank import SandboxBank
 from connectors.sandbox_bank.faults import Fault, FaultPlan
 from core.settings import load_settings
-from finlake import commands
+from finlake.commands import pipeline as commands
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ACCOUNTS, ALERTS, CREDENTIALS, INSTITUTION_HEALTH, SYNC_JOBS, TRANSACTIONS

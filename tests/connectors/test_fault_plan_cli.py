@@ -29,8 +29,8 @@ from connectors.sandbox_bank.fault_files import (
 )
 from connectors.sandbox_bank.faults import KINDS, Fault, FaultPlan
 from core.settings import load_settings
-from finlake import commands
 from finlake.cli import main
+from finlake.commands import pipeline as commands
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "fault_plans" / "example.json"

@@ -26,10 +26,10 @@ from connectors.retry import RetryPolicy
 from connectors.sandbox_bank.bank import SandboxBank
 from connectors.sandbox_bank.endpoints import BREAKS
 from connectors.sandbox_bank.faults import Fault
+from connectors.sandbox_bank.ground_truth import reconcile
 from connectors.sandbox_bank.server import serve
 from connectors.vault import LocalKeyProvider, Vault
 from core.redaction import redact, redact_bytes
-from finlake.reconcile import reconcile
 from lake.lake import Lake
 from lake.raw import complete_pages, date_prefix, load_cursor
 from lake.small_tables import read_rows

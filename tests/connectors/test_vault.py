@@ -23,7 +23,8 @@ from connectors.vault import (
     key_provider,
 )
 from core.settings import PRODUCTION_SERVICES, ConfigError, load_settings
-from finlake import cli, key_commands
+from finlake import cli
+from finlake.commands import keys as key_commands
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, CREDENTIALS

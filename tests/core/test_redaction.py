@@ -560,7 +560,7 @@ def test_a_leaky_demo_leaves_no_secret_in_logs_lake_or_dagster(tmp_path, monkeyp
     from connectors.sandbox_bank.embedded import embedded_bank
     from core.settings import load_settings
     from finlake import cli
-    from finlake.commands import HISTORY_DAYS
+    from finlake.commands.pipeline import HISTORY_DAYS
     from finlake.runner import prepare_instance
     from lake.lake import Lake
 

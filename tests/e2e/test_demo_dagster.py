@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import load_settings
-from finlake import commands
+from finlake.commands import pipeline as commands
 from lake.lake import Lake
 from tests.support.demo import copy_demo
 
@@ -127,7 +127,7 @@ def test_no_plaintext_token_lands_on_disk(demo_home) -> None:
             assert not any(t.encode() in data for t in tokens), path
     assert oct(next(settings.key_dir.glob("kek-*.key")).stat().st_mode)[-3:] == "600"
     # Analysts never see the credentials table, not even sealed.
-    from finlake.sql_cli import run_sql
+    from finlake.commands.sql import run_sql
 
     assert run_sql(lake, "SELECT * FROM credentials", "csv") == 2
 

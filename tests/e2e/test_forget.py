@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import load_settings
-from finlake import commands
+from finlake.commands import pipeline as commands
 from lake.lake import Lake
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS, TRANSACTIONS, table
 from tests.support.demo import DEMO_LOG, copy_demo
@@ -93,8 +93,8 @@ def test_forget_user_leaves_no_trace_and_touches_no_one_else(home, capsys) -> No
 def _story_and_forget(settings, home: Path, capsys) -> None:  # noqa: ANN001
     from connectors.credentials import CredentialStore
     from connectors.vault import Vault, key_provider
-    from finlake.forget_commands import forget_user
-    from finlake.gold_commands import budget_set
+    from finlake.commands.forget import forget_user
+    from finlake.commands.gold import budget_set
     from finlake.runner import prepare_instance
 
     lake = Lake(settings.lake_root)  # the demo: 3 users, 2 days (tests/conftest.py)
@@ -196,7 +196,7 @@ def _story_and_forget(settings, home: Path, capsys) -> None:  # noqa: ANN001
 
 
 def test_forget_an_unknown_user_changes_nothing_and_does_not_log_the_id(home, capsys) -> None:
-    from finlake.forget_commands import forget_user
+    from finlake.commands.forget import forget_user
     from finlake.runner import prepare_instance
 
     settings = load_settings()
@@ -218,7 +218,7 @@ def test_forget_an_unknown_user_changes_nothing_and_does_not_log_the_id(home, ca
 def test_forget_needs_confirmation_without_a_terminal(home, capsys, monkeypatch) -> None:
     import io
 
-    from finlake.forget_commands import forget_user
+    from finlake.commands.forget import forget_user
     from lake.people import has_user
 
     settings = load_settings()

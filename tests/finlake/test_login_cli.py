@@ -12,8 +12,8 @@ import pytest
 
 from core.settings import load_settings
 from dashboard import auth
-from finlake import login_commands
 from finlake.cli import main
+from finlake.commands import login as login_commands
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import AUDIT_LOG, LOGINS

@@ -1,4 +1,4 @@
-"""DuckDB over the lake (lake/duck.py) and `finlake sql` output (finlake/sql_cli.py)."""
+"""DuckDB over the lake (lake/duck.py) and `finlake sql` output (finlake/commands/sql.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from finlake.sql_cli import run_sql
+from finlake.commands.sql import run_sql
 from lake.duck import LakeQueryError, available_tables, connect, query
 from lake.lake import Lake
 from lake.tables import ACCOUNTS
@@ -128,7 +128,7 @@ def test_run_sql_error_goes_to_stderr(lake: Lake, capsys: pytest.CaptureFixture[
 def test_export_writes_a_duckdb_file_that_matches_the_lake(lake: Lake, tmp_path) -> None:
     import duckdb
 
-    from finlake.sql_cli import export_file
+    from finlake.commands.sql import export_file
     from lake.tables import CREDENTIALS
 
     out = io.StringIO()
@@ -147,7 +147,7 @@ def test_export_writes_a_duckdb_file_that_matches_the_lake(lake: Lake, tmp_path)
 
 
 def test_interactive_mode_runs_a_script_of_statements(lake: Lake, capsys) -> None:
-    from finlake.sql_cli import interactive
+    from finlake.commands.sql import interactive
 
     script = io.StringIO("-- a comment\nSELECT count(*) AS n\n  FROM transactions;\n"
                          ".tables\nSELECT 2 AS two;\n.quit\nSELECT 3;\n")

@@ -83,7 +83,7 @@ def test_override_reaches_silver_and_gold_once(spark, lake: Lake) -> None:
 
 def test_cli_override_is_recorded_and_not_reverted(spark, lake: Lake, monkeypatch) -> None:
     from core.settings import load_settings
-    from finlake.category_commands import override
+    from finlake.commands.category import override
 
     seed_reference(spark, lake)
     land(lake.store, D1.isoformat(), 1, [page(added=[

@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finlake import cli, sql_cli  # noqa: F401 - imported before any test captures stdout
+from finlake import cli  # noqa: F401 - imported before any test captures stdout
+from finlake.commands import sql as sql_cli
 from lake.duck import LakeQueryError, connect
 from lake.lake import Lake
 from lake.small_tables import read_rows
@@ -396,7 +397,7 @@ def test_an_s3_lake_is_sandboxed_and_exports_without_key_or_paths(moto_s3: str,
                                                                    tmp_path: Path) -> None:
     import boto3
 
-    from finlake.sql_cli import run_sql
+    from finlake.commands.sql import run_sql
     from lake.tables import ACCOUNTS, CREDENTIALS, TRANSACTIONS
     from tests.support.lake_fixtures import accounts, ops_rows, transactions, write_table
 

@@ -24,7 +24,7 @@ import pytest
 from core.crashpoints import CRASH_EXIT_CODE
 from core.settings import load_settings
 from finlake import cli
-from finlake.commands import HISTORY_DAYS
+from finlake.commands.pipeline import HISTORY_DAYS
 from lake.lake import Lake
 from lake.tables import AUDIT_LOG, CREDENTIALS, TRANSACTIONS, table
 

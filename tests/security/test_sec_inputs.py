@@ -373,7 +373,7 @@ def test_an_unreachable_spark_connect_server_is_one_line(home: Path) -> None:
 def linked_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two sandbox people with their banks linked, nothing synced yet."""
     from connectors.sandbox_bank.bank import SandboxBank
-    from finlake.commands import HISTORY_DAYS
+    from finlake.commands.pipeline import HISTORY_DAYS
 
     home = tmp_path_factory.mktemp("sec_inputs") / "home"
     SandboxBank.open(home / "sandbox_bank", users=2,

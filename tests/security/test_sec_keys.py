@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from connectors.credentials import CredentialStore
 from connectors.vault import LocalKeyProvider, Vault, VaultError, key_provider
 from core.settings import load_settings
-from finlake import cli, key_commands
+from finlake import cli
+from finlake.commands import keys as key_commands
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import ACCOUNTS, AUDIT_LOG, CREDENTIALS, SYNC_JOBS

@@ -30,7 +30,7 @@ DEMO_LOG = "finlake-debug.log"
 
 def build_demo(home: Path) -> DemoBuild:
     from core.settings import load_settings
-    from finlake import commands
+    from finlake.commands import pipeline as commands
 
     shutil.rmtree(home, ignore_errors=True)  # a worker's build that failed part-way
     home.mkdir()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.settings import Settings
+from finlake.commands.args import iso_date, positive
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 
 def _lake(settings: Settings):
@@ -134,3 +138,26 @@ def quarantine_release(settings: Settings, record_id: str, record_file: str | No
     print(f"released {out.record_id} as {out.release_ref}: {out.silver_changes} silver "
           f"change(s) for {out.sync_date}, {out.gold_cells} gold cell(s) refreshed")
     return 0
+
+
+def register(sub: Subparsers) -> None:
+    q = sub.add_parser("quarantine", help="records the raw contract held back; release fixes")
+    q_sub = q.add_subparsers(dest="quarantine_command", required=True)
+    qlist = q_sub.add_parser("list", help="quarantined records, one per line")
+    qlist.add_argument("--date", type=iso_date, help="only this sync day, YYYY-MM-DD")
+    qlist.add_argument("--status", choices=("quarantined", "released", "all"),
+                       default="quarantined")
+    qlist.add_argument("--limit", type=positive, default=50)
+    qlist.set_defaults(handler=lambda settings, args: quarantine_list(
+        settings, args.date, args.status, args.limit))
+    qshow = q_sub.add_parser("show", help="one record in full, with its reason and raw object")
+    qshow.add_argument("record_id")
+    qshow.set_defaults(handler=lambda settings, args: quarantine_show(settings, args.record_id))
+    qrel = q_sub.add_parser("release", help="release a fixed record (it must pass the contract)")
+    qrel.add_argument("record_id")
+    qrel.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
+                      help="fix one field of the quarantined record (repeatable)")
+    qrel.add_argument("--record", dest="record_file", metavar="FILE",
+                      help="a JSON file holding the whole fixed record")
+    qrel.set_defaults(handler=lambda settings, args: quarantine_release(
+        settings, args.record_id, args.record_file, args.sets))

@@ -1,4 +1,5 @@
-"""Compare the lake's silver transactions with the partner's ground truth."""
+"""Compare the lake's silver transactions with the sandbox partner's ground truth (its
+``/sandbox/truth`` endpoint)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 USAGE_HINT = ("e.g. finlake login add alice --user u0000042, or finlake login add ana "
               "--analyst")
@@ -128,3 +131,29 @@ def demo_login(settings: Settings) -> str | None:
     password = secrets.token_urlsafe(18)
     create_login(lake, "demo", password, users[0], "user", actor=cli_actor())
     return f"sign in as demo / {password}"
+
+
+def register(sub: Subparsers) -> None:
+    lg = sub.add_parser("login", help="dashboard logins: add, list, disable")
+    lg_sub = lg.add_subparsers(dest="login_command", required=True)
+    ladd = lg_sub.add_parser("add", help="create a login (the password is asked twice)")
+    ladd.add_argument("login", help="the name to sign in with (an e-mail address for OIDC)")
+    who = ladd.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", dest="user_id", metavar="USER_ID",
+                     help="the person whose data this login sees")
+    who.add_argument("--analyst", action="store_true",
+                     help="aggregate, de-identified views only")
+    ladd.add_argument("--password-stdin", action="store_true",
+                      help="read the password from one line of standard input")
+    ladd.add_argument("--no-password", action="store_true",
+                      help="sign in through the OIDC provider only (login = e-mail)")
+    ladd.add_argument("--replace", action="store_true",
+                      help="replace an existing login (e.g. to reset its password)")
+    ladd.set_defaults(handler=lambda settings, args: login_add(
+        settings, args.login, args.user_id, args.analyst, args.password_stdin,
+        args.no_password, args.replace))
+    llist = lg_sub.add_parser("list", help="every login, its role and user")
+    llist.set_defaults(handler=lambda settings, args: login_list(settings))
+    ldis = lg_sub.add_parser("disable", help="refuse every future sign-in of a login")
+    ldis.add_argument("login")
+    ldis.set_defaults(handler=lambda settings, args: login_disable(settings, args.login))

@@ -1,4 +1,5 @@
-"""What the ``finlake`` subcommands do (argument parsing lives in cli.py)."""
+"""``finlake demo``, ``nightly``, ``weekly`` and ``sync``: the pipeline's runs, through Dagster
+in this process."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from core.settings import Settings
+from finlake.commands.args import FAULTS_HELP, MAX_DAYS, MAX_USERS, count, iso_date
+from finlake.commands.sandbox import link, reconcile
 
 if TYPE_CHECKING:
     from connectors.sandbox_bank.faults import FaultPlan
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 HISTORY_DAYS = 90  # history the sandbox bank holds before the first demo day
-
-
-def _resources(settings: Settings) -> dict:
-    from assets.resources import resources_for
-
-    return resources_for(settings)
 
 
 def advance_sandbox(url: str, day: date) -> None:
@@ -28,33 +26,6 @@ def advance_sandbox(url: str, day: date) -> None:
     clock = date.fromisoformat(sandbox_call(url, "/sandbox/clock/get")["clock"])
     if day > clock:
         sandbox_call(url, "/sandbox/clock/advance", {"day": day.isoformat()})
-
-
-def link(settings: Settings) -> int:
-    from connectors.linking import link_sandbox, sandbox_call
-    from lake.audit_log import AuditLog, cli_actor
-    from lake.small_tables import upsert_rows
-    from lake.tables import INSTITUTIONS
-
-    res = _resources(settings)
-    if res["partner"].host is not None:
-        print("finlake: link-sandbox only works with the sandbox bank "
-              "(unset FINLAKE_PARTNER_HOST)", file=sys.stderr)
-        return 2
-    from assets.runs import writing
-
-    partner, lake = res["partner"], res["lake"].lake()
-    with writing(settings, "link_sandbox", lake):
-        institutions = sandbox_call(partner.url(), "/sandbox/institutions")["institutions"]
-        upsert_rows(lake, INSTITUTIONS, [{**i, "partner": "sandbox"} for i in institutions])
-        audit = AuditLog(lake)
-        try:
-            n = link_sandbox(partner.client(), partner.url(),
-                             res["vault"].credentials(lake, audit=audit, actor=cli_actor()))
-        finally:
-            audit.flush()
-    print(f"linked {n} new sandbox item(s)")
-    return 0
 
 
 def _say(text: str) -> None:
@@ -90,13 +61,14 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
 
 
 def _run_days(settings: Settings, days: list[date], job: str) -> bool:
+    from assets.resources import resources_for
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_partition
 
     instance = prepare_instance(settings)
     _say(f"  {settings.describe()}")
     definitions = defs()
-    url = _resources(settings)["partner"].url() if settings.embedded_partner else None
+    url = resources_for(settings)["partner"].url() if settings.embedded_partner else None
     ok = True
     for i, day in enumerate(days, 1):
         if url and job == "nightly":
@@ -198,7 +170,7 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
     if settings.embedded_partner:
         _say("\nreconcile against the sandbox bank's truth:")
         reconcile(settings)
-    from finlake.login_commands import demo_login
+    from finlake.commands.login import demo_login
 
     sign_in = demo_login(settings)  # a first login, its password shown here only
     _say(f"\ndone in {time.perf_counter() - t0:.1f}s. Next:\n"
@@ -262,26 +234,27 @@ def sync_account(settings: Settings, account_id: str) -> int:
     return 0
 
 
-def reconcile(settings: Settings) -> int:
-    from finlake.reconcile import reconcile as run
-    from lake.audit_log import AuditLog, cli_actor
+def register(sub: Subparsers) -> None:
+    demo_p = sub.add_parser("demo", help="sandbox bank -> lake -> gold for the last D days")
+    demo_p.add_argument("--users", type=count(MAX_USERS), default=20,
+                        help="sandbox users (new bank only)")
+    demo_p.add_argument("--days", type=count(MAX_DAYS), default=7,
+                        help="daily partitions ending yesterday")
+    demo_p.add_argument("--faults", metavar="SPEC", help=FAULTS_HELP)
+    demo_p.set_defaults(handler=lambda settings, args: demo(
+        settings, users=args.users, days=args.days, faults=args.faults))
 
-    if not settings.embedded_partner:
-        print("finlake: reconcile needs the sandbox bank's truth (unset FINLAKE_PARTNER_HOST)",
-              file=sys.stderr)
-        return 2
-    res = _resources(settings)
-    lake = res["lake"].lake()
-    audit = AuditLog(lake)
-    try:
-        creds = res["vault"].credentials(lake, audit=audit, actor=cli_actor())
-        if not creds.all():  # nothing compared is not "exact": a wrong home looks like this
-            print(f"finlake: nothing to reconcile: no linked item in the lake "
-                  f"{settings.lake_root}; check FINLAKE_HOME, or link with "
-                  "`finlake link-sandbox`", file=sys.stderr)
-            return 2
-        result = run(lake, creds, res["partner"].url())
-    finally:
-        audit.flush()
-    print(result.to_json())
-    return 0 if result.exact else 1
+    nightly_p = sub.add_parser("nightly", help="run (or re-run) one daily partition")
+    nightly_p.add_argument("--date", type=iso_date, required=True, help="partition, YYYY-MM-DD")
+    nightly_p.add_argument("--replay", action="store_true",
+                           help="re-merge landed raw pages only (no partner calls)")
+    nightly_p.set_defaults(handler=lambda settings, args: nightly(
+        settings, args.date, replay=args.replay))
+
+    weekly_p = sub.add_parser("weekly",
+                              help="promote crowd rules and retrain the category model now")
+    weekly_p.set_defaults(handler=lambda settings, args: weekly(settings))
+
+    sync = sub.add_parser("sync", help="refresh one account now, all the way to gold")
+    sync.add_argument("--account", required=True, help="account_id (see the accounts table)")
+    sync.set_defaults(handler=lambda settings, args: sync_account(settings, args.account))

@@ -7,9 +7,13 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
-from finlake.preflight import refuse_unknown_user
+from finlake.commands.args import iso_date
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 
 def _primary(text: str) -> str | None:
@@ -32,6 +36,7 @@ def _primaries() -> str:
 def budget_set(settings: Settings, user_id: str, category: str, amount: str | None) -> int:
     """Set (``amount``) or clear (``None``) a user's monthly budget for a primary category,
     then refresh that user's budget progress (and alerts) for the current month."""
+    from finlake.preflight import refuse_unknown_user
     from lake.lake import Lake
     from lake.small_tables import upsert_rows
     from lake.tables import BUDGETS
@@ -100,6 +105,7 @@ def _refresh_user(settings: Settings, lake, user_id: str, primary: str) -> dict:
 
 def budget_show(settings: Settings, user_id: str) -> int:
     """The user's budgets for the newest month: effective budget, source, spent, state."""
+    from finlake.preflight import refuse_unknown_user
     from lake.duck import available_tables, connect
     from lake.lake import Lake
 
@@ -153,3 +159,33 @@ def alerts_deliver(settings: Settings) -> int:
     print(json.dumps({"delivered": len(out.sent), "not_delivered": len(out.failed),
                       "sink": settings.alert_sink if settings.alert_sink == "log" else "webhook"}))
     return 0 if not out.failed else 1
+
+
+def register(sub: Subparsers) -> None:
+    bud = sub.add_parser("budget", help="set, clear or show a user's monthly budgets")
+    bud_sub = bud.add_subparsers(dest="budget_command", required=True)
+    bset = bud_sub.add_parser("set", help="set a monthly budget (overrides the recommendation)")
+    bset.add_argument("--user", required=True)
+    bset.add_argument("--category", required=True,
+                      help='primary category code or name, e.g. FOOD_AND_DRINK or "Food & drink"')
+    bset.add_argument("--amount", required=True, help="per month, e.g. 400")
+    bset.set_defaults(handler=lambda settings, args: budget_set(
+        settings, args.user, args.category, args.amount))
+    bclear = bud_sub.add_parser("clear", help="drop a budget (back to the recommendation)")
+    bclear.add_argument("--user", required=True)
+    bclear.add_argument("--category", required=True)
+    bclear.set_defaults(handler=lambda settings, args: budget_set(
+        settings, args.user, args.category, None))
+    bshow = bud_sub.add_parser("show", help="budgets and progress for the newest month")
+    bshow.add_argument("--user", required=True)
+    bshow.set_defaults(handler=lambda settings, args: budget_show(settings, args.user))
+
+    gold = sub.add_parser("gold", help="gold maintenance: full rebuild, alert delivery")
+    gold_sub = gold.add_subparsers(dest="gold_command", required=True)
+    rebuild = gold_sub.add_parser("rebuild", help="recompute every gold spend cell from silver")
+    rebuild.add_argument("--as-of", type=iso_date, default=None,
+                         help="budget day, YYYY-MM-DD (default: newest sync day)")
+    rebuild.set_defaults(handler=lambda settings, args: gold_rebuild(settings, args.as_of))
+    deliver = gold_sub.add_parser("deliver-alerts",
+                                  help="send unsent alerts to FINLAKE_ALERT_SINK")
+    deliver.set_defaults(handler=lambda settings, args: alerts_deliver(settings))

@@ -12,12 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from lake.duck import LakeQueryError
-
 if TYPE_CHECKING:
     import argparse
 
     from core.settings import Settings
+    from finlake.commands.args import Subparsers
     from lake.lake import Lake
 
 FORMATS = ("table", "csv", "json")
@@ -51,6 +50,7 @@ def run_sql(lake: Lake, sql: str, fmt: str = "table", out: TextIO | None = None,
     the exit code. ``pseudonym_key``: de-identified (what analysts get; None: identified).
     ``actor``: who the audit rows name (None: not audited)."""
     from lake.analyst_sql import AnalystSession
+    from lake.duck import LakeQueryError
 
     if fmt not in FORMATS:
         print(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=sys.stderr)
@@ -82,6 +82,7 @@ def interactive(lake: Lake, fmt: str = "table", inp: TextIO | None = None,
     tables, ``.quit`` (or end of input) leaves. From a pipe it runs a script and exits 1 if
     any statement failed."""
     from lake.analyst_sql import AnalystSession
+    from lake.duck import LakeQueryError
 
     inp, out = inp or sys.stdin, out or sys.stdout
     tty = inp.isatty()
@@ -223,3 +224,18 @@ def write_table(names: Sequence[str], types: Sequence[str], rows: Sequence[Seque
         out.write(line(row) + "\n")
     count = len(rows)
     out.write(f"({count} row{'' if count == 1 else 's'})\n")
+
+
+def register(sub: Subparsers) -> None:
+    sql = sub.add_parser("sql", help="query lake tables with DuckDB")
+    sql.add_argument("query", nargs="?",
+                     help='e.g. "SELECT count(*) FROM transactions"; none: interactive')
+    sql.add_argument("--export", metavar="FILE.duckdb",
+                     help="write a DuckDB file with a table per analyst table (for notebooks)")
+    sql.add_argument("--replace", action="store_true",
+                     help="with --export: overwrite FILE if it exists")
+    sql.add_argument("--format", choices=FORMATS, default="table")
+    sql.add_argument("--identified", action="store_true",
+                     help="operators only: real ids and descriptions instead of the analysts' "
+                          "de-identified tables (recorded in the audit log)")
+    sql.set_defaults(handler=sql_command)

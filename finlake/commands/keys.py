@@ -25,21 +25,13 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.vault import (
-    KeyProvider,
-    LocalKeyProvider,
-    Sealed,
-    Vault,
-    VaultError,
-    key_provider,
-)
-from core.crashpoints import crash_point
-from core.settings import Settings
-from lake.lake import Lake
-from lake.small_tables import read_rows
-from lake.tables import CREDENTIALS
+if TYPE_CHECKING:  # the rest is imported where it is used: `finlake --help` loads this module
+    from connectors.vault import KeyProvider, Vault
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
+    from lake.lake import Lake
 
 PROGRESS_EVERY = 100
 ATTEMPTS = 5  # MERGEs lost to concurrent writers before giving up
@@ -73,6 +65,8 @@ class Retired:
 
 
 def _lake(settings: Settings) -> Lake:
+    from lake.lake import Lake
+
     return Lake(settings.lake_root, settings.s3_endpoint)
 
 
@@ -96,6 +90,11 @@ def _pass(lake: Lake, vault: Vault, progress: Callable[[str], None], fresh: bool
           ) -> Rewrapped | None:
     """One read, re-wrap and MERGE; None if a concurrent commit won the MERGE."""
     from deltalake.exceptions import CommitFailedError
+
+    from connectors.vault import Sealed, VaultError
+    from core.crashpoints import crash_point
+    from lake.small_tables import read_rows
+    from lake.tables import CREDENTIALS
 
     rows = read_rows(lake, CREDENTIALS)
     current = vault.provider.current_key_id()
@@ -138,6 +137,8 @@ def _merge(lake: Lake, updates: list[dict[str, Any]]) -> int:
     """Set the new envelope of rows unchanged since read; returns how many."""
     import pyarrow as pa
 
+    from lake.tables import CREDENTIALS
+
     dt = lake.delta(CREDENTIALS)
     source = pa.Table.from_pylist(updates, schema=pa.schema(
         [(c, pa.string()) for c in ("credentials_id", "old_encrypted_token", "old_key_id",
@@ -160,6 +161,7 @@ def retire_old_keys(lake: Lake, provider: KeyProvider, progress: Callable[[str],
     """Vacuum the credentials table's history at once, then destroy the local KEKs no row
     uses any more."""
     from lake.history import drop_history
+    from lake.tables import CREDENTIALS
 
     out = Retired()
     if lake.exists(CREDENTIALS):
@@ -173,6 +175,10 @@ def retire_old_keys(lake: Lake, provider: KeyProvider, progress: Callable[[str],
 def _retire_unused(lake: Lake, provider: KeyProvider, progress: Callable[[str], None]
                    ) -> list[str]:
     """Destroy local KEK files no credential uses any more (never the current one)."""
+    from connectors.vault import LocalKeyProvider
+    from lake.small_tables import read_rows
+    from lake.tables import CREDENTIALS
+
     if not isinstance(provider, LocalKeyProvider):
         progress("--retire: KMS keys are not deleted from here; disable or schedule the "
                  "deletion of a key in KMS once `finlake keys status` shows no credential "
@@ -207,6 +213,8 @@ def rotate(settings: Settings, retire: bool = False, new_key: bool = False,
 
 def _rotate(settings: Settings, retire: bool, new_key: bool,
             progress: Callable[[str], None]) -> int:
+    from connectors.vault import LocalKeyProvider, Vault, VaultError, key_provider
+    from core.crashpoints import crash_point
     from lake.audit_log import audit, cli_actor
 
     def fail(message: str, code: int) -> int:
@@ -249,6 +257,8 @@ def _rotate(settings: Settings, retire: bool, new_key: bool,
 
 def _current(provider: KeyProvider) -> str | None:
     """The current key id, without creating a first local key."""
+    from connectors.vault import LocalKeyProvider
+
     if isinstance(provider, LocalKeyProvider):
         ids = provider.key_ids()
         return ids[-1] if ids else None
@@ -257,6 +267,10 @@ def _current(provider: KeyProvider) -> str | None:
 
 def status(settings: Settings, out: Callable[[str], None] = print) -> int:
     """``finlake keys status``: the current key, and how many credentials use each key."""
+    from connectors.vault import LocalKeyProvider, VaultError, key_provider
+    from lake.small_tables import read_rows
+    from lake.tables import CREDENTIALS
+
     lake = _lake(settings)
     provider = key_provider(settings)
     try:
@@ -283,3 +297,21 @@ def status(settings: Settings, out: Callable[[str], None] = print) -> int:
     if stale:
         out(f"{stale} credential(s) not under the current key: run `finlake keys rotate`")
     return 0
+
+
+def register(sub: Subparsers) -> None:
+    keys = sub.add_parser("keys", help="key-encryption keys of the partner credentials")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    krot = keys_sub.add_parser("rotate", help="re-wrap every credential's data key under a "
+                               "new key-encryption key (tokens stay as they are)")
+    krot.add_argument("--retire", action="store_true",
+                      help="re-encrypt every token under a fresh data key instead, vacuum "
+                      "the credentials table's old versions at once, then destroy local key "
+                      "files no credential uses: a retired key opens nothing left on disk")
+    krot.add_argument("--new-key", action="store_true",
+                      help="KMS: create a new key and move the configured alias to it first")
+    krot.set_defaults(handler=lambda settings, args: rotate(
+        settings, retire=args.retire, new_key=args.new_key))
+    kstat = keys_sub.add_parser("status",
+                                help="the current key and how many credentials use each key")
+    kstat.set_defaults(handler=lambda settings, args: status(settings))

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
+from finlake.commands.args import tcp_port
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 
 def fetch() -> int:
@@ -44,3 +49,16 @@ def serve(settings: Settings, host: str, port: int) -> int:
         return 0
     finally:
         sys.stdout.flush()
+
+
+def register(sub: Subparsers) -> None:
+    sd = sub.add_parser("spark-delta", help="the Apache Spark + Delta engine "
+                        "(FINLAKE_ENGINE=spark-delta): fetch its jars, or serve it")
+    sd_sub = sd.add_subparsers(dest="spark_delta_command", required=True, metavar="ACTION")
+    sdf = sd_sub.add_parser("fetch",
+                            help="fetch the Delta, hadoop-aws and AWS SDK jars once (Maven)")
+    sdf.set_defaults(handler=lambda settings, args: fetch())
+    sds = sd_sub.add_parser("serve", help="run a Spark + Delta Connect server in the foreground")
+    sds.add_argument("--port", type=tcp_port, default=15002)
+    sds.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sds.set_defaults(handler=lambda settings, args: serve(settings, args.host, args.port))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 
 def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
@@ -49,3 +52,12 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     print("deletion certificate (also in the audit log):")
     print(json.dumps(certificate, indent=2, sort_keys=True))
     return 0
+
+
+def register(sub: Subparsers) -> None:
+    fg = sub.add_parser("forget-user", help="delete every trace of a person (right to be "
+                        "forgotten) and write a deletion certificate")
+    fg.add_argument("user_id")
+    fg.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    fg.set_defaults(handler=lambda settings, args: forget_user(
+        settings, args.user_id, yes=args.yes))

@@ -8,8 +8,11 @@ blocks nothing; the next Dagster run marks it failed. ``--clear`` does that now.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
 
 
 def runs(settings: Settings, *, clear: bool) -> int:
@@ -41,3 +44,10 @@ def runs(settings: Settings, *, clear: bool) -> int:
     cleared = clear_dead_runs(instance, lease, None, "finlake runs --clear", print)
     print(f"cleared {len(cleared)} stuck run(s)")
     return 0
+
+
+def register(sub: Subparsers) -> None:
+    rn = sub.add_parser("runs", help="runs under way, who writes the lake, stuck runs")
+    rn.add_argument("--clear", action="store_true",
+                    help="mark runs whose process is gone as failed, with the reason")
+    rn.set_defaults(handler=lambda settings, args: runs(settings, clear=args.clear))

@@ -7,13 +7,21 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
-from finlake.preflight import refuse_unknown_user
-from lake.lake import Lake
+from finlake.commands.args import MAX_DAYS, MAX_USERS, count, fraction
+
+if TYPE_CHECKING:
+    import argparse
+
+    from core.settings import Settings
+    from finlake.commands.args import Subparsers
+    from lake.lake import Lake
 
 
 def _lake(settings: Settings) -> Lake:
+    from lake.lake import Lake
+
     return Lake(settings.lake_root, settings.s3_endpoint)
 
 
@@ -29,6 +37,7 @@ def known_categories(lake: Lake, user_id: str | None) -> set[str]:
 
 
 def add_category(settings: Settings, user_id: str, name: str, primary: str) -> int:
+    from finlake.preflight import refuse_unknown_user
     from lake.small_tables import upsert_rows
     from lake.tables import CUSTOM_CATEGORIES
     from pipelines.categories.reference import categories
@@ -58,6 +67,8 @@ def add_category(settings: Settings, user_id: str, name: str, primary: str) -> i
 def override(settings: Settings, user_id: str, category: str, merchant: str | None,
              txn_id: str | None) -> int:
     """Always categorise a merchant as ... (per user), or set one transaction's category."""
+    from finlake.preflight import refuse_unknown_user
+
     lake = _lake(settings)
     if refuse_unknown_user(lake, user_id, "override"):
         return 2
@@ -155,3 +166,42 @@ def sandbox_labelled(out: Path, seed: int, users: int, days: int) -> int:
     write_labelled_csv(df, out)
     print(f"wrote {len(df)} labelled transactions to {out}")
     return 0
+
+
+def _categorise_eval(settings: Settings, args: argparse.Namespace) -> int:
+    return categorise_eval(settings, args.file, settings.category_threshold
+                           if args.threshold is None else args.threshold)
+
+
+def register(sub: Subparsers) -> None:
+    ov = sub.add_parser("override", help="set a category: for a merchant, or one transaction")
+    ov.add_argument("--user", required=True)
+    target = ov.add_mutually_exclusive_group(required=True)
+    target.add_argument("--merchant", help='always categorise this merchant, e.g. "Blue Bottle"')
+    target.add_argument("--txn", help="txn_id of one transaction (manual, never auto-changed)")
+    ov.add_argument("--category", required=True, help="PFC v2 detailed code or a custom one")
+    ov.set_defaults(handler=lambda settings, args: override(
+        settings, args.user, args.category, args.merchant, args.txn))
+
+    cat = sub.add_parser("category", help="custom categories")
+    cat_sub = cat.add_subparsers(dest="category_command", required=True)
+    add = cat_sub.add_parser("add", help="add a custom category for a user")
+    add.add_argument("--user", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--primary", required=True, help="taxonomy primary, e.g. FOOD_AND_DRINK")
+    add.set_defaults(handler=lambda settings, args: add_category(
+        settings, args.user, args.name, args.primary))
+
+    ev = sub.add_parser("categorise-eval", help="evaluate categorisation on a labelled CSV")
+    ev.add_argument("file", type=Path, help="CSV with header description,amount,category")
+    ev.add_argument("--threshold", type=fraction, default=None,
+                    help="model confidence threshold, 0 to 1 (default FINLAKE_CATEGORY_THRESHOLD)")
+    ev.set_defaults(handler=_categorise_eval)
+
+    lab = sub.add_parser("sandbox-labelled", help="export a labelled CSV from the sandbox world")
+    lab.add_argument("--out", type=Path, required=True)
+    lab.add_argument("--seed", type=int, default=99, help="world seed (the demo uses 7)")
+    lab.add_argument("--users", type=count(MAX_USERS), default=100)
+    lab.add_argument("--days", type=count(MAX_DAYS), default=60)
+    lab.set_defaults(handler=lambda settings, args: sandbox_labelled(
+        args.out, args.seed, args.users, args.days))
