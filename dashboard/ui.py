@@ -12,8 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from core.settings import ConfigError, load_settings
-from dashboard import auth, data
+from dashboard import auth
 from dashboard.auth import Principal
+from dashboard.data import money, queries
 from dashboard.plain import plain
 from lake.lake import Lake
 
@@ -228,8 +229,8 @@ def flash_and_rerun(message: str) -> None:
 
 def freshness(the_lake: Lake, who: Principal, tables: list[Table]) -> None:
     """When this page's data was refreshed, and which accounts are stale or failing."""
-    accts = data.accounts(the_lake, who)
-    stamps = [t for t in (data.refreshed_at(the_lake, t) for t in tables) if t is not None]
+    accts = money.accounts(the_lake, who)
+    stamps = [t for t in (queries.refreshed_at(the_lake, t) for t in tables) if t is not None]
     refreshed = format_when(min(stamps)) if stamps else "not computed yet"
     synced = accts["last_synced_at"].dropna()
     st.caption(f"Data refreshed {refreshed} · accounts last synced "

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
 
@@ -21,7 +22,7 @@ TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"accounts": data.accounts(lake, who)}
+    return {"accounts": money.accounts(lake, who)}
 
 
 def render() -> None:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import RECURRING_PAYMENTS
 
@@ -21,7 +22,7 @@ CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"recurring": data.recurring(lake, who)}
+    return {"recurring": money.recurring(lake, who)}
 
 
 def render() -> None:

@@ -8,8 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money, txns
 from dashboard.plain import plain
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
@@ -21,15 +22,15 @@ MONTHS_SHOWN = 12
 
 
 def load(lake: Lake, who: Principal, month: str | None = None) -> dict[str, Any]:
-    spend = data.monthly_spend(lake, who)
+    spend = money.monthly_spend(lake, who)
     months = sorted(spend["month"].unique(), reverse=True)
     month = month if month in months else (months[0] if months else None)
     return {
         "spend": spend,
         "months": months,
         "month": month,
-        "trends": data.trends(lake, who, month) if month else pd.DataFrame(),
-        "cashflow": data.cashflow(lake, who),
+        "trends": money.trends(lake, who, month) if month else pd.DataFrame(),
+        "cashflow": money.cashflow(lake, who),
     }
 
 
@@ -83,17 +84,17 @@ def render() -> None:
             "Category": details["category_name"],
             "Spend": [ui.format_money(a) for a in details["amount"]],
             "Transactions": details["txn_count"].astype(int)}), hide_index=True)
-        txns, total = data.search_transactions(
-            lake, who, data.TxnFilter(category=pick, month=month), page_size=100)
+        rows, total = txns.search_transactions(
+            lake, who, txns.TxnFilter(category=pick, month=month), page_size=100)
         plural = "s" if total != 1 else ""
         st.caption(f"{total} transaction{plural} in {plain(names[pick])}, "
                    f"{ui.month_label(month)}"
                    + (" (newest 100 shown)" if total > 100 else ""))
         st.dataframe(pd.DataFrame({
-            "Date": [ui.format_day(x) for x in txns["date"]],
-            "Description": txns["description"], "Category": txns["category_name"],
+            "Date": [ui.format_day(x) for x in rows["date"]],
+            "Description": rows["description"], "Category": rows["category_name"],
             "Amount": [ui.format_money(a, c) for a, c in
-                       zip(txns["amount"], txns["currency"], strict=True)]}),
+                       zip(rows["amount"], rows["currency"], strict=True)]}),
             hide_index=True, width="stretch")
 
     trends = d["trends"]
