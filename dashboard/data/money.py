@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.months import months_back
 from dashboard.auth import Principal
-from dashboard.data.queries import as_float, capped, frame, newest_month
+from dashboard.data.queries import Params, as_float, capped, frame, newest_month
 from dashboard.data.taxonomy import NOT_SPEND, NOT_SPEND_IN, add_names, category_names
 from lake.tables import (
     BUDGET_PROGRESS,
@@ -23,6 +23,7 @@ from lake.tables import (
     MONTHLY_SPEND,
     NET_WORTH_DAILY,
     UNUSUAL_ACTIVITY,
+    Table,
 )
 
 if TYPE_CHECKING:
@@ -88,15 +89,23 @@ def _account_state(r: Any, now: datetime) -> str:
     return "review" if r.needs_review else "ok"
 
 
+# --- the newest months ------------------------------------------------------------------------
+
+def _recent(lake: Lake, who: Principal, t: Table, months: int, sql: str,
+            params: Params | None = None) -> pd.DataFrame:
+    """``sql`` for ``who`` with ``$since``: the first of the newest ``months`` months that ``t``
+    holds (see :func:`~dashboard.data.queries.newest_month`)."""
+    since = months_back(newest_month(lake, t), months)
+    return frame(lake, who, sql, {"since": since, **(params or {})})
+
+
 # --- overview ------------------------------------------------------------------------------------
 
 def net_worth(lake: Lake, who: Principal, months: int = 13) -> pd.DataFrame:
     """Assets, liabilities and net worth per day over the newest ``months`` months."""
-    since = months_back(newest_month(lake, NET_WORTH_DAILY), months)
-    df = frame(lake, who,
-               "SELECT date, assets, liabilities, net_worth, stale_accounts "
-               "FROM net_worth_daily WHERE user_id = $user AND month >= $since ORDER BY date",
-               {"since": since})
+    df = _recent(lake, who, NET_WORTH_DAILY, months,
+                 "SELECT date, assets, liabilities, net_worth, stale_accounts "
+                 "FROM net_worth_daily WHERE user_id = $user AND month >= $since ORDER BY date")
     df["date"] = pd.to_datetime(df["date"])
     as_float(df, "assets", "liabilities", "net_worth")
     return df
@@ -153,12 +162,11 @@ def alerts(lake: Lake, who: Principal, limit: int = 10) -> pd.DataFrame:
 
 def unusual_activity(lake: Lake, who: Principal, months: int = 3) -> pd.DataFrame:
     """Unusual spending in the lake's newest ``months`` months, newest first."""
-    since = months_back(newest_month(lake, UNUSUAL_ACTIVITY), max(1, int(months)))
-    df = frame(
-        lake, who,
+    df = _recent(
+        lake, who, UNUSUAL_ACTIVITY, max(1, int(months)),
         "SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason "
         "FROM unusual_activity WHERE user_id = $user AND month >= $since "
-        "ORDER BY month DESC, date DESC NULLS LAST, kind", {"since": since})
+        "ORDER BY month DESC, date DESC NULLS LAST, kind")
     as_float(df, "amount", "baseline")
     add_names(df, {}, "category_primary", "category_name")
     return df
@@ -168,13 +176,12 @@ def unusual_activity(lake: Lake, who: Principal, months: int = 3) -> pd.DataFram
 
 def monthly_spend(lake: Lake, who: Principal, months: int = 24) -> pd.DataFrame:
     """Expenses per month and category over the newest ``months`` months (money out)."""
-    since = months_back(newest_month(lake, MONTHLY_SPEND), months)
-    df = frame(
-        lake, who,
+    df = _recent(
+        lake, who, MONTHLY_SPEND, months,
         "SELECT month, category_primary, category, amount, txn_count FROM monthly_spend "
         "WHERE user_id = $user AND month >= $since "
         f"AND coalesce(category_primary, '') NOT IN ({NOT_SPEND_IN}) "
-        "ORDER BY month, category_primary, category", {"since": since, **NOT_SPEND})
+        "ORDER BY month, category_primary, category", NOT_SPEND)
     names = category_names(lake, who)
     add_names(df, names, "category", "category_name")
     add_names(df, names, "category_primary", "primary_name")
@@ -184,11 +191,9 @@ def monthly_spend(lake: Lake, who: Principal, months: int = 24) -> pd.DataFrame:
 
 def cashflow(lake: Lake, who: Principal, months: int = 12) -> pd.DataFrame:
     """Income, expense and net per month over the newest ``months`` months."""
-    since = months_back(newest_month(lake, MONTHLY_CASHFLOW), months)
-    df = frame(lake, who,
-               "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
-               "FROM monthly_cashflow WHERE user_id = $user AND month >= $since ORDER BY month",
-               {"since": since})
+    df = _recent(lake, who, MONTHLY_CASHFLOW, months,
+                 "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
+                 "FROM monthly_cashflow WHERE user_id = $user AND month >= $since ORDER BY month")
     as_float(df, "income", "expense", "net", "transfers_in", "transfers_out")
     return df
 
