@@ -40,6 +40,13 @@ class TxnFilter:
     month: str | None = None  # YYYY-MM of the posting date
 
 
+# Each bound a filter may set: the TxnFilter field (also the parameter), its condition.
+_BOUNDS = (("min_amount", "abs(t.amount) >= $min_amount"),
+           ("max_amount", "abs(t.amount) <= $max_amount"),
+           ("start", "coalesce(t.posted_date, t.authorized_date) >= $start"),
+           ("end", "coalesce(t.posted_date, t.authorized_date) <= $end"))
+
+
 def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
     where, params = ["t.user_id = $user", "t.status = 'live'"], {}
     if f.text.strip():
@@ -47,18 +54,11 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
         where.append("(t.description ILIKE $like ESCAPE '\\' OR t.merchant ILIKE $like "
                      "ESCAPE '\\')")
         params["like"] = like
-    if f.min_amount is not None:
-        where.append("abs(t.amount) >= $min_amount")
-        params["min_amount"] = f.min_amount
-    if f.max_amount is not None:
-        where.append("abs(t.amount) <= $max_amount")
-        params["max_amount"] = f.max_amount
-    if f.start is not None:
-        where.append("coalesce(t.posted_date, t.authorized_date) >= $start")
-        params["start"] = f.start
-    if f.end is not None:
-        where.append("coalesce(t.posted_date, t.authorized_date) <= $end")
-        params["end"] = f.end
+    for name, condition in _BOUNDS:
+        value = getattr(f, name)
+        if value is not None:
+            where.append(condition)
+            params[name] = value
     if f.month:
         where.append("t.posted_month = $month")
         params["month"] = f.month
