@@ -3,9 +3,10 @@ sign-out), money and date formats, the freshness banner and chart helpers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
@@ -218,6 +219,16 @@ def page(title: str, tables: list[Table]) -> tuple[Lake, Principal] | None:
     if flash:
         st.success(flash)
     return ctx
+
+
+def show_page(title: str, tables: list[Table],
+              load: Callable[[Lake, Principal], dict[str, Any]],
+              show: Callable[[Lake, Principal, dict[str, Any]], None]) -> None:
+    """A per-user page: :func:`page`, then ``show(lake, principal, data)`` with what the page's
+    ``load(lake, principal)`` returned (nothing more once :func:`page` said why nothing shows)."""
+    ctx = page(title, tables)
+    if ctx is not None:
+        show(*ctx, load(*ctx))
 
 
 def flash_and_rerun(message: str) -> None:

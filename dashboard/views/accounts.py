@@ -26,11 +26,11 @@ def load(lake: Lake, who: Principal) -> dict[str, Any]:
 
 
 def render() -> None:
-    ctx = ui.page("Accounts & sync", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    accts = load(lake, who)["accounts"]
+    ui.show_page("Accounts & sync", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
+    accts = d["accounts"]
     if accts.empty:
         st.write("No linked accounts yet.")
         return

@@ -24,11 +24,11 @@ def load(lake: Lake, who: Principal) -> dict[str, Any]:
 
 
 def render() -> None:
-    ctx = ui.page("Budgets", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    progress = load(lake, who)["progress"]
+    ui.show_page("Budgets", TABLES, load, _show)
+
+
+def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
+    progress = d["progress"]
     if progress.empty:
         st.write("No spending or budgets yet this month.")
     else:

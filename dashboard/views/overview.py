@@ -36,11 +36,10 @@ def load(lake: Lake, who: Principal) -> dict[str, Any]:
 
 
 def render() -> None:
-    ctx = ui.page("Overview", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    d = load(lake, who)
+    ui.show_page("Overview", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
 
     nw, flow = d["net_worth"], d["cashflow"]
     cols = st.columns(3)

@@ -26,11 +26,11 @@ def load(lake: Lake, who: Principal) -> dict[str, Any]:
 
 
 def render() -> None:
-    ctx = ui.page("Recurring payments", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    rec = load(lake, who)["recurring"]
+    ui.show_page("Recurring payments", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
+    rec = d["recurring"]
     if rec.empty:
         st.write("No subscriptions or regular bills found yet (they appear after a few "
                  "payments at a steady rhythm).")

@@ -35,11 +35,10 @@ def load(lake: Lake, who: Principal, month: str | None = None) -> dict[str, Any]
 
 
 def render() -> None:
-    ctx = ui.page("Spending", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    d = load(lake, who)
+    ui.show_page("Spending", TABLES, load, _show)
+
+
+def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     spend, months = d["spend"], d["months"]
     if not months:
         st.write("No spending recorded yet.")
