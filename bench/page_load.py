@@ -156,11 +156,11 @@ def sign_in(lake_dir: Path, users: list[str], passwords: dict[str, str]
 def shell_load(lake: Any, who: Principal) -> dict[str, Any]:
     """The data access every page render adds (``ui.freshness()``, run by ``ui.page()``):
     the person's accounts and when the page's tables were refreshed."""
-    from dashboard import data
+    from dashboard.data import money, queries
     from lake.tables import REGISTRY
 
-    return {"accounts": data.accounts(lake, who),
-            "refreshed": [data.refreshed_at(lake, REGISTRY[n])
+    return {"accounts": money.accounts(lake, who),
+            "refreshed": [queries.refreshed_at(lake, REGISTRY[n])
                           for n in ("net_worth_daily", "monthly_spend", "transactions")]}
 
 
@@ -181,17 +181,17 @@ def p50_p99(values: list[float]) -> str:
 
 
 class QueryLog:
-    """Records every query dashboard/data.py runs (cache misses only): ms, label, SQL and its
-    parameters (named, ``$user``: a dict; positional: a list)."""
+    """Records every query dashboard/data/queries.py runs (cache misses only): ms, label, SQL
+    and its parameters (named, ``$user``: a dict; positional: a list)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[float, str, str, Any]] = []
         self.label = ""
 
     def __enter__(self) -> QueryLog:
-        from dashboard import data
+        from dashboard.data import queries
 
-        self.original = data.fetch_df
+        self.original = queries.fetch_df
 
         def recording(con: Any, sql: str, params: Any = None) -> Any:
             started = time.perf_counter()
@@ -202,13 +202,13 @@ class QueryLog:
                 self.seen.append(((time.perf_counter() - started) * 1000, self.label, sql,
                                   bound))
 
-        data.fetch_df = recording
+        queries.fetch_df = recording
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from dashboard import data
+        from dashboard.data import queries
 
-        data.fetch_df = self.original
+        queries.fetch_df = self.original
 
     def slowest(self, n: int) -> list[tuple[float, str, str, Any]]:
         return sorted(self.seen, key=lambda s: -s[0])[:n]
@@ -369,9 +369,9 @@ def query_profile(lake_dir: Path, pages: list[tuple[str, str, Any]], who: Princi
 
 def explain(lake: Any, sql: str, params: Any) -> list[dict[str, Any]]:
     """DuckDB's EXPLAIN ANALYZE of ``sql``: per table scan, files, row groups, rows, time."""
-    from dashboard import data
+    from dashboard.data import queries
 
-    entry = data._connection(lake)
+    entry = queries._connection(lake)
     with entry.lock:
         entry.con.execute("EXPLAIN (ANALYZE, FORMAT json) " + sql, params)
         plan = json.loads(entry.con.fetchall()[0][1])
@@ -566,7 +566,7 @@ def main() -> None:
     loads = 1 + args.reps * (len(pages) + 1) + (0 if args.no_render else args.reps * len(pages))
     passwords: dict[str, str] = {}
     who = sign_in(lake_dir, list(dict.fromkeys([showcase, *pool.upcoming(loads)])), passwords)
-    print("data layer (page.load(lake, principal) via dashboard/data.py):")
+    print("data layer (page.load(lake, principal) via dashboard/data/):")
     profiled = pool.take(1)[0]
     data = measure_data(lake_dir, pages, showcase, pool, args.reps, "sorted", who, passwords)
     renders: dict[str, dict[str, Any]] = {}

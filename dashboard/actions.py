@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-from dashboard import data
 from dashboard.auth import DASHBOARD, Principal
+from dashboard.data import queries, taxonomy, txns
 from lake.audit_log import audit
 from lake.delta import sql_literal
 from lake.small_tables import upsert_rows
@@ -34,38 +34,38 @@ class ActionError(ValueError):
 
 
 def _check_category(lake: Lake, who: Principal, category: str) -> None:
-    if category not in dict(data.category_choices(lake, who)):
+    if category not in dict(taxonomy.category_choices(lake, who)):
         raise ActionError(f"Unknown category {category!r}: pick one from the list.")
 
 
 def recategorise(lake: Lake, who: Principal, txn_id: str, category: str) -> None:
     """Set one of the person's transactions to ``category`` (never changed automatically).
     A transaction of anybody else is refused as if it did not exist."""
-    user = data.scope_of(who)
-    month = data.transaction_month(lake, who, txn_id)
+    user = queries.scope_of(who)
+    month = txns.transaction_month(lake, who, txn_id)
     if month is None:
         raise ActionError("That transaction is not one of yours (or no longer exists).")
     _check_category(lake, who, category)
     upsert_rows(lake, TRANSACTION_OVERRIDES, [{
         "user_id": user, "txn_id": str(txn_id), "category": category, "source": SOURCE,
         "created_at": datetime.now(UTC), "posted_month": month}])
-    data.changed(lake, TRANSACTION_OVERRIDES)
+    queries.changed(lake, TRANSACTION_OVERRIDES)
     audit(lake, DASHBOARD, "override_transaction", user_id=user, category=category)
 
 
 def categorise_merchant(lake: Lake, who: Principal, merchant_key: str, category: str) -> None:
     """Always categorise the person's transactions at ``merchant_key`` as ``category``."""
-    user = data.scope_of(who)
+    user = queries.scope_of(who)
     if not merchant_key:
         raise ActionError("This transaction has no recognised merchant; set its category "
                           "on its own instead.")
-    if not data.has_merchant(lake, who, merchant_key):
+    if not txns.has_merchant(lake, who, merchant_key):
         raise ActionError("None of your transactions is at that merchant.")
     _check_category(lake, who, category)
     upsert_rows(lake, CATEGORY_OVERRIDES, [{
         "user_id": user, "merchant_key": merchant_key, "category": category,
         "source": SOURCE, "created_at": datetime.now(UTC)}])
-    data.changed(lake, CATEGORY_OVERRIDES)
+    queries.changed(lake, CATEGORY_OVERRIDES)
     audit(lake, DASHBOARD, "override_merchant", user_id=user, category=category)
 
 
@@ -87,14 +87,14 @@ def parse_amount(text: str | float) -> Decimal:
 def set_budget(lake: Lake, who: Principal, category_primary: str,
                amount: str | float) -> Decimal:
     """The person's monthly budget for a primary category (overrides the recommendation)."""
-    user = data.scope_of(who)
+    user = queries.scope_of(who)
     if category_primary not in primaries():
         raise ActionError(f"{category_primary!r} is not a budget category.")
     value = parse_amount(amount)
     upsert_rows(lake, BUDGETS, [{"user_id": user, "category_primary": category_primary,
                                  "amount": value, "set_by": SOURCE,
                                  "set_at": datetime.now(UTC)}])
-    data.changed(lake, BUDGETS)
+    queries.changed(lake, BUDGETS)
     audit(lake, DASHBOARD, "set_budget", user_id=user, category=category_primary,
           amount=str(value))
     return value
@@ -102,12 +102,12 @@ def set_budget(lake: Lake, who: Principal, category_primary: str,
 
 def clear_budget(lake: Lake, who: Principal, category_primary: str) -> None:
     """Drop the person's own budget (the recommendation applies again from the next run)."""
-    user = data.scope_of(who)
+    user = queries.scope_of(who)
     if category_primary not in primaries():
         raise ActionError(f"{category_primary!r} is not a budget category.")
     dt = lake.delta(BUDGETS)
     if dt is not None:
         dt.delete(f"user_id = {sql_literal(user)} AND "
                   f"category_primary = {sql_literal(category_primary)}")
-    data.changed(lake, BUDGETS)
+    queries.changed(lake, BUDGETS)
     audit(lake, DASHBOARD, "clear_budget", user_id=user, category=category_primary)

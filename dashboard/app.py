@@ -4,7 +4,7 @@ Run with ``finlake dashboard`` (or ``streamlit run dashboard/app.py``). The lake
 ``core.settings`` (``FINLAKE_HOME``, or the S3 variables in production). Pages live in
 ``dashboard/views/`` (not ``pages/``: Streamlit would treat that as a second, automatic
 navigation); each has a ``load(lake, principal)`` that does all of its data access
-through ``dashboard/data.py`` (timed by ``bench/page_load.py``).
+through ``dashboard/data/`` (timed by ``bench/page_load.py``).
 
 Nothing shows before signing in but the sign-in form (``dashboard/auth.py``): every page's
 URL is registered to the form only, so a bookmarked page asks for a sign-in first. After

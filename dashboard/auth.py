@@ -10,7 +10,7 @@ with no password hash signs in only through the OIDC provider (Streamlit's ``st.
 address is the login.
 
 Only this module makes a :class:`Principal` (:func:`verify`, :func:`oidc_principal`); the
-data layer (``dashboard/data.py``) takes nothing else, and binds the user of every per-user
+data layer (``dashboard/data/``) takes nothing else, and binds the user of every per-user
 query from it.
 """
 

@@ -3,17 +3,19 @@ sign-out), money and date formats, the freshness banner and chart helpers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from core.settings import ConfigError, load_settings
-from dashboard import auth, data
+from dashboard import auth
 from dashboard.auth import Principal
+from dashboard.data import money, queries
 from dashboard.plain import plain
 from lake.lake import Lake
 
@@ -219,6 +221,16 @@ def page(title: str, tables: list[Table]) -> tuple[Lake, Principal] | None:
     return ctx
 
 
+def show_page(title: str, tables: list[Table],
+              load: Callable[[Lake, Principal], dict[str, Any]],
+              show: Callable[[Lake, Principal, dict[str, Any]], None]) -> None:
+    """A per-user page: :func:`page`, then ``show(lake, principal, data)`` with what the page's
+    ``load(lake, principal)`` returned (nothing more once :func:`page` said why nothing shows)."""
+    ctx = page(title, tables)
+    if ctx is not None:
+        show(*ctx, load(*ctx))
+
+
 def flash_and_rerun(message: str) -> None:
     """Show ``message`` (markdown: escape what people typed with :func:`plain`) at the top
     of the page after a rerun (a change was saved)."""
@@ -228,8 +240,8 @@ def flash_and_rerun(message: str) -> None:
 
 def freshness(the_lake: Lake, who: Principal, tables: list[Table]) -> None:
     """When this page's data was refreshed, and which accounts are stale or failing."""
-    accts = data.accounts(the_lake, who)
-    stamps = [t for t in (data.refreshed_at(the_lake, t) for t in tables) if t is not None]
+    accts = money.accounts(the_lake, who)
+    stamps = [t for t in (queries.refreshed_at(the_lake, t) for t in tables) if t is not None]
     refreshed = format_when(min(stamps)) if stamps else "not computed yet"
     synced = accts["last_synced_at"].dropna()
     st.caption(f"Data refreshed {refreshed} · accounts last synced "

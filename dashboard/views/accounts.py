@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
 
@@ -21,15 +22,15 @@ TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"accounts": data.accounts(lake, who)}
+    return {"accounts": money.accounts(lake, who)}
 
 
 def render() -> None:
-    ctx = ui.page("Accounts & sync", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    accts = load(lake, who)["accounts"]
+    ui.show_page("Accounts & sync", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
+    accts = d["accounts"]
     if accts.empty:
         st.write("No linked accounts yet.")
         return

@@ -13,8 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from core.settings import load_settings
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import aggregates, queries
 from lake.tables import INSTITUTION_HEALTH, MONTHLY_SPEND, QUALITY_RESULTS
 
 if TYPE_CHECKING:
@@ -26,12 +27,12 @@ HEALTH = {"healthy": "Healthy", "degraded": "Degraded", "down": "Down",
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    spend, hidden_cells = data.spend_by_category(lake, who)
-    health, hidden_institutions = data.sync_health(lake, who)
-    return {"people": data.people_count(lake, who), "spend": spend,
+    spend, hidden_cells = aggregates.spend_by_category(lake, who)
+    health, hidden_institutions = aggregates.sync_health(lake, who)
+    return {"people": aggregates.people_count(lake, who), "spend": spend,
             "hidden_cells": hidden_cells, "health": health,
             "hidden_institutions": hidden_institutions,
-            "quality": data.quality_summary(lake, who)}
+            "quality": aggregates.quality_summary(lake, who)}
 
 
 def _context() -> tuple[Lake, Principal] | None:
@@ -51,7 +52,7 @@ def render() -> None:
     lake, who = ctx
     k = load_settings().k_anonymity
     st.title("Analytics")
-    stamps = [t for t in (data.refreshed_at(lake, t) for t in TABLES) if t is not None]
+    stamps = [t for t in (queries.refreshed_at(lake, t) for t in TABLES) if t is not None]
     st.caption(f"Data refreshed {ui.format_when(min(stamps)) if stamps else 'not yet'} · "
                f"aggregates across people; a figure describing fewer than {k} people is not "
                "shown")

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from dashboard import actions, data, ui
+from dashboard import actions, ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import BUDGET_PROGRESS, BUDGETS
 
@@ -19,15 +20,15 @@ BADGES = {"ok": "green", "approaching": "orange", "exceeded": "red", "no_budget"
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"progress": data.budget_progress(lake, who)}
+    return {"progress": money.budget_progress(lake, who)}
 
 
 def render() -> None:
-    ctx = ui.page("Budgets", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    progress = load(lake, who)["progress"]
+    ui.show_page("Budgets", TABLES, load, _show)
+
+
+def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
+    progress = d["progress"]
     if progress.empty:
         st.write("No spending or budgets yet this month.")
     else:

@@ -8,8 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
 
@@ -26,20 +27,19 @@ UNUSUAL_TITLES = {"category_spike": "Spending spike", "merchant_outlier": "Unusu
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
     return {
-        "net_worth": data.net_worth(lake, who),
-        "budgets": data.budget_progress(lake, who),
-        "alerts": data.alerts(lake, who, limit=8),
-        "unusual": data.unusual_activity(lake, who, months=1),
-        "cashflow": data.cashflow(lake, who, months=1),  # the newest month's figures
+        "net_worth": money.net_worth(lake, who),
+        "budgets": money.budget_progress(lake, who),
+        "alerts": money.alerts(lake, who, limit=8),
+        "unusual": money.unusual_activity(lake, who, months=1),
+        "cashflow": money.cashflow(lake, who, months=1),  # the newest month's figures
     }
 
 
 def render() -> None:
-    ctx = ui.page("Overview", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    d = load(lake, who)
+    ui.show_page("Overview", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
 
     nw, flow = d["net_worth"], d["cashflow"]
     cols = st.columns(3)

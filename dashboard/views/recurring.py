@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money
 from dashboard.plain import plain
 from lake.tables import RECURRING_PAYMENTS
 
@@ -21,15 +22,15 @@ CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"recurring": data.recurring(lake, who)}
+    return {"recurring": money.recurring(lake, who)}
 
 
 def render() -> None:
-    ctx = ui.page("Recurring payments", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    rec = load(lake, who)["recurring"]
+    ui.show_page("Recurring payments", TABLES, load, _show)
+
+
+def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
+    rec = d["recurring"]
     if rec.empty:
         st.write("No subscriptions or regular bills found yet (they appear after a few "
                  "payments at a steady rhythm).")

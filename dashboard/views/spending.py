@@ -8,8 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import ui
 from dashboard.auth import Principal
+from dashboard.data import money, txns
 from dashboard.plain import plain
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
@@ -21,29 +22,41 @@ MONTHS_SHOWN = 12
 
 
 def load(lake: Lake, who: Principal, month: str | None = None) -> dict[str, Any]:
-    spend = data.monthly_spend(lake, who)
+    spend = money.monthly_spend(lake, who)
     months = sorted(spend["month"].unique(), reverse=True)
     month = month if month in months else (months[0] if months else None)
     return {
         "spend": spend,
         "months": months,
         "month": month,
-        "trends": data.trends(lake, who, month) if month else pd.DataFrame(),
-        "cashflow": data.cashflow(lake, who),
+        "trends": money.trends(lake, who, month) if month else pd.DataFrame(),
+        "cashflow": money.cashflow(lake, who),
     }
 
 
 def render() -> None:
-    ctx = ui.page("Spending", TABLES)
-    if ctx is None:
-        return
-    lake, who = ctx
-    d = load(lake, who)
+    ui.show_page("Spending", TABLES, load, _show)
+
+
+def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     spend, months = d["spend"], d["months"]
     if not months:
         st.write("No spending recorded yet.")
         return
 
+    _per_month(spend, months)
+    month = st.selectbox("Month", months, format_func=ui.month_label, key="spending_month")
+    if month != d["month"]:
+        d = load(lake, who, month)
+    in_month = spend[spend["month"] == month]
+    totals = _by_category(in_month, month)
+    _drill_down(lake, who, in_month, totals, month)
+    _month_over_month(d["trends"], month)
+    _income_and_spending(d["cashflow"])
+
+
+def _per_month(spend: pd.DataFrame, months: list[str]) -> None:
+    """Spend per month and primary category over the newest ``MONTHS_SHOWN`` months."""
     recent = sorted(months[:MONTHS_SHOWN])
     by_primary = (spend[spend["month"].isin(recent)]
                   .groupby(["month", "primary_name"], as_index=False)["amount"].sum())
@@ -54,10 +67,9 @@ def render() -> None:
                                  color="Category", x_sort=[ui.month_label(m) for m in recent],
                                  y_title="Spend"), width="stretch")
 
-    month = st.selectbox("Month", months, format_func=ui.month_label, key="spending_month")
-    if month != d["month"]:
-        d = load(lake, who, month)
-    in_month = spend[spend["month"] == month]
+
+def _by_category(in_month: pd.DataFrame, month: str) -> pd.DataFrame:
+    """One month per primary category (donut and table); the totals shown."""
     st.subheader(f"By category in {ui.month_label(month)}")
     left, right = st.columns([3, 2])
     totals = (in_month.groupby(["category_primary", "primary_name"], as_index=False)
@@ -72,62 +84,72 @@ def render() -> None:
         "Spend": [ui.format_money(a) for a in totals["amount"]],
         "Transactions": totals["txn_count"].astype(int),
     }), hide_index=True, width="stretch")
+    return totals
 
+
+def _drill_down(lake: Lake, who: Principal, in_month: pd.DataFrame, totals: pd.DataFrame,
+                month: str) -> None:
+    """The picked primary category's details in ``month``, and its newest 100 transactions."""
     names = dict(zip(totals["category_primary"], totals["primary_name"], strict=True))
     pick = st.selectbox("Show the transactions of", list(names), format_func=names.get,
                         key="spending_drill")
-    if pick:
-        details = in_month[in_month["category_primary"] == pick].sort_values(
-            "amount", ascending=False)
-        st.dataframe(pd.DataFrame({
-            "Category": details["category_name"],
-            "Spend": [ui.format_money(a) for a in details["amount"]],
-            "Transactions": details["txn_count"].astype(int)}), hide_index=True)
-        txns, total = data.search_transactions(
-            lake, who, data.TxnFilter(category=pick, month=month), page_size=100)
-        plural = "s" if total != 1 else ""
-        st.caption(f"{total} transaction{plural} in {plain(names[pick])}, "
-                   f"{ui.month_label(month)}"
-                   + (" (newest 100 shown)" if total > 100 else ""))
-        st.dataframe(pd.DataFrame({
-            "Date": [ui.format_day(x) for x in txns["date"]],
-            "Description": txns["description"], "Category": txns["category_name"],
-            "Amount": [ui.format_money(a, c) for a, c in
-                       zip(txns["amount"], txns["currency"], strict=True)]}),
-            hide_index=True, width="stretch")
+    if not pick:
+        return
+    details = in_month[in_month["category_primary"] == pick].sort_values(
+        "amount", ascending=False)
+    st.dataframe(pd.DataFrame({
+        "Category": details["category_name"],
+        "Spend": [ui.format_money(a) for a in details["amount"]],
+        "Transactions": details["txn_count"].astype(int)}), hide_index=True)
+    rows, total = txns.search_transactions(
+        lake, who, txns.TxnFilter(category=pick, month=month), page_size=100)
+    plural = "s" if total != 1 else ""
+    st.caption(f"{total} transaction{plural} in {plain(names[pick])}, "
+               f"{ui.month_label(month)}"
+               + (" (newest 100 shown)" if total > 100 else ""))
+    st.dataframe(pd.DataFrame({
+        "Date": [ui.format_day(x) for x in rows["date"]],
+        "Description": rows["description"], "Category": rows["category_name"],
+        "Amount": [ui.format_money(a, c) for a, c in
+                   zip(rows["amount"], rows["currency"], strict=True)]}),
+        hide_index=True, width="stretch")
 
-    trends = d["trends"]
+
+def _month_over_month(trends: pd.DataFrame, month: str) -> None:
     st.subheader(f"Month over month ({ui.month_label(month)})")
     if trends.empty:
         st.write("No trend data for this month yet.")
-    else:
-        st.dataframe(pd.DataFrame({
-            "Category": trends["category_name"],
-            "This month": [ui.format_money(a) for a in trends["amount"]],
-            "Last month": [ui.format_money(a) for a in trends["prev_month_amount"]],
-            "Change": [ui.format_money(a) for a in trends["mom_change"]],
-            "Change %": [f"{p:+.0%}" if pd.notna(p) else "new" for p in
-                         trends["mom_change_pct"]],
-            "3-month avg": [ui.format_money(a) for a in trends["avg_3m"]],
-            "12-month avg": [ui.format_money(a) for a in trends["avg_12m"]],
-        }), hide_index=True, width="stretch")
+        return
+    st.dataframe(pd.DataFrame({
+        "Category": trends["category_name"],
+        "This month": [ui.format_money(a) for a in trends["amount"]],
+        "Last month": [ui.format_money(a) for a in trends["prev_month_amount"]],
+        "Change": [ui.format_money(a) for a in trends["mom_change"]],
+        "Change %": [f"{p:+.0%}" if pd.notna(p) else "new" for p in
+                     trends["mom_change_pct"]],
+        "3-month avg": [ui.format_money(a) for a in trends["avg_3m"]],
+        "12-month avg": [ui.format_money(a) for a in trends["avg_12m"]],
+    }), hide_index=True, width="stretch")
 
-    flow = d["cashflow"]
-    if len(flow):
-        st.subheader("Income and spending")
-        recent_flow = flow.tail(MONTHS_SHOWN)
-        long = recent_flow.melt(id_vars=["month"], value_vars=["income", "expense"],
-                                var_name="Kind", value_name="Amount")
-        long["Kind"] = long["Kind"].map({"income": "Income", "expense": "Spending"})
-        long["Month"] = [ui.month_label(m) for m in long["month"]]
-        chart = alt.Chart(long).mark_bar().encode(
-            x=alt.X("Month:N", sort=[ui.month_label(m) for m in recent_flow["month"]],
-                    title=None, axis=alt.Axis(labelAngle=0)),
-            xOffset="Kind:N",
-            y=alt.Y("Amount:Q", title=None, axis=alt.Axis(format="$,.0f")),
-            color=alt.Color("Kind:N", title=None, legend=alt.Legend(orient="bottom")),
-            tooltip=["Month:N", "Kind:N", alt.Tooltip("Amount:Q", format="$,.2f")])
-        st.altair_chart(chart, width="stretch")
+
+def _income_and_spending(flow: pd.DataFrame) -> None:
+    """Income next to spending per month over the newest ``MONTHS_SHOWN`` months."""
+    if not len(flow):
+        return
+    st.subheader("Income and spending")
+    recent_flow = flow.tail(MONTHS_SHOWN)
+    long = recent_flow.melt(id_vars=["month"], value_vars=["income", "expense"],
+                            var_name="Kind", value_name="Amount")
+    long["Kind"] = long["Kind"].map({"income": "Income", "expense": "Spending"})
+    long["Month"] = [ui.month_label(m) for m in long["month"]]
+    chart = alt.Chart(long).mark_bar().encode(
+        x=alt.X("Month:N", sort=[ui.month_label(m) for m in recent_flow["month"]],
+                title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset="Kind:N",
+        y=alt.Y("Amount:Q", title=None, axis=alt.Axis(format="$,.0f")),
+        color=alt.Color("Kind:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["Month:N", "Kind:N", alt.Tooltip("Amount:Q", format="$,.2f")])
+    st.altair_chart(chart, width="stretch")
 
 
 if __name__ == "__main__":

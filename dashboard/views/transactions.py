@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, ui
+from dashboard import actions, ui
 from dashboard.auth import Principal
+from dashboard.data import taxonomy, txns
 from dashboard.plain import plain
 from lake.tables import TRANSACTIONS
 from pipelines.categories.reference import categories
@@ -22,13 +23,13 @@ TABLES = [TRANSACTIONS]
 PAGE_KEY = "txn_page"
 
 
-def load(lake: Lake, who: Principal, f: data.TxnFilter | None = None, page: int = 0
+def load(lake: Lake, who: Principal, f: txns.TxnFilter | None = None, page: int = 0
          ) -> dict[str, Any]:
-    rows, total = data.search_transactions(lake, who, f or data.TxnFilter(), page=page)
-    return {"rows": rows, "total": total, "choices": data.category_choices(lake, who)}
+    rows, total = txns.search_transactions(lake, who, f or txns.TxnFilter(), page=page)
+    return {"rows": rows, "total": total, "choices": taxonomy.category_choices(lake, who)}
 
 
-def _filters() -> data.TxnFilter:
+def _filters() -> txns.TxnFilter:
     with st.expander("Search", expanded=True):
         c1, c2, c3 = st.columns([3, 2, 2])
         text = c1.text_input("Description or merchant", key="txn_text")
@@ -44,7 +45,7 @@ def _filters() -> data.TxnFilter:
                                key="txn_max")
     start = dates[0] if len(dates) >= 1 else None
     end = dates[1] if len(dates) == 2 else None
-    return data.TxnFilter(text=text or "", min_amount=low, max_amount=high,
+    return txns.TxnFilter(text=text or "", min_amount=low, max_amount=high,
                           start=start if isinstance(start, date) else None,
                           end=end if isinstance(end, date) else None, category=category)
 
@@ -61,7 +62,7 @@ def render() -> None:
     page = int(st.session_state.get(PAGE_KEY, 0))
     d = load(lake, who, f, page)
     rows, total = d["rows"], d["total"]
-    pages = max(1, -(-total // data.PAGE_SIZE))
+    pages = max(1, -(-total // txns.PAGE_SIZE))
     page = min(page, pages - 1)
 
     st.caption(f"{total:,} transactions · page {page + 1} of {pages} · positive amounts are "

@@ -4,7 +4,9 @@ and its data access layer, which shows a session only its own person's rows."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +16,9 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import actions, auth, data, ui
+import dashboard.data
+from dashboard import actions, auth, ui
+from dashboard.data import aggregates, money, queries, txns
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import (
@@ -309,7 +313,7 @@ def test_recategorise_from_the_transactions_page(writable_home: Path,
         ALICE, "uber", "TRAVEL_FLIGHTS", "dashboard")
     silver = {r["txn_id"]: r for r in read_rows(lake, TRANSACTIONS)}
     assert silver["alice-t4"]["user_category"] is None  # silver waits for the nightly run
-    bob = data.search_transactions(lake, who(lake, BOB))[0]
+    bob = txns.search_transactions(lake, who(lake, BOB))[0]
     assert "Video games" not in set(bob["category_name"])  # alice's choices stay hers
     audited = [(r["action"], json.loads(r["detail"])) for r in read_rows(lake, AUDIT_LOG)
                if r["action"].startswith("override_")]
@@ -722,6 +726,12 @@ def test_oidc_sign_in_page(writable_home: Path, monkeypatch: pytest.MonkeyPatch)
 
 # --- the data layer --------------------------------------------------------------------------
 
+# The data layer's modules (dashboard/data/), and the per-user functions each one lists.
+DATA_MODULES = [importlib.import_module(f"dashboard.data.{m.name}")
+                for m in pkgutil.iter_modules(dashboard.data.__path__)]
+PER_USER_FUNCTIONS = tuple(fn for module in DATA_MODULES
+                           for fn in getattr(module, "PER_USER_FUNCTIONS", ()))
+
 def _bob_extras(lake: Lake) -> None:
     """Rows of bob's that would change alice's results if a query read them: his own
     category names, a merchant rule and a transaction override on alice's ids, a budget
@@ -752,7 +762,7 @@ def _without(home: Path, source: Lake, user: str) -> Lake:
     from lake.tables import REGISTRY
 
     lake = Lake(str(home / "lake"))
-    for name in sorted(data.PER_USER_TABLES):
+    for name in sorted(queries.PER_USER_TABLES):
         rows = read_rows(source, REGISTRY[name])
         if rows:
             write_table(lake, REGISTRY[name], [r for r in rows if r["user_id"] != user])
@@ -768,21 +778,21 @@ def _calls(lake: Lake, principal: auth.Principal) -> dict[str, object]:
     the other person's rows."""
     import inspect
 
-    public = {name for name, fn in vars(data).items()
+    public = {name for module in DATA_MODULES for name, fn in vars(module).items()
               if inspect.isfunction(fn) and not name.startswith("_")
-              and fn.__module__ == data.__name__
+              and fn.__module__ == module.__name__
               and list(inspect.signature(fn).parameters)[1:2] == ["who"]}
-    listed = {fn.__name__ for fn in data.PER_USER_FUNCTIONS}
-    analyst = {fn.__name__ for fn in data.ANALYST_FUNCTIONS}
+    listed = {fn.__name__ for fn in PER_USER_FUNCTIONS}
+    analyst = {fn.__name__ for fn in aggregates.ANALYST_FUNCTIONS}
     assert public - {"frame"} == listed | analyst, "PER_USER_FUNCTIONS is missing a function"
     out: dict[str, object] = {}
-    for fn in data.PER_USER_FUNCTIONS:
+    for fn in PER_USER_FUNCTIONS:
         name = fn.__name__
         if name == "trends":
             out[name] = fn(lake, principal, "2024-02")
         elif name == "search_transactions":
-            for f in (data.TxnFilter(), data.TxnFilter(category="FOOD_AND_DRINK"),
-                      data.TxnFilter(text="e"), data.TxnFilter(month="2024-02")):
+            for f in (txns.TxnFilter(), txns.TxnFilter(category="FOOD_AND_DRINK"),
+                      txns.TxnFilter(text="e"), txns.TxnFilter(month="2024-02")):
                 out[f"{name}{f}"] = fn(lake, principal, f)
         elif name == "transaction_month":
             out[name] = [fn(lake, principal, t) for t in ("alice-t4", "bob-t1", "alice-t1")]
@@ -827,20 +837,20 @@ def test_every_per_user_function_sees_only_the_principals_rows(
 def test_an_unfiltered_query_through_the_scoped_helper_sees_one_person(home: Path) -> None:
     lake = Lake(str(home / "lake"))
     alice = who(lake, ALICE)
-    for name in sorted(data.PER_USER_TABLES):
-        df = data.frame(lake, alice, f"SELECT DISTINCT user_id FROM {name}")
+    for name in sorted(queries.PER_USER_TABLES):
+        df = queries.frame(lake, alice, f"SELECT DISTINCT user_id FROM {name}")
         assert set(df["user_id"]) <= {ALICE}, name
-    everyone = data.frame(lake, alice, "SELECT t.description FROM transactions t "
-                                       "JOIN accounts a USING (account_id) "
-                                       "WHERE t.txn_id IN (SELECT txn_id FROM transactions)")
+    everyone = queries.frame(lake, alice, "SELECT t.description FROM transactions t "
+                                          "JOIN accounts a USING (account_id) "
+                                          "WHERE t.txn_id IN (SELECT txn_id FROM transactions)")
     assert set(everyone["description"]) == {
         "WHOLE FOODS", "ACME PAYROLL", "BLUE BOTTLE", "AMAZON", "DUPLICATE CHARGE", "UBER"}
-    with_cte = data.frame(lake, alice, "WITH mine AS (SELECT * FROM monthly_cashflow) "
-                                       "SELECT count(*) AS n FROM mine")
+    with_cte = queries.frame(lake, alice, "WITH mine AS (SELECT * FROM monthly_cashflow) "
+                                          "SELECT count(*) AS n FROM mine")
     assert with_cte["n"].iloc[0] == 2
     # the caller's parameters cannot name somebody else
-    assert set(data.frame(lake, alice, "SELECT DISTINCT user_id FROM transactions "
-                                       "WHERE user_id = $user", {"user": BOB})["user_id"]) \
+    assert set(queries.frame(lake, alice, "SELECT DISTINCT user_id FROM transactions "
+                                          "WHERE user_id = $user", {"user": BOB})["user_id"]) \
         == {ALICE}
     for escape in ("SELECT * FROM temp.main.transactions",
                    "SELECT * FROM main.transactions",
@@ -848,7 +858,7 @@ def test_an_unfiltered_query_through_the_scoped_helper_sees_one_person(home: Pat
                    "SELECT * FROM query_table('transactions')",
                    "WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r, transactions"):
         with pytest.raises(ValueError, match="may not use"):
-            data.frame(lake, alice, escape)
+            queries.frame(lake, alice, escape)
 
 
 def test_per_user_functions_take_only_a_principal(home: Path) -> None:
@@ -857,7 +867,7 @@ def test_per_user_functions_take_only_a_principal(home: Path) -> None:
     lake = Lake(str(home / "lake"))
     analyst = who(lake, ANALYST)
     fake = SimpleNamespace(login=BOB, user_id=BOB, role="user", is_analyst=False)
-    for fn in data.PER_USER_FUNCTIONS:
+    for fn in PER_USER_FUNCTIONS:
         for bad in (BOB, None, {"user_id": BOB}, fake):
             with pytest.raises(TypeError, match="signed-in Principal"):
                 fn(lake, bad, *(["x"] if fn.__name__ in ("trends", "transaction_month",
@@ -866,8 +876,8 @@ def test_per_user_functions_take_only_a_principal(home: Path) -> None:
             fn(lake, analyst, *(["x"] if fn.__name__ in ("trends", "transaction_month",
                                                          "has_merchant") else []))
     with pytest.raises(TypeError):
-        data.frame(lake, BOB, "SELECT 1")
-    for fn in data.ANALYST_FUNCTIONS:
+        queries.frame(lake, BOB, "SELECT 1")
+    for fn in aggregates.ANALYST_FUNCTIONS:
         with pytest.raises(PermissionError, match="analyst logins"):
             fn(lake, who(lake, ALICE))
         with pytest.raises(TypeError):
@@ -877,15 +887,15 @@ def test_per_user_functions_take_only_a_principal(home: Path) -> None:
 def test_queries_are_per_user(home: Path) -> None:
     lake = Lake(str(home / "lake"))
     nobody = auth._mint("nobody", "nobody", "user")  # a login whose person has no rows
-    for fn in (data.monthly_spend, data.cashflow, data.net_worth, data.budget_progress,
-               data.alerts, data.recurring, data.accounts):
+    for fn in (money.monthly_spend, money.cashflow, money.net_worth, money.budget_progress,
+               money.alerts, money.recurring, money.accounts):
         assert fn(lake, nobody).empty, fn.__name__
-    assert set(data.accounts(lake, who(lake, BOB))["account_id"]) == {"bob-checking",
-                                                                      "bob-loan"}
-    rows, total = data.search_transactions(lake, nobody)
+    assert set(money.accounts(lake, who(lake, BOB))["account_id"]) == {"bob-checking",
+                                                                       "bob-loan"}
+    rows, total = txns.search_transactions(lake, nobody)
     assert rows.empty and total == 0
-    injected = data.search_transactions(lake, who(lake, ALICE),
-                                        data.TxnFilter(text="%' OR 1=1 --"))
+    injected = txns.search_transactions(lake, who(lake, ALICE),
+                                        txns.TxnFilter(text="%' OR 1=1 --"))
     assert injected[1] == 0
 
 
@@ -896,18 +906,18 @@ def test_search_paginates(tmp_path: Path) -> None:
                 "GENERAL_MERCHANDISE_OTHER_GENERAL_MERCHANDISE",
                 posted_month="2023-01") for i in range(120)]
     write_table(lake, TRANSACTIONS, transactions() + many)
-    rows, total = data.search_transactions(lake, alice, page=0)
-    assert total == 125 and len(rows) == data.PAGE_SIZE
+    rows, total = txns.search_transactions(lake, alice, page=0)
+    assert total == 125 and len(rows) == txns.PAGE_SIZE
     seen = []
     for page in range(3):
-        rows, _ = data.search_transactions(lake, alice, page=page)
+        rows, _ = txns.search_transactions(lake, alice, page=page)
         seen += list(rows["txn_id"])
     assert len(seen) == 125 == len(set(seen))
-    rows, total = data.search_transactions(lake, alice, page=3)
+    rows, total = txns.search_transactions(lake, alice, page=3)
     assert rows.empty and total == 125
-    shop = data.search_transactions(lake, alice, data.TxnFilter(text="shop 01"))[0]
+    shop = txns.search_transactions(lake, alice, txns.TxnFilter(text="shop 01"))[0]
     assert sorted(shop["description"]) == [f"SHOP {i:03d}" for i in range(10, 20)]
-    under = data.search_transactions(lake, alice, data.TxnFilter(text="_"))[0]
+    under = txns.search_transactions(lake, alice, txns.TxnFilter(text="_"))[0]
     assert under.empty  # LIKE wildcards in the search text are literal
 
 
@@ -915,14 +925,14 @@ def test_cache_sees_new_versions_and_missing_tables(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     lake = small_lake(tmp_path)
     alice = who(lake, ALICE)
-    monkeypatch.setattr(data, "RECHECK_SECONDS", 0.0)
-    first = data.monthly_spend(lake, alice)
+    monkeypatch.setattr(queries, "RECHECK_SECONDS", 0.0)
+    first = money.monthly_spend(lake, alice)
     first["amount"] = 0.0  # callers get copies
-    assert data.monthly_spend(lake, alice)["amount"].sum() > 0
+    assert money.monthly_spend(lake, alice)["amount"].sum() > 0
     write_table(lake, TRANSACTIONS, [r for r in transactions() if r["user_id"] == BOB])
-    assert data.search_transactions(lake, alice)[1] == 0
-    assert data.recurring(lake, alice).empty
-    assert data.search_transactions(Lake(str(tmp_path / "elsewhere")), alice)[1] == 0
+    assert txns.search_transactions(lake, alice)[1] == 0
+    assert money.recurring(lake, alice).empty
+    assert txns.search_transactions(Lake(str(tmp_path / "elsewhere")), alice)[1] == 0
 
 
 def test_actions_refuse_bad_changes(writable_home: Path) -> None:

@@ -231,14 +231,14 @@ def test_identified_mode_shows_real_ids_of_analyst_tables_only(home: Path) -> No
 
 
 def test_the_dashboards_analyst_page_reads_through_the_sandbox(home: Path, tmp_path: Path) -> None:
-    from dashboard import data
+    from dashboard.data import aggregates
     from lake.analyst_sql import StatementRefused
 
     lake = Lake(str(home / "lake"))
     for sql in ("SELECT content FROM read_blob('{kek}')", "COPY accounts TO '{out}/a.csv'"):
         with pytest.raises(StatementRefused):
-            data._aggregate(lake, attack_sql(sql, home, tmp_path))
-    users = data._aggregate(lake, "SELECT DISTINCT user_id FROM accounts")["user_id"]
+            aggregates._aggregate(lake, attack_sql(sql, home, tmp_path))
+    users = aggregates._aggregate(lake, "SELECT DISTINCT user_id FROM accounts")["user_id"]
     assert len(users) > 1 and all(u.startswith("p_") for u in users)
     assert list(tmp_path.iterdir()) == []
 

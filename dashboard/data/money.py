@@ -1,0 +1,246 @@
+"""A person's money, page by page: accounts and their sync state, net worth, budgets, alerts,
+unusual activity, spending, cash flow, trends and recurring payments.
+
+Each function reads through :func:`~dashboard.data.queries.frame`, so it sees only the
+signed-in person's rows. Amounts keep the partner's sign: positive is money out, negative
+money in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from core.months import months_back
+from dashboard.auth import Principal
+from dashboard.data.queries import Params, as_float, capped, frame, newest_month
+from dashboard.data.taxonomy import NOT_SPEND, NOT_SPEND_IN, add_names, category_names
+from lake.tables import (
+    BUDGET_PROGRESS,
+    MONTHLY_CASHFLOW,
+    MONTHLY_SPEND,
+    NET_WORTH_DAILY,
+    UNUSUAL_ACTIVITY,
+    Table,
+)
+
+if TYPE_CHECKING:
+    from lake.lake import Lake
+
+# --- accounts ------------------------------------------------------------------------------------
+
+def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.DataFrame:
+    """The person's accounts with balances, sync state and what to do about problems.
+
+    ``state`` is one of ``ok``, ``stale`` (not synced within its institution's refresh
+    cadence plus a day), ``relink`` (the bank wants the person to sign in again),
+    ``mfa`` (a one-time code is needed), ``institution_down`` (the bank's latest health is
+    down, degraded or silently empty) or ``review`` (a balance jump held back for review).
+    """
+    now = now or datetime.now(UTC)
+    df = frame(
+        lake, who,
+        """
+        WITH health AS (
+            SELECT institution_id, arg_max(status, sync_date) AS health,
+                   max(sync_date) AS health_date
+            FROM institution_health GROUP BY institution_id),
+        items AS (
+            SELECT item_id, arg_max(status, created_at) AS credential_status
+            FROM credentials WHERE user_id = $user GROUP BY item_id)
+        SELECT a.account_id, a.name, a.mask, a.type, a.subtype, a.balance_current,
+               a.balance_available, a.currency, a.last_synced_at, a.needs_review,
+               a.review_reason, a.institution_id,
+               coalesce(i.name, a.institution_id) AS institution,
+               coalesce(i.refresh_every_days, 1) AS refresh_every_days,
+               coalesce(c.credential_status, 'active') AS credential_status,
+               coalesce(h.health, 'unknown') AS institution_health
+        FROM accounts a
+        LEFT JOIN institutions i USING (institution_id)
+        LEFT JOIN items c USING (item_id)
+        LEFT JOIN health h USING (institution_id)
+        WHERE a.user_id = $user
+        ORDER BY institution, a.type, a.name, a.account_id
+        """)
+    as_float(df, "balance_current", "balance_available")
+    df["needs_review"] = df["needs_review"].fillna(False).astype(bool)
+    df["state"] = [
+        _account_state(r, now) for r in df.itertuples(index=False)]
+    return df
+
+
+def _account_state(r: Any, now: datetime) -> str:
+    if r.credential_status == "expired":
+        return "relink"
+    if r.credential_status == "mfa_required":
+        return "mfa"
+    if r.institution_health in ("down", "degraded", "silent"):
+        return "institution_down"
+    synced = r.last_synced_at
+    if synced is None or pd.isna(synced):
+        return "stale"
+    synced = pd.Timestamp(synced).to_pydatetime()
+    if synced.tzinfo is None:
+        synced = synced.replace(tzinfo=UTC)
+    if now - synced > timedelta(days=int(r.refresh_every_days) + 1):
+        return "stale"
+    return "review" if r.needs_review else "ok"
+
+
+# --- the newest months ------------------------------------------------------------------------
+
+def _recent(lake: Lake, who: Principal, t: Table, months: int, sql: str,
+            params: Params | None = None) -> pd.DataFrame:
+    """``sql`` for ``who`` with ``$since``: the first of the newest ``months`` months that ``t``
+    holds (see :func:`~dashboard.data.queries.newest_month`)."""
+    since = months_back(newest_month(lake, t), months)
+    return frame(lake, who, sql, {"since": since, **(params or {})})
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+def net_worth(lake: Lake, who: Principal, months: int = 13) -> pd.DataFrame:
+    """Assets, liabilities and net worth per day over the newest ``months`` months."""
+    df = _recent(lake, who, NET_WORTH_DAILY, months,
+                 "SELECT date, assets, liabilities, net_worth, stale_accounts "
+                 "FROM net_worth_daily WHERE user_id = $user AND month >= $since ORDER BY date")
+    df["date"] = pd.to_datetime(df["date"])
+    as_float(df, "assets", "liabilities", "net_worth")
+    return df
+
+
+def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.DataFrame:
+    """Budget vs spend per primary category for ``month`` (default: the newest with data).
+
+    A budget the person set after gold was computed (``budgets`` newer than the progress row)
+    already counts here: share and state are recomputed from it with the same rule as the
+    pipeline (``FINLAKE_BUDGET_APPROACHING``), so the page never shows a stale limit.
+    """
+    from core.settings import load_settings
+
+    approaching = load_settings().budget_approaching
+    month = month or newest_month(lake, BUDGET_PROGRESS)
+    df = frame(
+        lake, who,
+        """
+        SELECT p.month, coalesce(p.category_primary, b.category_primary) AS category_primary,
+               -- a budget set since gold ran counts now; a cleared one no longer does
+               CASE WHEN b.amount IS NOT NULL THEN b.amount
+                    WHEN p.budget_source = 'manual' THEN NULL ELSE p.budget END AS budget,
+               CASE WHEN b.amount IS NOT NULL THEN 'manual'
+                    WHEN p.budget_source = 'manual' THEN 'none' ELSE p.budget_source END
+                   AS budget_source,
+               coalesce(p.spent, 0) AS spent, p.as_of
+        FROM (SELECT * FROM budget_progress WHERE user_id = $user AND month = $month) p
+        FULL JOIN (SELECT * FROM budgets WHERE user_id = $user) b
+          ON p.category_primary = b.category_primary
+        ORDER BY category_primary
+        """, {"month": month})
+    if df.empty:
+        return df.assign(share=[], state=[], category_name=[])
+    as_float(df, "budget", "spent")
+    df["month"] = df["month"].fillna(month)
+    df["share"] = [s / b if b and b > 0 else None
+                   for s, b in zip(df["spent"], df["budget"], strict=True)]
+    df["state"] = [
+        "no_budget" if sh is None or pd.isna(sh) else "exceeded" if sh >= 1.0
+        else "approaching" if sh >= approaching else "ok" for sh in df["share"]]
+    df["budget_source"] = df["budget_source"].fillna("none")
+    add_names(df, {}, "category_primary", "category_name")
+    return df
+
+
+def alerts(lake: Lake, who: Principal, limit: int = 10) -> pd.DataFrame:
+    """The person's newest alerts (budgets, balance reviews, unusual activity...)."""
+    return frame(lake, who,
+                 "SELECT kind, subject, detail, period, created_at FROM alerts "
+                 "WHERE user_id = $user ORDER BY created_at DESC, alert_key LIMIT $limit",
+                 {"limit": capped(limit)})
+
+
+def unusual_activity(lake: Lake, who: Principal, months: int = 3) -> pd.DataFrame:
+    """Unusual spending in the lake's newest ``months`` months, newest first."""
+    df = _recent(
+        lake, who, UNUSUAL_ACTIVITY, max(1, int(months)),
+        "SELECT month, kind, date, merchant_key, category_primary, amount, baseline, reason "
+        "FROM unusual_activity WHERE user_id = $user AND month >= $since "
+        "ORDER BY month DESC, date DESC NULLS LAST, kind")
+    as_float(df, "amount", "baseline")
+    add_names(df, {}, "category_primary", "category_name")
+    return df
+
+
+# --- spending ------------------------------------------------------------------------------------
+
+def monthly_spend(lake: Lake, who: Principal, months: int = 24) -> pd.DataFrame:
+    """Expenses per month and category over the newest ``months`` months (money out)."""
+    df = _recent(
+        lake, who, MONTHLY_SPEND, months,
+        "SELECT month, category_primary, category, amount, txn_count FROM monthly_spend "
+        "WHERE user_id = $user AND month >= $since "
+        f"AND coalesce(category_primary, '') NOT IN ({NOT_SPEND_IN}) "
+        "ORDER BY month, category_primary, category", NOT_SPEND)
+    names = category_names(lake, who)
+    add_names(df, names, "category", "category_name")
+    add_names(df, names, "category_primary", "primary_name")
+    as_float(df, "amount")
+    return df
+
+
+def cashflow(lake: Lake, who: Principal, months: int = 12) -> pd.DataFrame:
+    """Income, expense and net per month over the newest ``months`` months."""
+    df = _recent(lake, who, MONTHLY_CASHFLOW, months,
+                 "SELECT month, income, expense, net, transfers_in, transfers_out, txn_count "
+                 "FROM monthly_cashflow WHERE user_id = $user AND month >= $since ORDER BY month")
+    as_float(df, "income", "expense", "net", "transfers_in", "transfers_out")
+    return df
+
+
+def trends(lake: Lake, who: Principal, month: str) -> pd.DataFrame:
+    """Month-over-month change and 3/6/12-month averages per primary category."""
+    df = frame(
+        lake, who,
+        "SELECT category_primary, amount, prev_month_amount, mom_change, mom_change_pct, "
+        "avg_3m, avg_6m, avg_12m FROM spend_trends WHERE user_id = $user AND month = $month "
+        f"AND category_primary NOT IN ({NOT_SPEND_IN}) ORDER BY amount DESC, category_primary",
+        {"month": month, **NOT_SPEND})
+    as_float(df, "amount", "prev_month_amount", "mom_change", "avg_3m", "avg_6m", "avg_12m")
+    add_names(df, {}, "category_primary", "category_name")
+    return df
+
+
+# --- recurring -----------------------------------------------------------------------------------
+
+MONTHLY_FACTOR = {"weekly": 52 / 12, "monthly": 1.0, "yearly": 1 / 12}
+
+
+def recurring(lake: Lake, who: Principal) -> pd.DataFrame:
+    """Subscriptions and bills, soonest next payment first, with a per-month equivalent."""
+    df = frame(
+        lake, who,
+        """
+        WITH names AS (
+            SELECT merchant_key, arg_max(merchant, coalesce(posted_date, authorized_date))
+                   AS merchant
+            FROM transactions WHERE user_id = $user AND merchant_key IN (
+                SELECT merchant_key FROM recurring_payments WHERE user_id = $user)
+            GROUP BY merchant_key)
+        SELECT r.merchant_key, coalesce(n.merchant, r.merchant_key) AS merchant, r.cadence,
+               r.occurrences, r.typical_amount, r.last_amount, r.last_date,
+               r.next_expected_date, coalesce(r.price_increase, false) AS price_increase,
+               coalesce(r.missed_payment, false) AS missed_payment, r.detail
+        FROM recurring_payments r LEFT JOIN names n USING (merchant_key)
+        WHERE r.user_id = $user
+        ORDER BY r.next_expected_date NULLS LAST, merchant
+        """)
+    as_float(df, "typical_amount", "last_amount")
+    df["per_month"] = [a * MONTHLY_FACTOR.get(str(c), 1.0)
+                       for a, c in zip(df["typical_amount"], df["cadence"], strict=True)]
+    return df
+
+
+# Every public function here that reads one person's data (takes the Principal second).
+PER_USER_FUNCTIONS = (accounts, net_worth, budget_progress, alerts, unusual_activity,
+                      monthly_spend, cashflow, trends, recurring)
