@@ -175,9 +175,12 @@ def test_timeout_fault(running: RunningBank) -> None:
     t0 = time.monotonic()
     assert api.transactions_sync(_req(token)).added  # answers normally, only late
     assert time.monotonic() - t0 >= 0.9
+    # The fault's two calls are spent: the third is not held back. Its answer came within the
+    # 0.5 s read timeout (or the call would raise); the whole call, client work included, stays
+    # well under the fault's 1 s delay even on a loaded machine (it once took 0.57 s at load 5).
     t0 = time.monotonic()
     assert api.transactions_sync(_req(token), _request_timeout=0.5).added
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 0.9
     assert [(e["kind"], e["request"]) for e in bank.fault_log] == [("timeout", 0),
                                                                    ("timeout", 1)]
 
