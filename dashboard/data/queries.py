@@ -11,7 +11,8 @@ Every per-user query of the data layer (``dashboard/data/``) reads through the h
   session's rows. The scopes are inlined (``NOT MATERIALIZED``): DuckDB pushes the user
   filter, and the query's own month filters, into the Parquet scans as before.
 * :func:`_shared` runs a query over everybody's rows. It is private to this module and
-  used only for what names nobody: the newest month of a table and whether a user exists.
+  used only for what names nobody: the newest month of a table (whether a user exists is
+  asked of `lake/people.py`).
 
 The analyst's aggregates do not come through here: ``dashboard/data/aggregates.py`` runs them
 in the analyst sandbox (lake/analyst_sql.py).
