@@ -8,6 +8,7 @@ from assets.checks import gold_check_specs, published, suite_checks
 from assets.partitions import daily_partitions
 from assets.resources import AlertSettings, LakeResource, SparkResource
 from assets.transactions import silver_transactions
+from lake import step_marks
 
 GOLD_SPEND = {
     "daily_spend": "Spend per user, day and category (refunds netted; transfers excluded).",
@@ -36,10 +37,17 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
+    mark = step_marks.unchanged(the_lake, "gold_spend", day, _inputs(the_lake, alerts))
+    if mark is not None:
+        yield from _skipped(context, mark)
+        return
     result = yield from published(
         lambda: refresh_gold(session, the_lake, changed_cells(session, the_lake, day), day,
                              alerts.approaching),
         lambda failed: suite_checks(failed.audits))
+    step_marks.record(the_lake, "gold_spend", day, _inputs(the_lake, alerts),
+                      {"cells": result.cells, "rows_changed": result.rows_changed},
+                      context.run_id)
     context.log.info(f"gold: {result.cells} cells, {result.rows_changed}, "
                      f"{len(result.alerts)} budget alerts, {result.seconds:.1f}s")
     for name in GOLD_SPEND:
@@ -55,6 +63,24 @@ def gold_spend(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spa
         else:  # no cell of this table changed: nothing was staged or published
             yield dg.AssetCheckResult(check_name=f"{name}_suite", asset_key=name, passed=True,
                                       description="no rows staged: nothing to validate")
+
+
+def _inputs(the_lake, alerts: AlertSettings) -> dict:
+    from pipelines.gold.refresh import INPUTS
+
+    return {"tables": step_marks.table_states(the_lake, INPUTS),
+            "approaching": alerts.approaching}
+
+
+def _skipped(context: dg.AssetExecutionContext, mark: dict):
+    """Nothing gold reads or writes changed since this day's gold completed: no refresh."""
+    note = step_marks.skipped_note(mark)
+    context.log.info(f"gold: {note}: nothing to refresh ({mark.get('cells', 0)} cells then)")
+    for name in GOLD_SPEND:
+        yield dg.MaterializeResult(asset_key=name, metadata={
+            "skipped": note, "cells": 0, "rows_changed": 0})
+        yield dg.AssetCheckResult(check_name=f"{name}_suite", asset_key=name, passed=True,
+                                  description=f"skipped: {note}; nothing staged")
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="gold", kinds={"python", "delta"},

@@ -1,5 +1,6 @@
 """The silver ledger the partner feeds: transactions, accounts, the records that failed the raw
-contract, and the user x month cells a sync day changed. Registered in lake/tables.py.
+contract, the user x month cells a sync day changed, and the inputs each day's steps last
+completed with (a replay with the same inputs skips to its checks). Registered in lake/tables.py.
 """
 
 from __future__ import annotations
@@ -107,4 +108,21 @@ GOLD_CHANGES = Table(
     ),
     keys=("sync_date", "user_id", "month"),
     partition_by=("sync_date",),
+)
+
+STEP_MARKS = Table(
+    name="step_marks",
+    layer="ops",
+    description="What each nightly step of a day saw when it last completed (raw pages' "
+                "fingerprint, input tables' versions): a replay that finds the same skips "
+                "to its checks. No personal data: hashes, versions and counts only.",
+    columns=(
+        ("step", "string"),
+        ("day", "date"),
+        ("inputs", "string"),  # JSON: what the step's result is a function of
+        ("detail", "string"),  # JSON: the step's figures then (counts, checks)
+        ("run_id", "string"),
+        ("recorded_at", "timestamp"),
+    ),
+    keys=("step", "day"),
 )

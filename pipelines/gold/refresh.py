@@ -30,6 +30,7 @@ from lake.tables import (
     CATEGORIES,
     CUSTOM_CATEGORIES,
     DAILY_SPEND,
+    GOLD_CHANGES,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     SPEND_TRENDS,
@@ -323,3 +324,10 @@ def reconcile_cells(spark: SparkSession, lake: Lake, cells: DataFrame) -> list[d
         | (cnt("silver_count") != cnt("monthly_spend_count"))
         | (cnt("silver_count") != cnt("daily_spend_count")))
     return [r.asDict() for r in bad.orderBy(*CELL).limit(1000).collect()]
+
+
+# Every table refresh_gold reads or writes (alerts aside: it only adds new budget alerts, by
+# key): when none has a new commit since a day's gold completed, refreshing it again would
+# change nothing (assets/spend.py skips it; tests check the list covers every read).
+INPUTS = (TRANSACTIONS, GOLD_CHANGES, CATEGORIES, CUSTOM_CATEGORIES, BUDGETS, DAILY_SPEND,
+          MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, UNUSUAL_ACTIVITY, BUDGET_PROGRESS)

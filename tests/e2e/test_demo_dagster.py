@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,67 @@ def test_a_day_with_nothing_landed_runs_clean(demo_home) -> None:
     assert run.success, run.error
     assert run.checks and all(run.checks.values())
     assert lake.delta(TRANSACTIONS).version() == version
+
+
+def test_a_replay_of_an_unchanged_day_skips_to_its_checks(demo_build, tmp_path,
+                                                          monkeypatch) -> None:
+    """Issue 21, item 5: a replay whose inputs match what the day's steps last completed with
+    does no work and says so; any change in raw re-merges; a change to a table only gold
+    reads refreshes gold alone; silver edited after publishing is merged and checked again."""
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance, run_partition
+    from lake import raw
+    from lake.tables import BUDGETS, QUARANTINE, TRANSACTIONS
+
+    home = copy_demo(demo_build, tmp_path / "home")
+    monkeypatch.setenv("FINLAKE_HOME", str(home))
+    monkeypatch.delenv("FINLAKE_PARTNER_HOST", raising=False)
+    lake = Lake(load_settings().lake_root)
+    day = max(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
+
+    def replay():
+        run = run_partition(defs(), prepare_instance(load_settings()), "replay",
+                            day.isoformat())
+        assert run.success, run.error
+        assert run.checks and all(run.checks.values()), run.checks
+        return run
+
+    def skipped(run) -> set[str]:
+        return {a for a, meta in run.metadata.items() if "skipped" in meta}
+
+    replay()  # marks what the demo's own run may not have (e.g. after its re-run)
+    versions = {t.name: lake.delta(t).version() for t in lake.tables()}
+    content = fingerprints(lake)
+    run = replay()
+    assert skipped(run) >= {"silver_transactions", "daily_spend", "budget_progress",
+                            "net_worth", "recurring_payments"}
+    assert "inputs unchanged since run" in run.metadata["silver_transactions"]["skipped"]
+    assert {t.name: lake.delta(t).version() for t in lake.tables()} == versions
+    assert fingerprints(lake) == content
+
+    # A budget set by the person: only gold reads it, so only gold is refreshed.
+    from lake.small_tables import upsert_rows
+
+    user = lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist()[0]["user_id"]
+    upsert_rows(lake, BUDGETS, [{"user_id": user, "category_primary": "ENTERTAINMENT",
+                                 "amount": Decimal("123.00"), "set_by": "cli",
+                                 "set_at": datetime.now(UTC)}])
+    run = replay()
+    assert "silver_transactions" in skipped(run) and "budget_progress" not in skipped(run)
+
+    # Raw changed: an unreadable partner response kept for quarantine lands under the day.
+    page = raw.complete_pages(lake.store, day)[0]
+    kept = page.rsplit("/", 1)[0] + "/rejected-00077.json"
+    lake.store.put(kept, b'{"truncated": ')
+
+    def quarantined() -> int:
+        table = lake.delta(QUARANTINE)
+        return table.to_pyarrow_table().num_rows if table else 0
+
+    before = quarantined()
+    run = replay()
+    assert "silver_transactions" not in skipped(run)  # merged and checked again
+    assert quarantined() == before + 1
+    assert "daily_spend" in skipped(run)  # the bad page changed nothing gold reads
+    assert skipped(replay()) >= {"silver_transactions", "daily_spend"}
+    assert commands.reconcile(load_settings()) == 0

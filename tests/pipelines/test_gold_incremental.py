@@ -98,3 +98,28 @@ def test_incremental_nights_equal_a_full_rebuild(spark, lake: Lake) -> None:
         shutil.rmtree(lake.uri(t))
     rebuild_gold(spark, lake, D3)
     assert snapshot(lake) == incremental
+
+
+def test_gold_skip_inputs_cover_every_table_gold_reads(spark, lake: Lake, monkeypatch) -> None:
+    """assets/spend.py skips a day's gold when no table in ``INPUTS`` has a new commit since
+    the day's gold completed: that is exact only if gold reads nothing outside the list."""
+    from lake import delta
+    from pipelines.gold import refresh
+
+    seed_reference(spark, lake)
+    land(lake.store, D1.isoformat(), 1, [page(added=[
+        txn("a1", 50.00, "2026-01-03", "KROGER #12", merchant="Kroger"),
+        txn("a3", -2000.00, "2026-01-02", "ACME PAYROLL", merchant=None)])])
+    merge_partition(spark, lake, D1)
+    read: set[str] = set()
+    real = delta.read_table
+
+    def spy(s, the_lake, t):
+        read.add(t.name)
+        return real(s, the_lake, t)
+
+    monkeypatch.setattr(delta, "read_table", spy)
+    refresh_gold(spark, lake, changed_cells(spark, lake, D1), D1)
+    rebuild_gold(spark, lake, D1)
+    assert "transactions" in read and "budget_progress" in read
+    assert read - {"alerts"} <= {t.name for t in refresh.INPUTS}
