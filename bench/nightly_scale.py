@@ -2,7 +2,7 @@
 10M and 100M rows, side by side: does the night grow with the day or with history?
 
     .venv/bin/python -m bench.nightly_scale [--users 25000] [--new 1000000]
-        [--histories 10000000 100000000] [--dir DIR | --keep DIR] [--no-replay]
+        [--histories 10000000 100000000] [--dir DIR | --keep DIR] [--no-replay] [--json]
 
 Data: ``bench/scale_data.py`` (same options; reused when ``DIR`` already holds it): one lake
 per history size, the same newest months in each, and the same raw day landed in each the way
@@ -154,6 +154,23 @@ def instrument() -> None:
         timed(module, attr, label)
 
 
+SPARK_CALLS = {"n": 0}
+
+
+def count_spark_calls() -> None:
+    """Count Spark Connect requests (executions and plan analyses) the process sends."""
+    from pyspark.sql.connect.client.core import SparkConnectClient
+
+    for attr in ("_execute_plan_request_with_metadata", "_analyze_plan_request_with_metadata"):
+        fn = getattr(SparkConnectClient, attr)
+
+        def counted(*args: Any, _fn: Any = fn, **kwargs: Any) -> Any:
+            SPARK_CALLS["n"] += 1
+            return _fn(*args, **kwargs)
+
+        setattr(SparkConnectClient, attr, counted)
+
+
 # ---- One history, in its own process ----------------------------------------------------------
 
 
@@ -201,10 +218,12 @@ def run_history(home: Path, day: date, replay: bool) -> dict[str, Any]:
     definitions = defs()
     lake = Lake(settings.lake_root)
     instrument()
+    count_spark_calls()
     out: dict[str, Any] = {}
     for attempt in ("nightly", "replay") if replay else ("nightly",):
         before = table_versions(lake)
         STEPS.records.clear()
+        SPARK_CALLS["n"] = 0
         print(f"  {attempt}:", flush=True)
         reset_peak()
         run = run_partition(definitions, instance, "replay", day.isoformat())
@@ -220,6 +239,7 @@ def run_history(home: Path, day: date, replay: bool) -> dict[str, Any]:
                                 "recategorised", "months")},
             "new_versions": {t: after[t] - before.get(t, -1) for t in after
                              if after[t] != before.get(t)},
+            "spark_calls": SPARK_CALLS["n"],
         }
         print(f"  {attempt}: {'ok' if run.success else 'FAILED'} in {run.seconds:.1f}s "
               f"(Dagster steps: {out[attempt]['dagster_steps']}); "
@@ -302,12 +322,36 @@ def report(results: dict[int, dict[str, Any]], records: int) -> list[str]:
     return lines
 
 
+def summary_json(results: dict[int, dict[str, Any]], records: int) -> dict[str, Any]:
+    """The ``--json`` line: ``{"histories": {"<history rows>": {...}}}``."""
+    out = {}
+    for h, res in sorted(results.items()):
+        night, replay = res["nightly"], res.get("replay") or {}
+        out[str(h)] = {
+            "nightly_s": night["seconds"], "replay_s": replay.get("seconds"),
+            "rows_per_s": round(records / night["seconds"]) if night["seconds"] else None,
+            "peak_mib": night["peak_mib"],
+            "delta_commits": sum(night["new_versions"].values()),
+            "spark_calls": night["spark_calls"],
+            "replay_delta_commits": sum((replay.get("new_versions") or {}).values()),
+            "replay_spark_calls": replay.get("spark_calls"),
+            "success": night["success"] and replay.get("success", True),
+            "steps": {s["path"]: round(s["seconds"], 2) for s in night["steps"]},
+            "replay_steps": {s["path"]: round(s["seconds"], 2)
+                             for s in replay.get("steps", [])},
+        }
+    return {"histories": out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--dir", type=Path, help="work directory, deleted at the end")
     where.add_argument("--keep", type=Path, help="work directory, kept (data reused next time)")
     ap.add_argument("--no-replay", action="store_true", help="skip the second (replay) run")
+    ap.add_argument("--json", action="store_true",
+                    help="end with one line of JSON: per history the night's and the replay's "
+                         "seconds, rows/s, peak MiB, Delta commits, Spark calls and steps")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     scale_data.add_arguments(ap)
@@ -361,6 +405,9 @@ def main() -> None:
                 r = results[h]["replay"]
                 print(f"replay of the merged day ({h / 1e6:g}M): {r['seconds']:.1f}s, "
                       f"tables with a new version: {r['new_versions'] or 'none'}")
+        if args.json:
+            print(json.dumps(summary_json(results, raw["records"])))
+            return
         print(json.dumps({"spec": spec.params(), "raw_day": raw, "results": {
             str(h): {a: {k: v for k, v in r.items() if k != "steps"}
                      for a, r in res.items() if isinstance(r, dict) and "seconds" in r}
