@@ -45,12 +45,17 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
                         if raw.get("items_deferred") or raw.get("items_failed") else "")
                      + f", {raw.get('pages', 0)} pages (+{raw.get('added', 0)} "
                      f"~{raw.get('modified', 0)} -{raw.get('removed', 0)})")
-    if silver:
+    if silver.get("skipped"):
+        parts.append(f"silver skipped (raw and silver unchanged since it was merged), "
+                     f"{silver.get('recategorised', 0)} re-categorised")
+    elif silver:
         parts.append(f"silver {silver.get('changes', 0)} changes read, "
                      f"{silver.get('rows_affected', 0)} rows written, "
                      f"{silver.get('recategorised', 0)} re-categorised, "
                      f"{silver.get('quarantined', 0)} quarantined")
-    if gold:
+    if gold.get("skipped"):
+        parts.append("gold skipped (nothing it reads changed since it was refreshed)")
+    elif gold:
         budget = run.metadata.get("budget_progress", {})
         parts.append(f"gold {gold.get('cells', 0)} cells, {gold.get('rows_changed', 0)} "
                      f"spend rows written, {budget.get('budget_alerts', 0)} budget alerts")

@@ -241,8 +241,8 @@ def test_a_day_with_nothing_landed_runs_clean(demo_home) -> None:
     assert lake.delta(TRANSACTIONS).version() == version
 
 
-def test_a_replay_of_an_unchanged_day_skips_to_its_checks(demo_build, tmp_path,
-                                                          monkeypatch) -> None:
+def test_a_replay_of_an_unchanged_day_skips_to_its_checks(demo_build, tmp_path, monkeypatch,
+                                                          capsys) -> None:
     """Issue 21, item 5: a replay whose inputs match what the day's steps last completed with
     does no work and says so; any change in raw re-merges; a change to a table only gold
     reads refreshes gold alone; silver edited after publishing is merged and checked again."""
@@ -302,4 +302,8 @@ def test_a_replay_of_an_unchanged_day_skips_to_its_checks(demo_build, tmp_path,
     assert quarantined() == before + 1
     assert "daily_spend" in skipped(run)  # the bad page changed nothing gold reads
     assert skipped(replay()) >= {"silver_transactions", "daily_spend"}
+    capsys.readouterr()
+    assert commands.nightly(load_settings(), day, replay=True) == 0
+    said = capsys.readouterr().out
+    assert "silver skipped (raw and silver unchanged" in said and "gold skipped" in said
     assert commands.reconcile(load_settings()) == 0
