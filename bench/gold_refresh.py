@@ -147,8 +147,10 @@ def synth_history(spark, lake, users: int, years: int, per_day: int) -> int:  # 
         F.lit(False).alias("needs_review"),
         F.current_timestamp().alias("observed_at"),
         F.lit("bench").alias("source_seq"),
+        F.date_format(day, "yyyy-MM").alias("month"),
     )
-    obs.write.format("delta").mode("overwrite").save(lake.uri(BALANCE_OBSERVATIONS))
+    obs.write.format("delta").mode("overwrite").partitionBy("month").save(
+        lake.uri(BALANCE_OBSERVATIONS))
     daily = obs.select(
         "account_id",
         "user_id",
@@ -258,10 +260,11 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
         delta.read_table(spark, lake, BALANCE_OBSERVATIONS)
         .filter(F.col("date") == F.lit(day - timedelta(days=1)))
         .withColumn("date", F.lit(day))
+        .withColumn("month", F.lit(f"{day:%Y-%m}"))
         .withColumn("balance_current", (F.col("balance_current") + 1).cast("decimal(18,2)"))
     )
     obs = spark.createDataFrame(obs.collect(), schema=obs.schema)
-    delta.merge(spark, lake, BALANCE_OBSERVATIONS, obs)
+    delta.merge(spark, lake, BALANCE_OBSERVATIONS, obs, partitions=[f"{day:%Y-%m}"])
     return changes.count()
 
 

@@ -323,7 +323,8 @@ def observations(balances: pa.Table) -> pa.Table:
         "needs_review": pa.array(np.zeros(n, bool)),
         "observed_at": dl.stamps(stamp + 2 * 3600 * 10**6),
         "source_seq": dl.formatted(
-            (stamp // dl.DAY_US - dl.epoch_day(SEQ_EPOCH), 10), b"-accounts", n=n)})
+            (stamp // dl.DAY_US - dl.epoch_day(SEQ_EPOCH), 10), b"-accounts", n=n),
+        "month": pc.strftime(seen["date"], "%Y-%m")})
 
 
 # ---- Lake state a steady-state lake has --------------------------------------------------------

@@ -43,8 +43,13 @@ def empty_frame(spark: SparkSession, t: Table) -> DataFrame:
 
 
 def ensure_table(spark: SparkSession, lake: Lake, t: Table) -> None:
-    """Create the Delta table with its registered schema and partitioning if it is missing."""
+    """Create the Delta table with its registered schema and partitioning if it is missing
+    (one an older layout wrote is rewritten to the registry's: lake/relayout.py)."""
     if lake.exists(t):
+        if t.months_of:
+            from lake.relayout import relayout
+
+            relayout(lake, t)
         return
     writer = empty_frame(spark, t).write.format("delta").mode("append")
     if t.partition_by:

@@ -271,6 +271,11 @@ def maintain_table(lake: Lake, t: Table, policy: Policy | None = None) -> TableR
     if dt is None:
         report.status = "absent"
         return report
+    if t.months_of and not policy.dry_run:
+        from lake.relayout import relayout
+
+        if relayout(lake, t):  # an older layout wrote it: see lake/relayout.py
+            dt = _current(lake, t)
     before = layout(dt, policy.target_size)
     report.version_before, report.files_before, report.bytes_before = (
         before.version, before.files, before.bytes)

@@ -17,6 +17,9 @@ class Table:
     partition_by: tuple[str, ...] = ()
     description: str = ""
     properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set at creation
+    # (column, date column): a partition column holding the date's month ("YYYY-MM"), added
+    # after tables were written without it; lake/relayout.py rewrites such a table with it.
+    months_of: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:

@@ -18,8 +18,11 @@ BALANCE_OBSERVATIONS = Table(
         ("needs_review", "boolean"),
         ("observed_at", "timestamp"),
         ("source_seq", "string"),
+        ("month", "string"),  # of ``date``: a day's MERGE reads and rewrites one month
     ),
     keys=("account_id", "date"),
+    partition_by=("month",),
+    months_of=(("month", "date"),),  # unpartitioned before: lake/relayout.py
 )
 
 BALANCES_DAILY = Table(

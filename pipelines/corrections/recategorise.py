@@ -64,17 +64,41 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
     overrides (:func:`apply_transaction_overrides`); (months touched, rows).
     With ``sync_date`` the changed (user, month) cells are logged for that day's gold."""
     state = _load_state(lake)
-    overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES)
     rules_version = lake.delta(MERCHANT_RULES).version()  # type: ignore[union-attr]
     model_version = models.current_version(lake.store)
-    silver = delta.read_table(spark, lake, TRANSACTIONS)
-
-    parts: list[DataFrame] = []
     since = state.get("overrides_at", EPOCH)
-    new_overrides = overrides.filter(F.col("created_at") > F.lit(since).cast("timestamp"))
+    newest, affected = _affected(spark, lake, state, since, rules_version, model_version)
+    months: list[str] = []
+    written = 0
+    if affected is not None:
+        months, written = _rewrite_changed(spark, lake, affected, sync_date)
+    new_state = {"overrides_at": newest.isoformat() if newest is not None else since,
+                 "rules_version": rules_version, "model_version": model_version,
+                 "refreshed_at": datetime.now().astimezone().isoformat()}
+    lake.store.put(STATE_KEY, json.dumps(new_state).encode())
+    txn_months, txn_rows = apply_transaction_overrides(spark, lake, sync_date)
+    months = sorted(set(months) | set(txn_months))
+    return [m for m in months if m != UNSEEN_MONTH], written + txn_rows
+
+
+# What the categorisation layers read of a silver row, and where the row lives.
+READ = (*TRANSACTIONS.keys, "user_id", "merchant_key", "description", "posted_month",
+        *CATEGORY_COLUMNS)
+
+
+def _affected(spark: SparkSession, lake: Lake, state: dict[str, Any], since: str,
+              rules_version: int, model_version: Any) -> tuple[datetime | None, DataFrame | None]:
+    """(newest new override, the silver rows the changes since ``state`` can recategorise:
+    ``READ``'s columns only, or None when nothing changed). The rows of a new or changed
+    override's (user, merchant key), of a merchant key whose rule changed, and, after a new
+    model, those the model decided (or left uncategorised)."""
+    silver = delta.read_table(spark, lake, TRANSACTIONS).select(*READ)
+    new_overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES).filter(
+        F.col("created_at") > F.lit(since).cast("timestamp"))
     newest = new_overrides.agg(F.max("created_at")).collect()[0][0]
+    parts: list[DataFrame] = []
     if newest is not None:
-        keys = new_overrides.select("user_id", "merchant_key")
+        keys = new_overrides.select("user_id", "merchant_key").distinct()
         parts.append(silver.join(keys, ["user_id", "merchant_key"], "left_semi"))
     if state.get("rules_version") != rules_version:
         before = _rules_at(lake, state.get("rules_version"))
@@ -84,45 +108,86 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
             parts.append(silver.filter(F.col("merchant_key").isin(changed)))
     if state.get("model_version") != model_version:
         parts.append(silver.filter(F.col("category_source").isin("model", "none")))
+    if not parts:
+        return newest, None
+    affected = parts[0]
+    for p in parts[1:]:
+        affected = affected.unionByName(p)
+    return newest, affected.dropDuplicates(list(TRANSACTIONS.keys))
 
-    months: list[str] = []
-    written = 0
-    if parts:
-        affected = parts[0]
-        for p in parts[1:]:
-            affected = affected.unionByName(p)
-        affected = affected.dropDuplicates(list(TRANSACTIONS.keys))
-        old = affected.select(*TRANSACTIONS.keys, "posted_month",
-                              *[F.col(c).alias(f"_old_{c}") for c in CATEGORY_COLUMNS])
-        from pipelines.categories.refresh import engine_inputs
 
-        new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key",
-                                         "description"), **engine_inputs(spark, lake))
-        diff = new.join(old, list(TRANSACTIONS.keys)).filter(" OR ".join(
+MERGE_ROWS = 2_000_000  # silver rows one re-categorising MERGE may rewrite (about 2 GiB)
+
+
+def month_groups(lake: Lake, months: list[str], limit: int | None = None) -> list[list[str]]:
+    """``months`` in order, grouped so that each group's silver rows (the Delta log's row
+    counts) stay within ``limit`` (default ``MERGE_ROWS``); a month over it is a group of its
+    own. A MERGE rewrites every file holding a matched row, so a group bounds what one MERGE
+    holds."""
+    limit = MERGE_ROWS if limit is None else limit
+    rows: dict[str, int] = dict.fromkeys(months, 0)
+    dt = lake.delta(TRANSACTIONS)
+    if dt is not None:
+        adds = dt.get_add_actions(flatten=True)
+        for m, n in zip(adds.column("partition.posted_month").to_pylist(),
+                        adds.column("num_records").to_pylist(), strict=True):
+            if m in rows:
+                rows[m] += limit if n is None else int(n)
+    groups: list[list[str]] = []
+    total = 0
+    for m in months:
+        if groups and total + rows[m] <= limit:
+            groups[-1].append(m)
+            total += rows[m]
+        else:
+            groups.append([m])
+            total = rows[m]
+    return groups
+
+
+def _rewrite_changed(spark: SparkSession, lake: Lake, affected: DataFrame,
+                     sync_date: date | None) -> tuple[list[str], int]:
+    """Categorise ``affected`` again and write the rows whose category changed, MERGEd into
+    only the months they live in, a few months at a time (:func:`month_groups`: each MERGE
+    pruned to its months, so no other month's files are read or rewritten, and no MERGE
+    rewrites much more than ``MERGE_ROWS`` rows, however long the history); (months, rows).
+
+    The changed rows are staged once (Parquet), their (user, month) cells logged for gold
+    before any MERGE, so a crash between two months loses no cell, and the next run finds
+    the months not yet written (their rows still differ) and writes them."""
+    from lake.staging import discard, new_run, stage_frame
+    from pipelines.categories.refresh import engine_inputs
+
+    old = affected.select(*TRANSACTIONS.keys, "user_id", "posted_month",
+                          *[F.col(c).alias(f"_old_{c}") for c in CATEGORY_COLUMNS])
+    new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key",
+                                     "description"), **engine_inputs(spark, lake))
+    diff = new.drop("user_id", "merchant_key", "description").join(
+        old, list(TRANSACTIONS.keys)).filter(" OR ".join(
             f"NOT ({c} <=> _old_{c})" for c in CATEGORY_COLUMNS))
-        cols = [*TRANSACTIONS.keys, "user_id", "posted_month", *CATEGORY_COLUMNS]
-        rows = diff.select(*cols).collect()
-        if rows:
-            pinned = spark.createDataFrame(rows, schema=diff.select(*cols).schema)
-            months = sorted({r["posted_month"] for r in rows})
-            if sync_date is not None:
-                from pipelines.silver.changes import log_changes
+    prefix = new_run("recategorise", sync_date)
+    try:
+        staged = stage_frame(spark, lake, diff.select(
+            *TRANSACTIONS.keys, "user_id", "posted_month", *CATEGORY_COLUMNS), prefix)
+        cells = [(r["user_id"], r["posted_month"], r["n"]) for r in staged.groupBy(
+            "user_id", "posted_month").agg(F.count(F.lit(1)).alias("n")).collect()]
+        if not cells:
+            return [], 0
+        if sync_date is not None:
+            from pipelines.silver.changes import log_changes
 
-                log_changes(spark, lake, sync_date, pinned.select(
-                    "user_id", F.col("posted_month").alias("month")))
-            sets = ", ".join(f"t.{c} = s.{c}" for c in CATEGORY_COLUMNS)
-            delta.run_merge(spark, lake, TRANSACTIONS, pinned,
-                            [f"WHEN MATCHED THEN UPDATE SET {sets}"], partitions=months)
-            written = len(rows)
-    new_state = {"overrides_at": str(newest) if newest is not None else since,
-                 "rules_version": rules_version, "model_version": model_version,
-                 "refreshed_at": datetime.now().astimezone().isoformat()}
-    if newest is not None:
-        new_state["overrides_at"] = newest.isoformat()
-    lake.store.put(STATE_KEY, json.dumps(new_state).encode())
-    txn_months, txn_rows = apply_transaction_overrides(spark, lake, sync_date)
-    months = sorted(set(months) | set(txn_months))
-    return [m for m in months if m != UNSEEN_MONTH], written + txn_rows
+            log_changes(spark, lake, sync_date, spark.createDataFrame(
+                [(u, m) for u, m, _ in cells], schema="user_id string, month string"))
+        months = sorted({m for _, m, _ in cells})
+        sets = ", ".join(f"t.{c} = s.{c}" for c in CATEGORY_COLUMNS)
+        for group in month_groups(lake, months):
+            delta.run_merge(spark, lake, TRANSACTIONS,
+                            staged.filter(F.col("posted_month").isin(group)),
+                            [f"WHEN MATCHED AND ({delta.differs(CATEGORY_COLUMNS)}) "
+                             f"THEN UPDATE SET {sets}"], partitions=group)
+        return months, sum(n for _, _, n in cells)
+    finally:
+        discard(lake, prefix)
 
 
 def apply_transaction_overrides(spark: SparkSession, lake: Lake, sync_date: date | None = None

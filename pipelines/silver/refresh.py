@@ -143,9 +143,10 @@ def merge_accounts(spark: SparkSession, lake: Lake, sync_date: date, staged: Dat
     observations = accounts.select(
         "account_id", "user_id", "type", F.lit(sync_date).cast("date").alias("date"),
         F.coalesce("reported_balance", "balance_current").alias("balance_current"),
-        "needs_review", F.col("last_synced_at").alias("observed_at"), "source_seq")
+        "needs_review", F.col("last_synced_at").alias("observed_at"), "source_seq",
+        F.lit(f"{sync_date:%Y-%m}").alias("month"))
     delta.merge(spark, lake, BALANCE_OBSERVATIONS, observations,
-                changed="s.source_seq > t.source_seq")
+                changed="s.source_seq > t.source_seq", partitions=[f"{sync_date:%Y-%m}"])
     applied = delta.read_table(spark, lake, ACCOUNTS).filter("needs_review").join(
         accounts.select("account_id", "source_seq"), ["account_id", "source_seq"])
     result.balance_alerts = balance_alerts([r.asDict() for r in applied.collect()])

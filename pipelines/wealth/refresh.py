@@ -38,13 +38,15 @@ def refresh_net_worth(spark: SparkSession, lake: Lake, day: date,
     before = day - timedelta(days=1)
     previous = delta.read_table(spark, lake, BALANCES_DAILY).filter(
         (F.col("month") == f"{before:%Y-%m}") & (F.col("date") == F.lit(before).cast("date")))
+    month = f"{day:%Y-%m}"
     if previous.isEmpty():
-        observed = observations.filter(F.col("date") <= F.lit(day).cast("date"))
+        observed = observations.filter((F.col("month") <= month)
+                                       & (F.col("date") <= F.lit(day).cast("date")))
         balances = balances_daily(balance_snapshots(observed), day, day)
     else:
-        observed = observations.filter(F.col("date") == F.lit(day).cast("date"))
+        observed = observations.filter((F.col("month") == month)
+                                       & (F.col("date") == F.lit(day).cast("date")))
         balances = carry_forward(previous, balance_snapshots(observed), day)
-    month = f"{day:%Y-%m}"
     balances = balances.withColumn("month", F.lit(month))
     balances = delta.pin(spark, balances)
     worth = net_worth_daily(balances).withColumn("month", F.lit(month))

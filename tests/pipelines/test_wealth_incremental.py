@@ -32,7 +32,7 @@ def _obs(acct: str, user: str, kind: str, day: date, bal: str, hour: int,
     at = datetime(day.year, day.month, day.day, hour)
     return {"account_id": acct, "user_id": user, "type": kind, "date": day,
             "balance_current": Decimal(bal), "needs_review": review, "observed_at": at,
-            "source_seq": at.isoformat()}
+            "source_seq": at.isoformat(), "month": f"{day:%Y-%m}"}
 
 
 OBSERVATIONS = [
