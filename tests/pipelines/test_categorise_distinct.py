@@ -185,8 +185,9 @@ def test_silver_rows_equal_per_row(spark, lake, with_model: bool) -> None:
 
 
 def test_normaliser_runs_once_per_distinct_pair(spark, lake, monkeypatch, tmp_path) -> None:
-    """Counted through a file (a Python UDF may run in another process), and from the plan:
-    the rows that get staged hold no Python normaliser, only the pinned pairs."""
+    """Counted through a file (a Python UDF may run in another process). The rows are
+    computed twice (count, collect) and the pairs are still normalised once each: the
+    rows' plan holds no normaliser, only the pinned pairs."""
     tally = tmp_path / "normalised.txt"
 
     def counting(description, merchant_name=None, _real=merchants.normalise,  # noqa: ANN001, ANN202
