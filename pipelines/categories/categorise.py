@@ -5,6 +5,10 @@
 3. the model (trained on aggregated, de-identified pairs) for the rest; below the
    confidence threshold the row stays uncategorised (source ``none``) for review.
 
+Rules and the model depend on the merchant key and description only, so they run once per
+distinct pair (:func:`global_layers`) and are joined back to the rows; only the override
+join is per row (:func:`apply_layers`).
+
 A manual category on one transaction (``user_category``) is a separate column this never
 writes: what people see is ``coalesce(user_category, category)``.
 """
@@ -23,11 +27,13 @@ if TYPE_CHECKING:
 RULE_CONFIDENCE = {"seed": 0.95, "crowd": 0.9, "pattern": 0.85}
 DEFAULT_THRESHOLD = 0.6
 CATEGORY_COLUMNS = ("category", "category_source", "category_confidence")
+LAYER_COLUMNS = ("_r_category", "_r_source", "_model_category", "_model_confidence")
 
 
-def _with_model(rows: DataFrame, model: dict[str, Any], threshold: float) -> DataFrame:
-    """mapInPandas: predict a category for rows no override or rule decided."""
-    schema = T.StructType([*rows.schema.fields,
+def model_scores(keys: DataFrame, model: dict[str, Any], threshold: float) -> DataFrame:
+    """The model's guess per row of ``keys`` (distinct merchant keys): ``merchant_key``,
+    ``_model_category`` (None below ``threshold``) and ``_model_confidence``."""
+    schema = T.StructType([T.StructField("merchant_key", T.StringType()),
                            T.StructField("_model_category", T.StringType()),
                            T.StructField("_model_confidence", T.DoubleType())])
 
@@ -35,16 +41,11 @@ def _with_model(rows: DataFrame, model: dict[str, Any], threshold: float) -> Dat
         from pipelines.categories.model import predict_frame
 
         for pdf in batches:
-            pdf["_model_category"] = None
-            pdf["_model_confidence"] = float("nan")
-            todo = pdf["_layer_category"].isna() & pdf["merchant_key"].notna()
-            if todo.any():
-                pred = predict_frame(pdf.loc[todo, ["merchant_key"]], model, threshold)
-                pdf.loc[todo, "_model_category"] = pred["model_category"].to_numpy()
-                pdf.loc[todo, "_model_confidence"] = pred["model_confidence"].to_numpy()
-            yield pdf
+            pred = predict_frame(pdf[["merchant_key"]], model, threshold)
+            yield pred.rename(columns={"model_category": "_model_category",
+                                       "model_confidence": "_model_confidence"})
 
-    return rows.mapInPandas(predict, schema)
+    return keys.select("merchant_key").mapInPandas(predict, schema)
 
 
 def key_rule_matches(keys: DataFrame, rules: DataFrame) -> DataFrame:
@@ -73,34 +74,60 @@ def pattern_matches(rows: DataFrame, patterns: DataFrame) -> DataFrame:
             .select("description", "_p_category"))
 
 
-def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
-               model: dict[str, Any] | None = None,
-               threshold: float = DEFAULT_THRESHOLD,
-               patterns: DataFrame | None = None) -> DataFrame:
-    """Set ``category``/``category_source``/``category_confidence`` on every row.
+def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | None = None,
+                  threshold: float = DEFAULT_THRESHOLD,
+                  patterns: DataFrame | None = None) -> DataFrame:
+    """What rules and the model say, once per distinct (``merchant_key``, ``description``) of
+    ``rows`` (neither depends on the person): those columns plus ``_r_category``,
+    ``_r_source``, ``_model_category`` and ``_model_confidence``.
 
-    ``rows`` needs ``user_id`` and ``merchant_key`` (and ``description`` for pattern
-    rules); the three columns are replaced. Rules: merchant-key rules first (exact or
-    word-prefix), then description patterns.
-    """
-    base = rows.drop(*[c for c in CATEGORY_COLUMNS if c in rows.columns])
-    o = overrides.select(F.col("user_id").alias("_o_user"),
-                         F.col("merchant_key").alias("_o_key"),
-                         F.col("category").alias("_o_category"))
-    j = (base.join(o, (base["user_id"] == o["_o_user"])
-                   & (base["merchant_key"] == o["_o_key"]), "left")
-         .join(key_rule_matches(base, rules), "merchant_key", "left"))
-    if patterns is not None and "description" in base.columns:
-        j = j.join(pattern_matches(base, patterns), "description", "left").withColumn(
+    Merchant-key rules first (exact or word-prefix), then description patterns. The model
+    scores each distinct key no rule decided, once (a person's override may still win: see
+    :func:`apply_layers`)."""
+    use_patterns = patterns is not None and "description" in rows.columns
+    on = ["merchant_key", "description"] if "description" in rows.columns else ["merchant_key"]
+    d = rows.select(*on).distinct().join(key_rule_matches(rows, rules), "merchant_key", "left")
+    if use_patterns:
+        d = d.join(pattern_matches(rows, patterns), "description", "left").withColumn(
             "_r_source", F.when(F.col("_r_category").isNull() & F.col("_p_category").isNotNull(),
                                 F.lit("pattern")).otherwise(F.col("_r_source"))
         ).withColumn("_r_category", F.coalesce("_r_category", "_p_category")).drop("_p_category")
-    j = j.withColumn("_layer_category", F.coalesce("_o_category", "_r_category"))
-    if model is not None:
-        j = _with_model(j, model, threshold)
-    else:
-        j = j.withColumn("_model_category", F.lit(None).cast("string")) \
-             .withColumn("_model_confidence", F.lit(None).cast("double"))
+    if model is None:
+        return d.withColumn("_model_category", F.lit(None).cast("string")) \
+                .withColumn("_model_confidence", F.lit(None).cast("double"))
+    todo = d.filter(F.col("_r_category").isNull() & F.col("merchant_key").isNotNull()) \
+        .select("merchant_key").distinct()
+    return d.join(model_scores(todo, model, threshold), "merchant_key", "left")
+
+
+def pair_layers(pairs: DataFrame, rules: DataFrame, model: dict[str, Any] | None = None,
+                threshold: float = DEFAULT_THRESHOLD,
+                patterns: DataFrame | None = None) -> DataFrame:
+    """``pairs`` (distinct (``description``, ``merchant``) pairs with their ``merchant_key``)
+    with the columns of :func:`global_layers` attached: one row per pair, looked up by the
+    day's rows (:func:`apply_layers` after the lookup)."""
+    from pipelines.categories.distinct import attach
+
+    layers = global_layers(pairs.select("merchant_key", "description"), rules, model,
+                           threshold, patterns)
+    return attach(pairs.select("description", "merchant", "merchant_key"), layers,
+                  ["merchant_key", "description"])
+
+
+def apply_layers(rows: DataFrame, overrides: DataFrame) -> DataFrame:
+    """Rows carrying :func:`global_layers`' columns -> ``category``, ``category_source`` and
+    ``category_confidence`` (appended), a person's override first, then rule, then model."""
+    o = overrides.select(F.col("user_id").alias("_o_user"),
+                         F.col("merchant_key").alias("_o_key"),
+                         F.col("category").alias("_o_category"))
+    j = rows.join(o, (rows["user_id"] == o["_o_user"])
+                  & (rows["merchant_key"] == o["_o_key"]), "left")
+    return decide(j).drop("_o_user", "_o_key")
+
+
+def decide(j: DataFrame) -> DataFrame:
+    """``_o_category`` (a person's override), the rule and the model columns -> the three
+    category columns (appended; the layer columns dropped)."""
     override, rule = F.col("_o_category").isNotNull(), F.col("_r_category").isNotNull()
     modelled = F.col("_model_category").isNotNull()
     rule_source = F.when(F.col("_r_source") == "crowd", "crowd").otherwise("rule")
@@ -108,13 +135,31 @@ def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
         .when(F.col("_r_source") == "pattern", RULE_CONFIDENCE["pattern"]) \
         .otherwise(RULE_CONFIDENCE["seed"])
     return (
-        j.withColumn("category", F.coalesce("_layer_category", "_model_category"))
+        j.withColumn("category",
+                     F.coalesce("_o_category", "_r_category", "_model_category"))
         .withColumn("category_source",
                     F.when(override, "override").when(rule, rule_source)
                     .when(modelled, "model").otherwise("none"))
         .withColumn("category_confidence",
                     F.when(override, F.lit(1.0)).when(rule, rule_conf)
                     .otherwise(F.col("_model_confidence")).cast("double"))
-        .drop("_o_user", "_o_key", "_o_category", "_r_category", "_r_source",
-              "_layer_category", "_model_category", "_model_confidence")
+        .drop("_o_category", *LAYER_COLUMNS)
     )
+
+
+def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
+               model: dict[str, Any] | None = None,
+               threshold: float = DEFAULT_THRESHOLD,
+               patterns: DataFrame | None = None) -> DataFrame:
+    """Set ``category``/``category_source``/``category_confidence`` on every row.
+
+    ``rows`` needs ``user_id`` and ``merchant_key`` (and ``description`` for pattern
+    rules); the three columns are replaced. Rules and the model run per distinct
+    (merchant key, description) (:func:`global_layers`), joined back null-safe.
+    """
+    from pipelines.categories.distinct import attach
+
+    base = rows.drop(*[c for c in CATEGORY_COLUMNS if c in rows.columns])
+    layers = global_layers(base, rules, model, threshold, patterns)
+    on = [c for c in ("merchant_key", "description") if c in base.columns]
+    return apply_layers(attach(base, layers, on), overrides)

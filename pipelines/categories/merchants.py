@@ -1,7 +1,8 @@
 """Merchant normalisation: raw statement description -> stable merchant key + display name.
 
 One pure-Python implementation (:func:`normalise`) serves the Python side (rule keys, tests)
-and Spark (:func:`merchant_columns`, through ``mapInArrow``).
+and Spark (:func:`merchant_columns`: once per distinct (description, merchant) pair, through
+``mapInArrow``, joined back to the rows).
 
 How a description becomes a key (regexes in :data:`STRIP_PATTERNS`, compiled once):
 
@@ -268,32 +269,42 @@ def normalise(description: str | None, merchant_name: str | None = None) -> Merc
 def merchant_columns(df: DataFrame, description_col: str = "description",
                      merchant_col: str | None = "merchant") -> DataFrame:
     """``df`` with string columns ``merchant_key`` and ``merchant_display`` (replaced in place
-    when present, else appended), computed by :func:`normalise` over Arrow batches.
+    when present, else appended), as :func:`normalise` gives them. ``merchant_col`` may be
+    None or absent.
 
-    ``mapInArrow`` rather than ``mapInPandas``: the other columns pass through as Arrow, so
-    their values and types are untouched (pandas would turn NaN into NULL and round int64
-    columns that hold NULLs through float64). ``merchant_col`` may be None or absent.
+    Each distinct (description, merchant) pair is normalised once (:func:`merchant_pairs`)
+    and joined back, null-safe: a day holds far fewer pairs than rows. The other columns
+    never leave the engine, so their values and types are untouched.
     """
+    name_col = merchant_col if merchant_col in df.columns else None
+    on = [description_col, *([name_col] if name_col else [])]
+    from pipelines.categories.distinct import attach
+
+    pairs = merchant_pairs(df.select(*on).distinct(), description_col, name_col)
+    return attach(df, pairs, on)
+
+
+def merchant_pairs(pairs: DataFrame, description_col: str = "description",
+                   merchant_col: str | None = "merchant") -> DataFrame:
+    """``pairs`` plus ``merchant_key`` and ``merchant_display`` by :func:`normalise`, one call
+    per row through ``mapInArrow`` (meant for a frame of distinct pairs, not a day's rows)."""
     import pyarrow as pa
     from pyspark.sql.types import StringType, StructField, StructType
 
-    fields = list(df.schema.fields)
-    names = [f.name for f in fields]
-    for n in ("merchant_key", "merchant_display"):
-        if n not in names:
-            names.append(n)
-            fields.append(StructField(n, StringType(), True))
-        fields[names.index(n)] = StructField(n, StringType(), True)
-    name_col = merchant_col if merchant_col in df.columns else None
+    names = [c for c in pairs.columns if c not in ("merchant_key", "merchant_display")]
+    fields = [pairs.schema[c] for c in names] + [
+        StructField(n, StringType(), True) for n in ("merchant_key", "merchant_display")]
+    name_col = merchant_col if merchant_col in names else None
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             descs = batch.column(description_col).to_pylist()
             given = batch.column(name_col).to_pylist() if name_col else [None] * len(descs)
             out = [normalise(d, n) for d, n in zip(descs, given, strict=True)]
-            cols = dict(zip(batch.schema.names, batch.columns, strict=True))
-            cols["merchant_key"] = pa.array([m.key for m in out], pa.string())
-            cols["merchant_display"] = pa.array([m.display_name for m in out], pa.string())
-            yield pa.RecordBatch.from_arrays([cols[n] for n in names], names=names)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(n) for n in names]
+                + [pa.array([m.key for m in out], pa.string()),
+                   pa.array([m.display_name for m in out], pa.string())],
+                names=[*names, "merchant_key", "merchant_display"])
 
-    return df.mapInArrow(apply, StructType(fields))
+    return pairs.select(*names).mapInArrow(apply, StructType(fields))

@@ -24,7 +24,8 @@ from lake.lake import Lake
 from lake.small_tables import upsert_rows
 from lake.staging import discard, stage_frame
 from lake.tables import ACCOUNTS, ALERTS, BALANCE_OBSERVATIONS, QUARANTINE
-from pipelines.categories.categorise import categorise
+from pipelines.categories.categorise import pair_layers
+from pipelines.categories.merchants import merchant_pairs
 from pipelines.categories.refresh import engine_inputs
 from pipelines.health.institutions import alert_key
 from pipelines.raw.contract import ContractStats
@@ -93,8 +94,7 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
                          extra=[quarantine_share(stats, quarantine_ceiling)], held=held)
     months: list[str] = []
     if changes is not None:
-        rows = silver.transaction_rows(silver.latest_changes(changes))
-        rows = categorise(rows, **engine_inputs(spark, lake))
+        rows = categorised_day(spark, lake, changes)
         placed, months, cells = place_in_months(spark, lake, rows, stage=lambda df: stage_frame(
             spark, lake, df, f"{intake.staging}/silver"))
         silver_audit = audit_before_publish(lake, "silver_transactions", placed, scope,
@@ -118,6 +118,19 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
     discard(lake, intake.staging)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def categorised_day(spark: SparkSession, lake: Lake, changes: DataFrame) -> DataFrame:
+    """The day's silver rows, merchant key and category set. Normalising, rules and the model
+    depend only on (description, merchant): each distinct pair of the day is normalised once,
+    pinned (so no later read of the rows recomputes it), scored once, and looked up by the
+    rows; only a person's overrides are joined per row."""
+    inputs = engine_inputs(spark, lake)
+    pairs = delta.pin(spark, merchant_pairs(silver.description_pairs(changes))
+                      .drop("merchant_display"))
+    layers = pair_layers(pairs, inputs["rules"], inputs["model"], patterns=inputs["patterns"])
+    return silver.categorised_rows(silver.latest_changes(changes), layers,
+                                   inputs["overrides"])
 
 
 def quarantine_share(stats: ContractStats, ceiling: float) -> dict:

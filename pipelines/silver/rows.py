@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from pipelines.categories.categorise import CATEGORY_COLUMNS, apply_layers
+from pipelines.categories.distinct import attach
+from pipelines.categories.merchants import merchant_columns
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
@@ -31,13 +35,31 @@ def latest_changes(changes: DataFrame) -> DataFrame:
 
 def transaction_rows(latest: DataFrame) -> DataFrame:
     """Silver-shaped rows for the newest change of each key (categories still empty)."""
-    from pipelines.categories.merchants import merchant_columns
-
-    return merchant_columns(_transaction_rows(latest), "description", "merchant").drop(
+    return merchant_columns(shaped_rows(latest), "description", "merchant").drop(
         "merchant_display")
 
 
-def _transaction_rows(latest: DataFrame) -> DataFrame:
+def categorised_rows(latest: DataFrame, layers: DataFrame, overrides: DataFrame
+                     ) -> DataFrame:
+    """Silver rows for the newest change of each key, merchant key and category set.
+
+    ``layers`` holds, once per distinct (``description``, ``merchant``) pair of the day, its
+    ``merchant_key`` and what rules and the model say
+    (:func:`pipelines.categories.categorise.pair_layers`); it is looked up null-safe, and only
+    a person's override is joined per row."""
+    rows = shaped_rows(latest).drop(*CATEGORY_COLUMNS)
+    return apply_layers(attach(rows, layers, ["description", "merchant"]), overrides)
+
+
+def description_pairs(changes: DataFrame) -> DataFrame:
+    """The distinct (``description``, ``merchant``) pairs of a batch of changes: every
+    change's, so they cover the newest change of each key."""
+    return changes.select(F.col("name").alias("description"),
+                          F.col("merchant_name").alias("merchant")).distinct()
+
+
+def shaped_rows(latest: DataFrame) -> DataFrame:
+    """Silver-shaped rows for the newest change of each key, ``merchant_key`` still empty."""
     removed = F.col("change") == "remove"
     posted_date = _date("date")
     return latest.select(
@@ -53,7 +75,7 @@ def _transaction_rows(latest: DataFrame) -> DataFrame:
         _date("authorized_date").alias("authorized_date"),
         F.col("name").alias("description"),
         F.col("merchant_name").alias("merchant"),
-        F.lit(None).cast("string").alias("merchant_key"),  # set by merchant_columns below
+        F.lit(None).cast("string").alias("merchant_key"),  # set per distinct pair
         "payment_channel",
         F.lit(None).cast("string").alias("category"),
         F.lit("none").alias("category_source"),
