@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fingerprints(lake: Lake) -> dict[str, str]:
-    """Content hash per table; the audit log of sync attempts grows by design on a re-run.
-    ``institution_health`` is compared by ``health_rows`` instead."""
+    """Content hash per table; the audit log of sync attempts grows by design on a re-run,
+    and ``step_marks`` says which run last completed each step (a re-sync lands new raw
+    pages, so the re-run merges again and marks it). ``institution_health`` is compared by
+    ``health_rows`` instead."""
     out = {}
     for t in lake.tables():
-        if t.layer == "audit" or t.name == "institution_health":
+        if t.layer == "audit" or t.name in ("institution_health", "step_marks"):
             continue
         rows = lake.delta(t).to_pyarrow_table().to_pylist()
         canon = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
