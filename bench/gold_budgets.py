@@ -49,7 +49,7 @@ def day_cells(spark: Any, users: int, late: float) -> Any:
 
 
 def land_late_rows(spark: Any, lake: Any, cells: Any) -> int:
-    """A new charge in each cell (a copy of one of its rows, $25 more), appended to silver,
+    """A new charge in each cell (a copy of one of its card payments, $25 more), appended to silver,
     so every touched month's budgets change."""
     from pyspark.sql import functions as F
 
@@ -58,7 +58,8 @@ def land_late_rows(spark: Any, lake: Any, cells: Any) -> int:
 
     silver = delta.read_table(spark, lake, TRANSACTIONS)
     keys = ["user_id", "posted_month"]
-    one = silver.join(cells.withColumnRenamed("month", "posted_month"), keys, "left_semi") \
+    spend = silver.filter(F.col("category") != "INCOME_SALARY")
+    one = spend.join(cells.withColumnRenamed("month", "posted_month"), keys, "left_semi") \
         .groupBy(*keys).agg(F.min("partner_txn_id").alias("partner_txn_id"))
     late = silver.join(one, [*keys, "partner_txn_id"]).select(
         *[c for c in silver.columns if c not in ("txn_id", "partner_txn_id", "amount",
