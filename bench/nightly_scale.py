@@ -145,7 +145,7 @@ def instrument() -> None:
         (gold, "refresh_gold", "gold: spend, trends, unusual, budgets"),
         (gold, "publish", table),
         (gold, "audit_before_publish", suite),
-        (gold, "refresh_budgets", "budgets"),
+        (gold, "publish_budgets", "budgets"),
         (wealth, "refresh_net_worth", "gold: net worth"),
         (wealth, "refresh_recurring", "gold: recurring payments"),
         (alerts, "deliver", "alert delivery"),

@@ -22,7 +22,12 @@ from pipelines.gold.spend import (
     MONEY,
     PAYROLL,
     UNCATEGORISED,
+    by_primary,
+    daily_spend,
+    index_month,
     month_index,
+    monthly_spend,
+    spend_map,
 )
 from pipelines.health.institutions import alert_key
 
@@ -41,6 +46,51 @@ def window_months(month: str, n: int = HISTORY_MONTHS) -> list[str]:
     return month_range(shift_month(month, -n), shift_month(month, -1))
 
 
+# A target is one person's budgets of one month as of one day: (user_id, month, as_of). Every
+# target is computed at once, its columns the group keys of every step below.
+TARGET = ("user_id", "_month", "_as_of")
+SPAN = HISTORY_MONTHS + 1  # a target reads its month and the SPAN months before it
+
+
+def span_cells(spark: SparkSession, targets: DataFrame) -> DataFrame:
+    """(user_id, month, _month, _as_of, _lag) for each target's month (lag 0), its history
+    window (lags 1 to HISTORY_MONTHS) and the month before the window (lag SPAN)."""
+    lags = spark.range(0, SPAN + 1).select(F.col("id").cast("int").alias("_lag"))
+    return _keyed(targets).crossJoin(lags).select(
+        *TARGET, "_lag", index_month(month_index("_month") - F.col("_lag")).alias("month"))
+
+
+def _keyed(targets: DataFrame) -> DataFrame:
+    return targets.select("user_id", F.col("month").alias("_month"),
+                          F.col("as_of").cast("date").alias("_as_of"))
+
+
+def target_progress(spark: SparkSession, targets: DataFrame, classified: DataFrame,
+                    manual: DataFrame, approaching: float) -> DataFrame:
+    """``budget_progress`` rows of every target (user_id, month, as_of): budgets from the
+    person's manual ones, history or income, and the month's spend up to ``as_of``.
+    ``classified`` holds the targets' people's rows of each target's span (more is ignored);
+    per (person, month) figures are computed once and shared by the targets that read them."""
+    span = span_cells(spark, targets)
+    window = span.filter(F.col("_lag").between(1, HISTORY_MONTHS))
+    months = classified.select("user_id", F.col("posted_month").alias("month")).distinct()
+    active = window.join(full_months(months), ["user_id", "month"]).select(*TARGET, "month")
+    mapped = spend_map(classified)
+    primary = by_primary(monthly_spend(daily_spend(mapped)))
+    history = window.join(primary, ["user_id", "month"]).select(
+        *TARGET, "month", "category_primary", "amount")
+    income = span.join(monthly_pay(classified), ["user_id", "month"]).groupBy(*TARGET).agg(
+        F.max("_pay").alias("income")).filter("income > 0")
+    keyed = _keyed(targets)
+    chosen = effective(manual.join(keyed, "user_id"), recommended(history, active),
+                       template(spark, income), history_users(active))
+    spent = mapped.join(keyed.withColumnRenamed("_month", "month"), ["user_id", "month"]).filter(
+        F.col("date") <= F.col("_as_of")).groupBy(
+        "user_id", F.col("month").alias("_month"), "_as_of", "category_primary").agg(
+        F.sum("amount").alias("spent"))
+    return progress(chosen, spent, approaching)
+
+
 def _median(values: str) -> F.Column:
     a = F.sort_array(F.collect_list(values))
     n = F.size(a)
@@ -49,71 +99,73 @@ def _median(values: str) -> F.Column:
     return (lo + hi) / 2
 
 
-def full_months(active: DataFrame, window: list[str]) -> DataFrame:
-    """The (user_id, month) pairs of ``window`` with data whose previous month has data too
-    (``active`` must also hold the month before the window)."""
-    cur = active.filter(F.col("month").isin(window)).withColumn("_i", month_index())
+def full_months(active: DataFrame) -> DataFrame:
+    """The (user_id, month) pairs of ``active`` whose previous month is in ``active`` too."""
+    cur = active.withColumn("_i", month_index())
     before = active.select(F.col("user_id").alias("_u"), month_index().alias("_j"))
     return cur.join(before, (cur["user_id"] == before["_u"]) & (before["_j"] == cur["_i"] - 1),
                     "left_semi").select("user_id", "month")
 
 
 def recommended(primary_history: DataFrame, active: DataFrame) -> DataFrame:
-    """(user_id, category_primary, budget) from history; ``primary_history`` holds spend per
-    (user_id, month, category_primary) over the window, ``active`` the full (user_id, month)
-    pairs the user had posted transactions in."""
+    """(*TARGET, category_primary, budget) from history; ``primary_history`` holds spend per
+    (*TARGET, month, category_primary) over each target's window, ``active`` the target's
+    full months the person had posted transactions in."""
     categories = primary_history.filter(F.col("category_primary") != UNCATEGORISED).select(
-        "user_id", "category_primary").distinct()
-    grid = active.join(history_users(active), "user_id").join(categories, "user_id")
-    filled = grid.join(primary_history, ["user_id", "month", "category_primary"], "left")
+        *TARGET, "category_primary").distinct()
+    grid = active.join(history_users(active), list(TARGET)).join(categories, list(TARGET))
+    filled = grid.join(primary_history, [*TARGET, "month", "category_primary"], "left")
     med = filled.withColumn(
         "_amount", F.coalesce(F.col("amount"), F.lit(0)).cast("double")).groupBy(
-        "user_id", "category_primary").agg(_median("_amount").alias("_median"))
+        *TARGET, "category_primary").agg(_median("_amount").alias("_median"))
     return med.filter(F.col("_median") > 0).select(
-        "user_id", "category_primary",
+        *TARGET, "category_primary",
         (F.ceil(F.col("_median") / ROUND_TO) * ROUND_TO).cast(MONEY).alias("budget"))
 
 
 def history_users(active: DataFrame) -> DataFrame:
-    return active.groupBy("user_id").agg(F.count(F.lit(1)).alias("_n")).filter(
-        F.col("_n") >= MIN_HISTORY_MONTHS).select("user_id")
+    """The targets with at least MIN_HISTORY_MONTHS full months."""
+    return active.groupBy(*TARGET).agg(F.count(F.lit(1)).alias("_n")).filter(
+        F.col("_n") >= MIN_HISTORY_MONTHS).select(*TARGET)
 
 
-def monthly_income(classified: DataFrame) -> DataFrame:
-    """(user_id, income): the largest monthly payroll total seen (partial months understate)."""
-    pay = classified.filter(F.col("effective_category").isin(*PAYROLL)).groupBy(
-        "user_id", "posted_month").agg((-F.sum("amount")).alias("_pay"))
-    return pay.groupBy("user_id").agg(F.max("_pay").alias("income")).filter("income > 0")
+def monthly_pay(classified: DataFrame) -> DataFrame:
+    """(user_id, month, _pay): payroll received per person and month. A target's income is
+    the largest month of its span (partial months understate)."""
+    return classified.filter(F.col("effective_category").isin(*PAYROLL)).groupBy(
+        "user_id", F.col("posted_month").alias("month")).agg((-F.sum("amount")).alias("_pay"))
+
+
+def shares(spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame(sorted(budget_template().items()),
+                                 "category_primary string, share double")
 
 
 def template(spark: SparkSession, income: DataFrame) -> DataFrame:
-    """(user_id, category_primary, budget) as shares of income, rounded to ``ROUND_TO``."""
-    shares = spark.createDataFrame(sorted(budget_template().items()),
-                                   "category_primary string, share double")
-    return income.crossJoin(F.broadcast(shares)).select(
-        "user_id", "category_primary",
+    """(*TARGET, category_primary, budget) as shares of income, rounded to ``ROUND_TO``."""
+    return income.crossJoin(F.broadcast(shares(spark))).select(
+        *TARGET, "category_primary",
         (F.round(F.col("income").cast("double") * F.col("share") / ROUND_TO) * ROUND_TO)
         .cast(MONEY).alias("budget"))
 
 
 def effective(manual: DataFrame, history: DataFrame, templated: DataFrame,
               with_history: DataFrame) -> DataFrame:
-    """Manual budgets win; then history; the template only for users without history."""
-    templ = templated.join(with_history, "user_id", "left_anti")
-    ranked = (manual.select("user_id", "category_primary", F.col("amount").alias("budget"),
+    """Manual budgets win; then history; the template only for targets without history."""
+    templ = templated.join(with_history, list(TARGET), "left_anti")
+    ranked = (manual.select(*TARGET, "category_primary", F.col("amount").alias("budget"),
                             F.lit(MANUAL).alias("budget_source"), F.lit(0).alias("_rank"))
               .unionByName(history.withColumn("budget_source", F.lit(HISTORY))
                            .withColumn("_rank", F.lit(1)))
               .unionByName(templ.withColumn("budget_source", F.lit(TEMPLATE))
                            .withColumn("_rank", F.lit(2))))
-    best = ranked.groupBy("user_id", "category_primary").agg(F.min("_rank").alias("_rank"))
-    return ranked.join(best, ["user_id", "category_primary", "_rank"]).drop("_rank")
+    best = ranked.groupBy(*TARGET, "category_primary").agg(F.min("_rank").alias("_rank"))
+    return ranked.join(best, [*TARGET, "category_primary", "_rank"]).drop("_rank")
 
 
-def progress(budgets: DataFrame, spent: DataFrame, month: str, as_of, approaching: float
-             ) -> DataFrame:
+def progress(budgets: DataFrame, spent: DataFrame, approaching: float) -> DataFrame:
     """Month-to-date spend vs budget; every category with a budget or with spend."""
-    rows = budgets.join(spent, ["user_id", "category_primary"], "full_outer")
+    rows = budgets.join(spent, [*TARGET, "category_primary"], "full_outer")
     spent_col = F.coalesce(F.col("spent"), F.lit(0)).cast(MONEY)
     share = F.when(F.col("budget") > 0, spent_col.cast("double") / F.col("budget").cast("double"))
     state = (F.when(F.col("budget").isNull() | (F.col("budget") <= 0), F.lit("no_budget"))
@@ -121,11 +173,11 @@ def progress(budgets: DataFrame, spent: DataFrame, month: str, as_of, approachin
              .when(share >= approaching, F.lit("approaching"))
              .otherwise(F.lit("ok")))
     return rows.select(
-        "user_id", F.lit(month).alias("month"), "category_primary",
+        "user_id", F.col("_month").alias("month"), "category_primary",
         F.col("budget").cast(MONEY).alias("budget"),
         F.coalesce(F.col("budget_source"), F.lit(NONE)).alias("budget_source"),
         spent_col.alias("spent"), share.alias("share"), state.alias("state"),
-        F.lit(as_of).cast("date").alias("as_of"))
+        F.col("_as_of").cast("date").alias("as_of"))
 
 
 def threshold_label(state: str, approaching: float) -> str:

@@ -105,8 +105,11 @@ def publish(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame, cells: D
 
 def _classified(spark: SparkSession, lake: Lake, months: list[str],
                 users: DataFrame) -> DataFrame:
+    """Silver's countable rows of ``months`` for ``users`` (user_id, and posted_month when
+    only some of each person's months are wanted), classified."""
+    keys = [c for c in ("user_id", "posted_month") if c in users.columns]
     silver = delta.read_table(spark, lake, TRANSACTIONS).filter(
-        F.col("posted_month").isin(months)).join(users, "user_id", "left_semi")
+        F.col("posted_month").isin(months)).join(users, keys, "left_semi")
     return spend.classify(silver, delta.read_table(spark, lake, CATEGORIES),
                           delta.read_table(spark, lake, CUSTOM_CATEGORIES))
 
@@ -202,38 +205,32 @@ def _refresh_unusual(spark: SparkSession, lake: Lake, cells: DataFrame, months: 
 
 def _refresh_budget_cells(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
                           as_of: date, approaching: float, result: GoldResult) -> None:
-    """Budgets: the current month as of the day (with alerts), or as of the later day a
-    person's budget was already computed for (a replay never moves it back); a past month
-    a change touched as of its last day (a closed month raises no alerts)."""
+    """Budgets of every touched month in one pass (see :func:`budget_targets`)."""
+    changed, alerts = publish_budgets(spark, lake, budget_targets(spark, lake, cells, months,
+                                                                  as_of),
+                                      as_of, approaching, result.audits)
+    result.rows_changed["budget_progress"] = changed
+    result.alerts += alerts
+
+
+def budget_targets(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+                   as_of: date) -> DataFrame:
+    """(user_id, month, as_of) to compute budgets for: a cell of ``as_of``'s month as of that
+    day, or as of the later day the person's budget was already computed for (a replay never
+    moves it back); a cell of a past month as of its last day; later months none."""
     current = as_of.strftime("%Y-%m")
-    result.rows_changed["budget_progress"] = 0
-    for month in (m for m in months if m <= current):
-        users_m = cells.filter(F.col("month") == month).select("user_id")
-        days = (budget_days(spark, lake, users_m, month, as_of) if month == current
-                else [(month_end(month), users_m)])
-        for day, users_d in days:
-            changed, alerts = refresh_budgets(spark, lake, users_d, day, approaching,
-                                              raise_alerts=month == current,
-                                              audits=result.audits)
-            result.rows_changed["budget_progress"] += changed
-            result.alerts += alerts
-
-
-def budget_days(spark: SparkSession, lake: Lake, users: DataFrame, month: str,
-                as_of: date) -> list[tuple[date, DataFrame]]:
-    """The users grouped by the day their budgets of ``month`` are computed as of: ``as_of``,
-    or the later day their row already is as of."""
+    day = F.lit(as_of).cast("date")
+    ends = spark.createDataFrame([(m, month_end(m)) for m in months if m < current],
+                                 "month string, as_of date")
+    closed = cells.join(F.broadcast(ends), "month").select("user_id", "month", "as_of")
+    now = cells.filter(F.col("month") == current).select("user_id")
     stored = delta.read_table(spark, lake, BUDGET_PROGRESS).filter(
-        F.col("month") == month).join(users, "user_id", "left_semi").groupBy("user_id").agg(
+        F.col("month") == current).join(now, "user_id", "left_semi").groupBy("user_id").agg(
         F.max("as_of").alias("_day"))
-    days = users.join(stored, "user_id", "left").select(
-        "user_id", F.greatest(F.coalesce(F.col("_day"), F.lit(as_of).cast("date")),
-                              F.lit(as_of).cast("date")).alias("_day"))
-    by_day: dict[date, list[str]] = {}
-    for r in days.collect():
-        by_day.setdefault(r["_day"], []).append(r["user_id"])
-    return [(day, spark.createDataFrame([(u,) for u in sorted(ids)], "user_id string"))
-            for day, ids in sorted(by_day.items())]
+    live = now.join(stored, "user_id", "left").select(
+        "user_id", F.lit(current).alias("month"),
+        F.greatest(F.coalesce(F.col("_day"), day), day).alias("as_of"))
+    return delta.pin(spark, closed.unionByName(live))
 
 
 def newest_state(spark: SparkSession, lake: Lake) -> date | None:
@@ -242,41 +239,49 @@ def newest_state(spark: SparkSession, lake: Lake) -> date | None:
 
 
 def refresh_budgets(spark: SparkSession, lake: Lake, users: DataFrame, as_of: date,
-                    approaching: float = budgets.APPROACHING, raise_alerts: bool = True,
-                    audits: list[Audit] | None = None) -> tuple[int, list[dict]]:
-    """``budget_progress`` for ``users`` in ``as_of``'s month, and their budget alerts."""
-    month = as_of.strftime("%Y-%m")
-    window = budgets.window_months(month)
-    users = delta.pin(spark, users.select("user_id").distinct())
-    before = budgets.window_months(window[0], 1)
-    classified = _classified(spark, lake, [*before, *window, month], users)
-    past = classified.filter(F.col("posted_month").isin(window))
-    active = budgets.full_months(classified.select(
-        "user_id", F.col("posted_month").alias("month")).distinct(), window)
-    history = spend.by_primary(spend.monthly_spend(spend.daily_spend(spend.spend_map(past))))
-    recommended = budgets.recommended(history, active)
-    templated = budgets.template(spark, budgets.monthly_income(classified))
-    manual = delta.read_table(spark, lake, BUDGETS).join(users, "user_id", "left_semi")
-    chosen = budgets.effective(manual, recommended, templated, budgets.history_users(active))
-    spent = spend.spend_map(classified.filter(
-        (F.col("posted_month") == month) & (F.col("posted_date") <= F.lit(as_of).cast("date"))
-    )).groupBy("user_id", "category_primary").agg(F.sum("amount").alias("spent"))
-    rows = delta.pin(spark, budgets.progress(chosen, spent, month, as_of, approaching))
-    cells = users.withColumn("month", F.lit(month))
-    changed = publish(spark, lake, BUDGET_PROGRESS, rows, cells, [month], as_of,
-                      audits if audits is not None else [])
-    if not raise_alerts:
-        return changed, []
-    alerts = budgets.budget_alerts([r.asDict() for r in rows.collect()], approaching,
-                                   datetime.now(UTC))
+                    approaching: float = budgets.APPROACHING) -> tuple[int, list[dict]]:
+    """``budget_progress`` for ``users`` in ``as_of``'s month as of that day, and their budget
+    alerts."""
+    targets = users.select("user_id").distinct().select(
+        "user_id", F.lit(as_of.strftime("%Y-%m")).alias("month"),
+        F.lit(as_of).cast("date").alias("as_of"))
+    return publish_budgets(spark, lake, delta.pin(spark, targets), as_of, approaching, [])
+
+
+def publish_budgets(spark: SparkSession, lake: Lake, targets: DataFrame, as_of: date,
+                    approaching: float, audits: list[Audit]) -> tuple[int, list[dict]]:
+    """``budget_progress`` of every target (user_id, month, as_of) from one read of silver,
+    published at once (one audit, one MERGE); alerts for ``as_of``'s month only (a closed
+    month raises none)."""
+    months = sorted(r["month"] for r in targets.select("month").distinct().collect())
+    if not months:
+        return 0, []
+    spans = budgets.span_cells(spark, targets).select(
+        "user_id", F.col("month").alias("posted_month")).distinct()
+    classified = _classified(spark, lake, with_months_before(months, budgets.SPAN), spans)
+    manual = delta.read_table(spark, lake, BUDGETS).join(
+        targets.select("user_id").distinct(), "user_id", "left_semi")
+    rows = delta.pin(spark, budgets.target_progress(spark, targets, classified, manual,
+                                                    approaching))
+    changed = publish(spark, lake, BUDGET_PROGRESS, rows, targets.select(*CELL), months,
+                      as_of, audits)
+    current = rows.filter(F.col("month") == as_of.strftime("%Y-%m"))
+    return changed, _new_alerts(spark, lake, [r.asDict() for r in current.collect()],
+                                approaching)
+
+
+def _new_alerts(spark: SparkSession, lake: Lake, rows: list[dict],
+                approaching: float) -> list[dict]:
+    """The budget alerts of ``rows`` not raised before, stored (an alert's key is stable)."""
+    alerts = budgets.budget_alerts(rows, approaching, datetime.now(UTC))
     if not alerts:
-        return changed, []
+        return []
     keys = spark.createDataFrame([(a["alert_key"],) for a in alerts], "alert_key string")
     fresh = {r[0] for r in keys.join(delta.read_table(spark, lake, ALERTS).select("alert_key"),
                                      "alert_key", "left_anti").collect()}
     new = [a for a in alerts if a["alert_key"] in fresh]
     upsert_rows(lake, ALERTS, new, update=False)
-    return changed, new
+    return new
 
 
 def rebuild_gold(spark: SparkSession, lake: Lake, as_of: date) -> GoldResult:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
 from lake.tables import (
+    ALERTS,
     BUDGET_PROGRESS,
     CATEGORY_OVERRIDES,
     DAILY_SPEND,
@@ -25,6 +26,8 @@ from pipelines.corrections.user_category import set_user_category
 from pipelines.gold.refresh import rebuild_gold, reconcile_cells, refresh_gold
 from pipelines.silver.changes import changed_cells
 from pipelines.silver.refresh import merge_partition
+from tests.support import budget_lake
+from tests.support.lake_fixtures import write_table
 from tests.support.raw_builder import USER, land, page, txn
 
 GOLD = (DAILY_SPEND, MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, UNUSUAL_ACTIVITY,
@@ -123,3 +126,36 @@ def test_gold_skip_inputs_cover_every_table_gold_reads(spark, lake: Lake, monkey
     rebuild_gold(spark, lake, D1)
     assert "transactions" in read and "budget_progress" in read
     assert read - {"alerts"} <= {t.name for t in refresh.INPUTS}
+
+
+def test_nights_of_many_people_equal_a_full_rebuild(spark, lake: Lake) -> None:
+    """Twenty people (manual, history and template budgets, custom categories) built to the end
+    of February, then two March nights that touch every person's March and, late, some
+    Februaries: every gold table equals a rebuild as of the second night."""
+    budget_lake.build(lake)
+    for t in (BUDGET_PROGRESS, ALERTS):  # no state from before
+        shutil.rmtree(lake.uri(t))
+    everything = budget_lake.history()
+    rows = [r for r in everything if r["posted_month"] <= "2025-02"]
+    write_table(lake, TRANSACTIONS, rows)
+    rebuild_gold(spark, lake, date(2025, 2, 28))
+    for night in (date(2025, 3, 6), date(2025, 3, 12)):
+        today = [r for r in everything if r["posted_month"] == "2025-03"
+                 and r["posted_date"] <= night] + [
+            {**r, "amount": r["amount"] + 1, "sync_date": night}
+            for r in rows if r["posted_date"] >= date(2025, 2, 20) and r["user_id"] < "u03"]
+        late = {r["txn_id"] for r in today}
+        write_table(lake, TRANSACTIONS, [r for r in rows if r["txn_id"] not in late] + today)
+        cells = sorted({(r["user_id"], r["posted_month"]) for r in today})
+        assert {m for _, m in cells} == {"2025-02", "2025-03"}
+        refresh_gold(spark, lake, spark.createDataFrame(cells, "user_id string, month string"),
+                     night)
+    incremental = snapshot(lake)
+    assert len(incremental["budget_progress"]) > 100
+    progress = [dict(r) for r in incremental["budget_progress"]]
+    assert {r["as_of"] for r in progress if r["month"] == "2025-03"} == {date(2025, 3, 12)}
+    assert {r["as_of"] for r in progress if r["month"] == "2025-02"} == {date(2025, 2, 28)}
+    for t in GOLD:
+        shutil.rmtree(lake.uri(t))
+    rebuild_gold(spark, lake, date(2025, 3, 12))
+    assert snapshot(lake) == incremental
