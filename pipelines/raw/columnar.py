@@ -241,7 +241,8 @@ def _account_columns(cols: dict[str, list[Any]], acc: dict, meta: dict) -> None:
 
 def _reject(source: str, key: str, meta: dict, seq: str, section: str, reasons: list[str],
             record: str, sync_date: date, now: datetime) -> dict[str, Any]:
-    return {"record_id": contract.record_id(key, seq), "source": source, "raw_ref": key,
+    return {"record_id": contract.record_id(key, seq or "page"), "source": source,
+            "raw_ref": key,
             "user_id": meta["user_id"], "item_id": meta["item_id"], "source_seq": seq,
             "change_kind": section, "reason": "; ".join(reasons), "record": record,
             "sync_date": sync_date, "quarantined_at": now, "status": "quarantined",
@@ -269,7 +270,7 @@ def _flush(batch: _Batch, out: Checked, sync_date: date, currencies: frozenset[s
             continue
         key, meta, release = batch.pages[batch.page[i]]
         valid[i] = False
-        seq = release or contract.stream_seq(meta, batch.pos[i])
+        seq = contract.stream_seq(meta, batch.pos[i]) if release is None else release
         by_page.setdefault(batch.page[i], []).append((_reject(
             "transactions_sync", key, meta, seq, contract.SECTIONS[batch.kind[i]], reasons,
             contract.record_text(rec), sync_date, now), reasons))
@@ -294,7 +295,7 @@ def _changes(batch: _Batch, cols: dict[str, pa.Array], upsert: np.ndarray, sync_
     prefix = pa.array([contract.stream_seq(m, "") for m in metas]).take(page)
     seq = pc.binary_join_element_wise(prefix, pc.utf8_lpad(
         pc.cast(pa.array(batch.pos, pa.int64()), pa.string()), 6, "0"), "")
-    if any(releases):
+    if any(r is not None for r in releases):
         seq = pc.if_else(pc.is_valid(pa.array(releases, pa.string()).take(page)),
                          pa.array(releases, pa.string()).take(page), seq)
     kind = pa.array(batch.kind, pa.int8())

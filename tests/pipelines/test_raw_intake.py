@@ -158,6 +158,8 @@ def edge_pages() -> list[tuple[str, bytes]]:
         page(27, {"added": [txn("fix", amount="3")]},
              release={"source_seq": "0000000001-a-00001-000005", "record_id": "y"}),
         page(6, {"added": [txn("bad release")]}, release={"source_seq": 5}),
+        page(28, {"added": [txn("empty release"), txn("", amount="1")]},
+             release={"source_seq": ""}),
         page(7, {"added": [txn("d")]}, user_id="someone_else"),
         page(8, {"added": []}, update_seq="7"),
         page(9, None),
