@@ -8,7 +8,9 @@ records for the quarantine table.
 Pages are independent: threads fetch them, in order, while chunks of them are checked, in a
 small pool of worker processes (``min(2, cpus)``, started once per process and reused) when
 the partition is large, else in this process; results are merged in page order, so rows,
-``source_seq`` and quarantine rows do not depend on how the work was split.
+``source_seq`` and quarantine rows do not depend on how the work was split. Spawned workers
+import the program's main module, as multiprocessing does: a script that runs intake needs
+the ``if __name__ == "__main__":`` guard (should the workers die, intake checks in-process).
 """
 
 from __future__ import annotations
