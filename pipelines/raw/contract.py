@@ -9,6 +9,10 @@ partition proceed. A page that is not readable at all (not JSON, not an object, 
 
 Counting is exact: every record a page holds ends up either as a change or a quarantine
 row, and :class:`ContractStats` says how many of each (the reconciliation check relies on it).
+
+:func:`parse_page` is the reference, record by record. Intake checks pages in columns
+(``pipelines/raw/columnar.py``) with the same outcome, and hands this module any page, and
+any flagged record, it does not read itself.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def record_id(raw_ref: str, source_seq: str) -> str:
     return hashlib.sha256(f"{raw_ref}|{source_seq}".encode()).hexdigest()[:32]
 
 
-def _text(value: Any) -> str:
+def record_text(value: Any) -> str:
     try:
         out = json.dumps(value, ensure_ascii=False, allow_nan=True, default=str)
         out.encode("utf-8")
@@ -118,7 +122,7 @@ def _string(rec: dict, name: str, reasons: list[str], *, required: bool, limit: 
         reasons.append(f"{name} is not valid Unicode")
 
 
-def _parse_date(value: Any) -> date | None:
+def parse_date(value: Any) -> date | None:
     if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
         return None
     try:
@@ -156,13 +160,13 @@ def transaction_violations(rec: Any, upsert: bool, sync_date: date,
     currency = rec.get("iso_currency_code")
     if not isinstance(currency, str) or currency not in currencies:
         reasons.append("unknown currency")
-    posted = _parse_date(rec.get("date"))
+    posted = parse_date(rec.get("date"))
     if posted is None:
         reasons.append("date missing or not YYYY-MM-DD")
     elif posted < EARLIEST or posted > sync_date + timedelta(days=LATEST_DAYS):
         reasons.append("date implausible")
     authorized = rec.get("authorized_date")
-    if authorized is not None and _parse_date(authorized) is None:
+    if authorized is not None and parse_date(authorized) is None:
         reasons.append("authorized_date not YYYY-MM-DD")
     _string(rec, "name", reasons, required=False, limit=MAX_TEXT)
     _string(rec, "merchant_name", reasons, required=False, limit=MAX_TEXT)
@@ -197,7 +201,7 @@ def account_violations(acc: Any, currencies: frozenset[str]) -> list[str]:
     return reasons
 
 
-def _meta(envelope: Any, key: str) -> tuple[dict[str, Any] | None, str]:
+def page_meta(envelope: Any, key: str) -> tuple[dict[str, Any] | None, str]:
     """The page's envelope meta when usable, else (None, why)."""
     if not isinstance(envelope, dict):
         return None, f"page is not a JSON object ({type(envelope).__name__})"
@@ -222,7 +226,7 @@ def _meta(envelope: Any, key: str) -> tuple[dict[str, Any] | None, str]:
     return meta, ""
 
 
-def _seq(meta: dict[str, Any], position: int | str) -> str:
+def stream_seq(meta: dict[str, Any], position: int | str) -> str:
     pos = f"{position:06d}" if isinstance(position, int) else position
     return f"{meta['update_seq']:010d}-{meta['attempt']}-{meta['page']:05d}-{pos}"
 
@@ -251,7 +255,7 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
         meta = None
     else:
         try:
-            meta, why = _meta(envelope, key)
+            meta, why = page_meta(envelope, key)
         except Exception as exc:  # noqa: BLE001 - whatever it is, the page is quarantined
             meta, why = None, f"page meta could not be read ({type(exc).__name__}: {exc})"
     if meta is None:
@@ -270,12 +274,12 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
             continue
         if not isinstance(records, list):
             out.stats.bad_sections += 1
-            reject("transactions_sync_section", meta, _seq(meta, section), section,
-                   [f"response.{section} is not a list"], _text(records))
+            reject("transactions_sync_section", meta, stream_seq(meta, section), section,
+                   [f"response.{section} is not a list"], record_text(records))
             continue
         upsert = section != "removed"
         for rec in records:
-            seq = release["source_seq"] if release else _seq(meta, position)
+            seq = release["source_seq"] if release else stream_seq(meta, position)
             position += 1
             out.stats.records += 1
             try:
@@ -284,15 +288,15 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
                 reasons = [f"record could not be checked ({type(exc).__name__}: {exc})"]
             if reasons:
                 out.stats.quarantined += 1
-                reject("transactions_sync", meta, seq, section, reasons, _text(rec))
+                reject("transactions_sync", meta, seq, section, reasons, record_text(rec))
                 continue
             out.stats.changes += 1
             out.changes.append(_change(rec, section, meta, key, seq, sync_date))
     accounts = response.get("accounts")
     if accounts is not None and not isinstance(accounts, list):
         out.stats.bad_sections += 1
-        reject("accounts", meta, _seq(meta, "accounts"), "accounts",
-               ["response.accounts is not a list"], _text(accounts))
+        reject("accounts", meta, stream_seq(meta, "accounts"), "accounts",
+               ["response.accounts is not a list"], record_text(accounts))
         accounts = []
     for i, acc in enumerate(accounts or []):
         try:
@@ -301,8 +305,8 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
             reasons = [f"account could not be checked ({type(exc).__name__}: {exc})"]
         if reasons:
             out.stats.bad_accounts += 1
-            reject("accounts", meta, _seq(meta, f"account-{i:04d}"), "accounts", reasons,
-                   _text(acc))
+            reject("accounts", meta, stream_seq(meta, f"account-{i:04d}"), "accounts", reasons,
+                   record_text(acc))
             continue
         out.stats.accounts += 1
         out.accounts.append(_account(acc, meta))
@@ -329,22 +333,13 @@ def _account(acc: dict, meta: dict) -> dict[str, Any]:
         "item_id": meta["item_id"], "institution_id": meta["institution_id"],
         "name": acc.get("name"), "mask": acc.get("mask"), "type": acc.get("type"),
         "subtype": acc.get("subtype"),
-        "balance_current": _float(balances.get("current")),
-        "balance_available": _float(balances.get("available")),
+        "balance_current": optional_float(balances.get("current")),
+        "balance_available": optional_float(balances.get("available")),
         "currency": balances.get("iso_currency_code"),
-        "source_seq": _seq(meta, 0), "last_synced_at": meta["observed_at"],
+        "source_seq": stream_seq(meta, 0), "last_synced_at": meta["observed_at"],
     }
 
 
-def _float(v: Any) -> float | None:
+def optional_float(v: Any) -> float | None:
     return None if v is None else float(v)
 
-
-def foreign_accounts(changes: list[dict[str, Any]], linked: dict[str, set[str]]
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split off changes whose account is not one of their item's accounts (a partner mix-up
-    would otherwise file one person's transactions under another's name)."""
-    ok, foreign = [], []
-    for c in changes:
-        (ok if c["account_id"] in linked.get(c["item_id"], ()) else foreign).append(c)
-    return ok, foreign
