@@ -94,7 +94,7 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
                          extra=[quarantine_share(stats, quarantine_ceiling)], held=held)
     months: list[str] = []
     if changes is not None:
-        rows = categorised_day(spark, lake, changes)
+        rows = categorised_day(spark, lake, changes, intake.staging)
         placed, months, cells = place_in_months(spark, lake, rows, stage=lambda df: stage_frame(
             spark, lake, df, f"{intake.staging}/silver"))
         silver_audit = audit_before_publish(lake, "silver_transactions", placed, scope,
@@ -120,14 +120,18 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
     return result
 
 
-def categorised_day(spark: SparkSession, lake: Lake, changes: DataFrame) -> DataFrame:
+def categorised_day(spark: SparkSession, lake: Lake, changes: DataFrame,
+                    staging: str | None = None) -> DataFrame:
     """The day's silver rows, merchant key and category set. Normalising, rules and the model
     depend only on (description, merchant): each distinct pair of the day is normalised once,
-    pinned (so no later read of the rows recomputes it), scored once, and looked up by the
-    rows; only a person's overrides are joined per row."""
+    staged under ``staging`` (or pinned in the session without it; so no later read of the
+    rows recomputes it), scored once, and looked up by the rows; only a person's overrides
+    are joined per row. Staged, because real descriptions carry reference numbers: a day's
+    distinct pairs can be nearly as many as its rows, too many to hold in the driver."""
     inputs = engine_inputs(spark, lake)
-    pairs = delta.pin(spark, merchant_pairs(silver.description_pairs(changes))
-                      .drop("merchant_display"))
+    pairs = merchant_pairs(silver.description_pairs(changes)).drop("merchant_display")
+    pairs = (stage_frame(spark, lake, pairs, f"{staging}/pairs") if staging
+             else delta.pin(spark, pairs))
     layers = pair_layers(pairs, inputs["rules"], inputs["model"], patterns=inputs["patterns"])
     return silver.categorised_rows(silver.latest_changes(changes), layers,
                                    inputs["overrides"])

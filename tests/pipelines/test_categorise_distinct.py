@@ -160,8 +160,9 @@ def test_categorise_equals_per_row(spark, with_model: bool, with_patterns: bool)
     assert sources == ({"override", "rule", "crowd", "none"} | ({"model"} if with_model else set()))
 
 
-@pytest.mark.parametrize("with_model", [True, False])
-def test_silver_rows_equal_per_row(spark, lake, with_model: bool) -> None:
+@pytest.mark.parametrize("with_model, staged", [(True, False), (False, False), (True, True)])
+def test_silver_rows_equal_per_row(spark, lake, with_model: bool, staged: bool) -> None:
+    """``staged``: the pairs go through staged Parquet, as merge_partition does."""
     seed_reference(spark, lake)
     now = datetime(2026, 1, 9, tzinfo=UTC)
     upsert_rows(lake, CATEGORY_OVERRIDES, [
@@ -173,7 +174,7 @@ def test_silver_rows_equal_per_row(spark, lake, with_model: bool) -> None:
         models.save(lake.store, model["version"], model, {})
         models.publish(lake.store, model["version"])
     changes = changes_frame(spark)
-    new = categorised_day(spark, lake, changes)
+    new = categorised_day(spark, lake, changes, "_staging/test-pairs" if staged else None)
     old = per_row.categorise(per_row.transaction_rows(latest_changes(changes)),
                              **engine_inputs(spark, lake))
     assert_same_rows(new, old, "txn_id")
@@ -187,7 +188,7 @@ def test_silver_rows_equal_per_row(spark, lake, with_model: bool) -> None:
 def test_normaliser_runs_once_per_distinct_pair(spark, lake, monkeypatch, tmp_path) -> None:
     """Counted through a file (a Python UDF may run in another process). The rows are
     computed twice (count, collect) and the pairs are still normalised once each: the
-    rows' plan holds no normaliser, only the pinned pairs."""
+    rows' plan holds no normaliser, only the staged pairs."""
     tally = tmp_path / "normalised.txt"
 
     def counting(description, merchant_name=None, _real=merchants.normalise,  # noqa: ANN001, ANN202
@@ -199,7 +200,7 @@ def test_normaliser_runs_once_per_distinct_pair(spark, lake, monkeypatch, tmp_pa
     monkeypatch.setattr(merchants, "normalise", counting)
     seed_reference(spark, lake)
     changes = changes_frame(spark)
-    rows = categorised_day(spark, lake, changes)
+    rows = categorised_day(spark, lake, changes, "_staging/test-count")
     assert rows.count() == changes.select("account_id", "transaction_id").distinct().count()
     rows.collect()
     calls = tally.read_text().splitlines()
