@@ -10,13 +10,13 @@ a killed run never blocks anything for longer than the next writer's start.
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from core.ids import new_id
 from core.settings import Settings
 from lake.lease import FileLocks, Locks, PostgresLocks, WriterLease
 from lake.locks import pg_connect
@@ -136,7 +136,7 @@ def writing(settings: Settings, job: str, lake: Lake | None = None,
     It removes staged files no run owns; dead Dagster runs are left to the next Dagster run
     or ``finlake runs --clear`` (they no longer block anything)."""
     lease = lease_for(settings, say)
-    run_id = f"cli-{uuid.uuid4().hex[:12]}"
+    run_id = new_id(12, "cli-")
     with lease.alive(run_id), lease.hold(job, run_id) as holder:
         if holder.run_id == run_id and lake is not None:  # not inside another hold
             from lake.staging import sweep

@@ -10,10 +10,10 @@ that was killed or failed half-way, and :func:`sweep` removes them.
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
+from core.ids import new_id
 from lake.lake import Lake
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ HELD_MARK = "_HELD.json"
 
 def new_run(name: str, sync_date: date | None) -> str:
     scope = sync_date.isoformat() if sync_date else "all"
-    return f"{STAGING_PREFIX}/{name}/sync_date={scope}/run={uuid.uuid4().hex[:12]}"
+    return f"{STAGING_PREFIX}/{name}/sync_date={scope}/run={new_id(12)}"
 
 
 def put_arrow(lake: Lake, key: str, table: pa.Table) -> str:

@@ -12,13 +12,13 @@ import json
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.ids import new_id
 from lake.lake import Lake
 from lake.small_tables import append_rows
 from lake.tables import QUALITY_RESULTS
@@ -193,7 +193,7 @@ def audit_before_publish(lake: Lake, name: str, staged: DataFrame | None, scope:
 
 def _report(lake: Lake, audit: Audit, gx_result: Any, sync_date: date | None) -> None:
     now = datetime.now(UTC)
-    vid = uuid.uuid4().hex[:16]
+    vid = new_id(16)
     base = f"{REPORTS_PREFIX}/suite={audit.suite}/scope={audit.scope}/{now:%Y%m%dT%H%M%S}-{vid}"
     html = _html(audit, gx_result)
     lake.store.put(base + ".html", html.encode())

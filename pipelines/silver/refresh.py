@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from core.crashpoints import CRASH_EXIT_CODE, armed, crash_point
+from core.ids import new_id
 from lake import delta
 from lake.lake import Lake
 from lake.small_tables import upsert_rows
@@ -83,7 +83,7 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         return result
     # An on-demand merge's audits get a random scope: audit reports outlive a person's data
     # and must not name them (lake/forget.py verifies it).
-    scope = sync_date.isoformat() + (f"/on_demand={uuid.uuid4().hex[:12]}" if only else "")
+    scope = sync_date.isoformat() + (f"/on_demand={new_id(12)}" if only else "")
     stats = result.contract = intake.stats
     result.pages, result.quarantined = stats.pages, stats.quarantine_rows
     if intake.rejected:
