@@ -132,6 +132,25 @@ BUDGET_PROGRESS = Table(
     partition_by=("month",),
 )
 
+EXPENSE_DAYS = Table(
+    name="expense_days",
+    layer="gold",
+    description="Unusual activity's running statistics: a user's expense rows per day and "
+                "merchant (payments, amount paid, rows), kept by cell like every gold table, "
+                "so a night judges its payments without re-reading 14 months of silver.",
+    columns=(
+        ("user_id", "string"),
+        ("month", "string"),
+        ("posted_date", "date"),
+        ("merchant_key", "string"),  # "#none": rows without a merchant key
+        ("payments", "bigint"),  # expense rows with money out (amount > 0)
+        ("paid", "decimal(18,2)"),  # their amounts' sum
+        ("expenses", "bigint"),  # every expense row (refunds too)
+    ),
+    keys=("user_id", "month", "posted_date", "merchant_key"),
+    partition_by=("month",),
+)
+
 UNUSUAL_ACTIVITY = Table(
     name="unusual_activity",
     layer="gold",

@@ -30,6 +30,7 @@ from lake.tables import (
     CATEGORIES,
     CUSTOM_CATEGORIES,
     DAILY_SPEND,
+    EXPENSE_DAYS,
     GOLD_CHANGES,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
@@ -186,21 +187,58 @@ def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: l
 
 def _refresh_unusual(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
                      users: DataFrame, as_of: date, result: GoldResult) -> None:
-    """Unusual activity for the cells, judged against the months before them."""
+    """Unusual activity for the cells, judged against the months before them.
+
+    The cells' running statistics (``expense_days``) are replaced first, from the cells' own
+    rows; the cells' payments are then judged against the statistics of the 14 months before
+    them, and category spikes against ``monthly_spend``: nothing reads silver beyond the
+    cells (a lake without the statistics gets them built from all of silver once)."""
+    ensure_expense_days(spark, lake, as_of, result.audits)
+    rows = _classified(spark, lake, months, users).join(
+        cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
+        "left_semi")
+    expenses = rows.filter(F.col("flow") == spend.EXPENSE)
+    result.rows_changed["expense_days"] = publish(spark, lake, EXPENSE_DAYS,
+                                                  unusual.expense_days(expenses), cells,
+                                                  months, as_of, result.audits)
     history = with_months_before(months, unusual.LOOKBACK_MONTHS)
-    lookback = _classified(spark, lake, history, users)
-    expenses = lookback.filter(F.col("flow") == spend.EXPENSE)
+    stats = delta.read_table(spark, lake, EXPENSE_DAYS).filter(
+        F.col("month").isin(history)).join(users, "user_id", "left_semi")
+    flags = unusual.transaction_flags(expenses, stats)
     judged = cells.select(F.col("user_id").alias("_cu"), F.col("month").alias("_cm"))
-    flags = unusual.transaction_flags(expenses, judged)
     base_months = with_months_before(months, unusual.BASELINE_MONTHS)
     primary_recent = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(base_months)).join(users, "user_id", "left_semi"))
-    active = lookback.filter(F.col("posted_month").isin(base_months)).select(
-        "user_id", F.col("posted_month").alias("month")).distinct()
+    # a month with any countable transaction has its cash-flow row (refreshed above)
+    active = delta.read_table(spark, lake, MONTHLY_CASHFLOW).filter(
+        F.col("month").isin(base_months)).join(users, "user_id", "left_semi").select(*CELL)
     flags = flags.unionByName(unusual.category_spikes(primary_recent, active, judged,
                                                       _names(spark)))
     result.rows_changed["unusual_activity"] = publish(spark, lake, UNUSUAL_ACTIVITY, flags,
                                                       cells, months, as_of, result.audits)
+
+
+def ensure_expense_days(spark: SparkSession, lake: Lake, as_of: date,
+                        audits: list[Audit]) -> bool:
+    """Build ``expense_days`` from all of silver when the lake has none yet (a lake from
+    before it existed). The table appears with its rows in one commit, so a run killed
+    half-way leaves no table and the next run builds it again. True when it built it."""
+    if lake.exists(EXPENSE_DAYS):
+        return False
+    cells = all_cells(spark, lake)
+    users = cells.select("user_id").distinct()
+    months = sorted(r["month"] for r in cells.select("month").distinct().collect())
+    expenses = _classified(spark, lake, months, users).filter(F.col("flow") == spend.EXPENSE)
+    prefix = new_run(f"gold/{EXPENSE_DAYS.name}", as_of)
+    staged = stage_frame(spark, lake, delta.conform(unusual.expense_days(expenses),
+                                                    EXPENSE_DAYS), prefix)
+    audit_before_publish(lake, EXPENSE_DAYS.name, staged, "all", as_of, audits,
+                         held=lake.store.uri(prefix))
+    staged.write.format("delta").mode("append").partitionBy(
+        *EXPENSE_DAYS.partition_by).save(lake.uri(EXPENSE_DAYS))
+    discard(lake, prefix)
+    log.info("gold: built expense_days from silver (%d months)", len(months))
+    return True
 
 
 def _refresh_budget_cells(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
@@ -335,4 +373,5 @@ def reconcile_cells(spark: SparkSession, lake: Lake, cells: DataFrame) -> list[d
 # key): when none has a new commit since a day's gold completed, refreshing it again would
 # change nothing (assets/spend.py skips it; tests check the list covers every read).
 INPUTS = (TRANSACTIONS, GOLD_CHANGES, CATEGORIES, CUSTOM_CATEGORIES, BUDGETS, DAILY_SPEND,
-          MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, UNUSUAL_ACTIVITY, BUDGET_PROGRESS)
+          MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, EXPENSE_DAYS, UNUSUAL_ACTIVITY,
+          BUDGET_PROGRESS)

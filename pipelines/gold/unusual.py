@@ -48,26 +48,80 @@ def _payee() -> F.Column:
     return F.coalesce(F.col("merchant"), F.trim(F.col("description")), F.col("merchant_key"))
 
 
-def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
-    """Flags for the payments in ``cells`` (user_id, month); ``expenses`` are the users'
-    classified expense rows from ``LOOKBACK_MONTHS`` before the earliest cell on."""
-    day = F.datediff(F.col("posted_date"), F.lit("1970-01-01").cast("date"))
-    # Averages of exact decimals: a double's sum depends on the order rows arrive in, and a
-    # baseline of 62.195 then rounded to 62.19 in one run and 62.20 in a rebuild.
-    paid = F.when(F.col("amount") > 0, F.col("amount").cast(MONEY))
-    e = expenses.withColumn("_d", day).withColumn("_paid", paid)
+NO_MERCHANT = "#none"  # expense_days' key for rows without a merchant key (never a real key)
+
+
+def _day() -> F.Column:
+    return F.datediff(F.col("posted_date"), F.lit("1970-01-01").cast("date"))
+
+
+def expense_days(expenses: DataFrame) -> DataFrame:
+    """The running statistics of ``expenses`` (classified expense rows): per user, day and
+    merchant, the payments (money out), their sum and every expense row. Averages over any
+    span of days are then exact sums over these rows, without re-reading silver."""
+    paid = F.col("amount") > 0
+    return expenses.groupBy(
+        "user_id", F.col("posted_month").alias("month"), "posted_date",
+        F.coalesce(F.col("merchant_key"), F.lit(NO_MERCHANT)).alias("merchant_key"),
+    ).agg(F.count(F.when(paid, 1)).alias("payments"),
+          F.coalesce(F.sum(F.when(paid, F.col("amount").cast(MONEY))),
+                     F.lit(0).cast(MONEY)).alias("paid"),
+          F.count(F.lit(1)).alias("expenses"))
+
+
+def _average(total: str, count: str) -> F.Column:
+    """An exact decimal average, as ``avg`` of the amounts gives it (decimal(22,6), rounded
+    half up): a double's sum depends on the order rows arrive in, and a baseline of 62.195
+    then rounded to 62.19 in one run and 62.20 in a rebuild."""
+    return F.when(F.col(count) > 0, (F.col(total) / F.col(count).cast("decimal(20,0)"))
+                  .cast("decimal(22,6)"))
+
+
+def transaction_flags(expenses: DataFrame, stats: DataFrame) -> DataFrame:
+    """Flags for the payments in ``expenses`` (the judged cells' classified expense rows),
+    each judged against ``stats`` (``expense_days`` rows of the same users from
+    ``LOOKBACK_MONTHS`` before the earliest judged month on, the judged cells included).
+
+    Only the statistics' windows run over the lookback, and only for the (user, merchant)
+    pairs judged: a night costs its cells' rows, not 14 months of silver."""
+    judged = expenses.filter(F.col("merchant_key").isNotNull() & (F.col("amount") > 0)
+                             ).withColumn("_d", _day())
+    s = stats.withColumn("_d", _day())
+    pairs = judged.select("user_id", "merchant_key").distinct()
     at_merchant = (Window.partitionBy("user_id", "merchant_key").orderBy("_d")
                    .rangeBetween(-LOOKBACK_DAYS, -1))
+    merchant = s.join(pairs, ["user_id", "merchant_key"], "left_semi").select(
+        "user_id", "merchant_key", "_d",
+        F.coalesce(F.sum("payments").over(at_merchant), F.lit(0)).alias("_prior_n"),
+        F.sum("paid").over(at_merchant).alias("_prior_sum"))
+    merchant = merchant.join(judged.select("user_id", "merchant_key", "_d").distinct(),
+                             ["user_id", "merchant_key", "_d"], "left_semi").distinct()
+    days = s.groupBy("user_id", "_d").agg(F.sum("payments").alias("_pn"),
+                                          F.sum("paid").alias("_ps"),
+                                          F.sum("expenses").alias("_en"))
     by_user = Window.partitionBy("user_id").orderBy("_d")
-    e = (e.withColumn("_prior_n", F.count("_paid").over(at_merchant))
-         .withColumn("_prior_avg", F.avg("_paid").over(at_merchant))
-         .withColumn("_user_avg", F.avg("_paid").over(by_user.rangeBetween(-LOOKBACK_DAYS, -1)))
-         .withColumn("_seasoned", F.count(F.lit(1)).over(
-             by_user.rangeBetween(-LOOKBACK_DAYS, -SEASONED_DAYS)) > 0))
-    judged = e.join(cells, (e["user_id"] == cells["_cu"]) & (e["posted_month"] == cells["_cm"]),
-                    "left_semi").filter(F.col("merchant_key").isNotNull() & (F.col("amount") > 0))
+    user = days.select(
+        "user_id", "_d",
+        F.sum("_pn").over(by_user.rangeBetween(-LOOKBACK_DAYS, -1)).alias("_user_n"),
+        F.sum("_ps").over(by_user.rangeBetween(-LOOKBACK_DAYS, -1)).alias("_user_sum"),
+        (F.coalesce(F.sum("_en").over(by_user.rangeBetween(-LOOKBACK_DAYS, -SEASONED_DAYS)),
+                    F.lit(0)) > 0).alias("_seasoned"))
+    user = user.join(judged.select("user_id", "_d").distinct(), ["user_id", "_d"], "left_semi")
+    e = (judged.join(merchant, ["user_id", "merchant_key", "_d"], "left")
+         .join(user, ["user_id", "_d"], "left")
+         .withColumn("_prior_n", F.coalesce(F.col("_prior_n"), F.lit(0)))
+         .withColumn("_seasoned", F.coalesce(F.col("_seasoned"), F.lit(False)))
+         .withColumn("_prior_avg", _average("_prior_sum", "_prior_n"))
+         .withColumn("_user_avg", _average("_user_sum", "_user_n")))
+    return judge(e)
+
+
+def judge(e: DataFrame) -> DataFrame:
+    """The two payment rules over payments with their baselines: ``_prior_n`` and
+    ``_prior_avg`` (the user's payments at the merchant in the previous ``LOOKBACK_DAYS``),
+    ``_user_avg`` (all their payments then) and ``_seasoned``."""
     amount = F.col("amount").cast("double")
-    outlier = judged.filter(
+    outlier = e.filter(
         (F.col("_prior_n") >= MIN_PRIOR) & (amount >= OUTLIER_RATIO * F.col("_prior_avg"))
         & (amount - F.col("_prior_avg") >= OUTLIER_MIN)
     ).select("*", F.lit("merchant_outlier").alias("kind"),
@@ -75,7 +129,7 @@ def transaction_flags(expenses: DataFrame, cells: DataFrame) -> DataFrame:
     outlier = outlier.withColumn("reason", F.format_string(
         "%s at %s is %.1fx your usual %s there", _money("amount"), _payee(),
         amount / F.col("_prior_avg"), _money("baseline")))
-    new = judged.filter(
+    new = e.filter(
         (F.col("_prior_n") == 0) & F.col("_seasoned") & (amount >= NEW_MIN)
         & (amount >= NEW_RATIO * F.coalesce(F.col("_user_avg"), F.lit(0.0)))
     ).select("*", F.lit("new_merchant_large").alias("kind"),

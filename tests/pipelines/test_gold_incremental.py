@@ -13,6 +13,7 @@ from lake.tables import (
     BUDGET_PROGRESS,
     CATEGORY_OVERRIDES,
     DAILY_SPEND,
+    EXPENSE_DAYS,
     GOLD_CHANGES,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
@@ -30,8 +31,8 @@ from tests.support import budget_lake
 from tests.support.lake_fixtures import write_table
 from tests.support.raw_builder import USER, land, page, txn
 
-GOLD = (DAILY_SPEND, MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, UNUSUAL_ACTIVITY,
-        BUDGET_PROGRESS)
+GOLD = (DAILY_SPEND, MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, EXPENSE_DAYS,
+        UNUSUAL_ACTIVITY, BUDGET_PROGRESS)
 D1, D2, D3 = date(2026, 1, 5), date(2026, 2, 3), date(2026, 2, 10)
 
 

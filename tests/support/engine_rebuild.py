@@ -23,7 +23,8 @@ from lake import tables as t
 
 DERIVED = (t.TRANSACTIONS, t.ACCOUNTS, t.QUARANTINE, t.BALANCE_OBSERVATIONS, t.MONTHLY_SPEND,
            t.ALERTS, t.BALANCES_DAILY, t.NET_WORTH_DAILY, t.RECURRING_PAYMENTS, t.DAILY_SPEND,
-           t.MONTHLY_CASHFLOW, t.SPEND_TRENDS, t.BUDGET_PROGRESS, t.UNUSUAL_ACTIVITY,
+           t.MONTHLY_CASHFLOW, t.SPEND_TRENDS, t.BUDGET_PROGRESS, t.EXPENSE_DAYS,
+           t.UNUSUAL_ACTIVITY,
            t.GOLD_CHANGES, t.QUALITY_RESULTS, t.STEP_MARKS)
 # Columns that say when or in which run a row was written, not what it holds.
 RUN_COLUMNS = {"updated_at", "created_at", "computed_at", "validated_at", "run_id",
