@@ -8,6 +8,7 @@ page is kept in ``test-artifacts/screenshots/``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,15 +52,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(home: Path) -> Iterator[str]:
+def dashboard_url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "FINLAKE_HOME": str(home)}
     env.pop("FINLAKE_S3_BUCKET", None)
     env.pop("FINLAKE_ENV", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "finlake.cli", "dashboard", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True)  # its own group: streamlit runs as finlake's child
+    # Output to a file, not a pipe nobody reads while the tests run: a full pipe (64 KiB of
+    # log lines) would block the server mid-test.
+    log = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "finlake.cli", "dashboard", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own group: streamlit runs as finlake's child
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -70,13 +75,29 @@ def dashboard_url(home: Path) -> Iterator[str]:
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                    raise RuntimeError(f"the dashboard did not start:\n{out[-3000:]}") from None
+                    text = log.read_text(errors="replace")
+                    raise RuntimeError(f"the dashboard did not start:\n{text[-3000:]}") from None
                 time.sleep(0.3)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it is still there after 20 s
+    (a loaded machine must not keep streamlit processes after the tests)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # children left after the parent exited
+        return
 
 
 @pytest.fixture(scope="module")
