@@ -140,7 +140,7 @@ def refresh_gold(spark: SparkSession, lake: Lake, cells: DataFrame, as_of: date,
     t = result.lap("spend", t0)
     _refresh_trends(spark, lake, cells, months, users, as_of, now, result)
     t = result.lap("trends", t)
-    _refresh_unusual(spark, lake, cells, months, users, as_of, result)
+    _refresh_unusual(spark, lake, cells, months, users, as_of, now, result)
     t = result.lap("unusual", t)
     _refresh_budget_cells(spark, lake, cells, months, as_of, approaching, result)
     result.lap("budgets", t)
@@ -166,16 +166,27 @@ def _refresh_spend(spark: SparkSession, lake: Lake, cells: DataFrame, months: li
                                     spend.monthly_cashflow(rows), cells, months, as_of, audits)
 
 
+def fed_cells(spark: SparkSession, cells: DataFrame, months: list[str], now: date,
+              span: int) -> tuple[DataFrame, list[str]]:
+    """The cells and the ``span`` months after each (up to now's month, or the newest
+    changed month): what a change in ``cells`` can move when a month is judged against the
+    ones before it. With their months."""
+    last = max(now.strftime("%Y-%m"), months[-1])
+    if all(m == last for m in months):  # a night's usual cells: nothing after them yet
+        return cells, months
+    offsets = spark.range(0, span + 1).select(F.col("id").cast("int").alias("_k"))
+    fed = cells.crossJoin(offsets).select(
+        "user_id", spend.index_month(spend.month_index() + F.col("_k")).alias("month")
+    ).filter(F.col("month") <= last).distinct()
+    fed_months = sorted({m for first in months for m in month_range(
+        first, min(shift_month(first, span), last))})
+    return fed, fed_months
+
+
 def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
                     users: DataFrame, as_of: date, now: date, result: GoldResult) -> None:
     """Trends: a cell feeds its own month and the TREND_MONTHS after it (up to now's month)."""
-    last = max(now.strftime("%Y-%m"), months[-1])
-    offsets = spark.range(0, TREND_MONTHS + 1).select(F.col("id").cast("int").alias("_k"))
-    trend_cells = cells.crossJoin(offsets).select(
-        "user_id", spend.index_month(spend.month_index() + F.col("_k")).alias("month")
-    ).filter(F.col("month") <= last).distinct()
-    trend_months = sorted({m for first in months for m in month_range(
-        first, min(shift_month(first, TREND_MONTHS), last))})
+    trend_cells, trend_months = fed_cells(spark, cells, months, now, TREND_MONTHS)
     read_months = with_months_before(trend_months, TREND_MONTHS - 1)
     primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))
@@ -185,22 +196,31 @@ def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: l
                                                   result.audits)
 
 
+def _expenses(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
+              users: DataFrame) -> DataFrame:
+    return _classified(spark, lake, months, users).join(
+        cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
+        "left_semi").filter(F.col("flow") == spend.EXPENSE)
+
+
 def _refresh_unusual(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
-                     users: DataFrame, as_of: date, result: GoldResult) -> None:
-    """Unusual activity for the cells, judged against the months before them.
+                     users: DataFrame, as_of: date, now: date, result: GoldResult) -> None:
+    """Unusual activity for the cells and the months a change in them can move (a payment is
+    judged against the 400 days before it, a category against the 3 months before).
 
     The cells' running statistics (``expense_days``) are replaced first, from the cells' own
-    rows; the cells' payments are then judged against the statistics of the 14 months before
-    them, and category spikes against ``monthly_spend``: nothing reads silver beyond the
-    cells (a lake without the statistics gets them built from all of silver once)."""
+    rows; the judged months' payments are then judged against the statistics of the 14
+    months before them, and category spikes against ``monthly_spend``: nothing reads silver
+    beyond the judged cells (a lake without the statistics gets them built from all of
+    silver once). A night's usual cells (the current month) judge only themselves."""
     ensure_expense_days(spark, lake, as_of, result.audits)
-    rows = _classified(spark, lake, months, users).join(
-        cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
-        "left_semi")
-    expenses = rows.filter(F.col("flow") == spend.EXPENSE)
+    expenses = _expenses(spark, lake, cells, months, users)
     result.rows_changed["expense_days"] = publish(spark, lake, EXPENSE_DAYS,
                                                   unusual.expense_days(expenses), cells,
                                                   months, as_of, result.audits)
+    fed, months = fed_cells(spark, cells, months, now, unusual.LOOKBACK_MONTHS)
+    if fed is not cells:  # later months to judge again: read their rows too
+        cells, expenses = fed, _expenses(spark, lake, fed, months, users)
     history = with_months_before(months, unusual.LOOKBACK_MONTHS)
     stats = delta.read_table(spark, lake, EXPENSE_DAYS).filter(
         F.col("month").isin(history)).join(users, "user_id", "left_semi")

@@ -203,3 +203,27 @@ def test_a_lake_from_before_the_statistics_builds_them_once(spark, built: Lake,
     assert stored(lake, EXPENSE_DAYS) == stored(built, EXPENSE_DAYS)
     assert [a.suite for a in result.audits].count("expense_days") == 2  # built, then the cells
     assert stored(lake, months={"2025-08"}) == stored(built, months={"2025-08"})
+
+
+def test_a_late_payment_re_judges_the_months_after_it(spark, built: Lake, tmp_path) -> None:
+    """A payment judged in July is measured against the 400 days before it: payments at the
+    same shop arriving late for May raise its usual there, and the July flag must go, as a
+    rebuild would have it (before, only the late payment's own month was judged again)."""
+    lake = copy_of(built, tmp_path / "night")
+    flagged = sorted((dict(r) for r in stored(lake, months={"2025-07"})
+                      if dict(r)["kind"] == "merchant_outlier"), key=lambda r: r["txn_id"])
+    assert flagged, "the generated history has July outliers"
+    target = flagged[0]
+    day = AS_OF + timedelta(days=1)
+    late = [txn(target["user_id"], 800_000 + n, date(2025, 5, 10 + n), str(target["amount"]),
+                target["merchant_key"].upper(), "FOOD_AND_DRINK_GROCERIES", sync_date=day)
+            for n in range(6)]
+    write_table(lake, TRANSACTIONS, read_rows(lake, TRANSACTIONS) + late)
+    cells = spark.createDataFrame([(target["user_id"], "2025-05")], "user_id string, month string")
+    refresh_gold(spark, lake, cells, day)
+    subjects = {dict(r)["subject"] for r in stored(lake)}
+    assert target["txn_id"] not in subjects
+    rebuilt = copy_of(lake, tmp_path / "rebuilt")
+    rebuild_gold(spark, rebuilt, day)
+    assert stored(lake) == stored(rebuilt)
+    assert stored(lake, EXPENSE_DAYS) == stored(rebuilt, EXPENSE_DAYS)
