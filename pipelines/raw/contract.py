@@ -238,11 +238,17 @@ def parse_page(body: bytes, key: str, sync_date: date, currencies: frozenset[str
     out.stats.pages = 1
     now = quarantined_at or datetime.now(UTC)
 
+    # Whose page it is, from where it landed: an unreadable page has no meta to say, and its
+    # quarantine row (its body) must still be the person's, for forget-user to find.
+    owner = {k: v for k, _, v in (p.partition("=") for p in key.split("/"))
+             if k in ("user", "item")}
+
     def reject(source: str, meta: dict | None, seq: str | None, section: str | None,
                reasons: list[str], record: str) -> None:
         out.rejected.append({
             "record_id": record_id(key, seq or "page"), "source": source, "raw_ref": key,
-            "user_id": meta and meta["user_id"], "item_id": meta and meta["item_id"],
+            "user_id": meta["user_id"] if meta else owner.get("user"),
+            "item_id": meta["item_id"] if meta else owner.get("item"),
             "source_seq": seq, "change_kind": section, "reason": "; ".join(reasons),
             "record": record, "sync_date": sync_date, "quarantined_at": now,
             "status": "quarantined", "released_at": None, "released_ref": None})

@@ -284,3 +284,16 @@ def test_intake_stages_and_quarantines_what_it_did_before(landed, pooled, monkey
         table = staged(landed, f"{got.staging}/{name}.parquet")
         assert table.schema == want.schema
         assert table.to_pylist() == want.to_pylist()
+
+
+@pytest.mark.parametrize("body", [b'{"response": {"added": [{"name": "unterminated',
+                                  b"not json at all", b'{"no": "meta"}', b"[1, 2]"])
+def test_an_unreadable_page_is_quarantined_as_the_person_it_landed_for(body: bytes) -> None:
+    """Soak seed 2385: forget-user found an unreadable page's quarantine row left behind (its
+    body is the person's, but user_id and item_id were null). The row now names the user and
+    item its raw key is under, so the forget deletes it with the rest."""
+    key = ("raw/transactions_sync/sync_date=2026-12-04/user=user_0001/item=G31Tf4vahq/"
+           "update=0000000003/attempt=20261204T010203000000Z-00001/page-00001.json")
+    out = parse_page(body, key, DAY, KNOWN, NOW)
+    assert [(r["user_id"], r["item_id"], r["source"]) for r in out.rejected] == [
+        ("user_0001", "G31Tf4vahq", "transactions_sync_page")]
