@@ -94,8 +94,9 @@ def transaction_flags(expenses: DataFrame, stats: DataFrame) -> DataFrame:
         "user_id", "merchant_key", "_d",
         F.coalesce(F.sum("payments").over(at_merchant), F.lit(0)).alias("_prior_n"),
         F.sum("paid").over(at_merchant).alias("_prior_sum"))
+    # one statistics row per (user, merchant, day): expense_days' keys
     merchant = merchant.join(judged.select("user_id", "merchant_key", "_d").distinct(),
-                             ["user_id", "merchant_key", "_d"], "left_semi").distinct()
+                             ["user_id", "merchant_key", "_d"], "left_semi")
     days = s.groupBy("user_id", "_d").agg(F.sum("payments").alias("_pn"),
                                           F.sum("paid").alias("_ps"),
                                           F.sum("expenses").alias("_en"))
