@@ -155,6 +155,42 @@ def test_no_id_of_a_forgotten_person_in_any_name(base, tmp_path, monkeypatch, ca
     _assert_gone(home, lake, ids)
 
 
+def test_a_quarantine_row_from_before_its_owner_was_recorded_is_forgotten(
+        base, tmp_path, monkeypatch, capsys) -> None:
+    """Soak seed 2385: an unreadable page quarantined before 74103c9 has no user_id; its raw
+    object (under ``user=U/``) and its body are still the person's. Forgetting them deletes
+    it; the same kind of row of someone else stays."""
+    from deltalake import write_deltalake
+
+    from lake.arrow import arrow_schema
+    from lake.tables import QUARANTINE
+
+    home, lake = _copy(base, tmp_path, monkeypatch)
+    user_id = FORGOTTEN[0]
+    ids = _identifiers(lake, user_id)
+    txn = next(r["partner_txn_id"] for r in _rows(lake, "transactions", user_id))
+
+    def legacy(owner: str, record: str) -> dict:
+        item = next(k for k in lake.store.list("raw/") if f"/user={owner}/item=" in k)
+        return {c: None for c in QUARANTINE.column_names} | {
+            "record_id": f"legacy-{owner}", "source": "transactions_sync_page",
+            "raw_ref": item, "reason": "page is not valid JSON", "record": record,
+            "sync_date": FIRST, "quarantined_at": datetime.now(UTC), "status": "quarantined"}
+
+    import pyarrow as pa
+    rows = [legacy(user_id, '{"transaction_id": "' + txn + '", "trunc'),
+            legacy(KEPT, '{"added": [')]
+    write_deltalake(lake.uri(QUARANTINE), pa.Table.from_pylist(
+        rows, schema=arrow_schema(QUARANTINE)), mode="append",
+        partition_by=list(QUARANTINE.partition_by) or None,
+        storage_options=lake.storage_options())
+
+    _forget(user_id, capsys)
+    left = [r["record_id"] for r in lake.delta(QUARANTINE).to_pyarrow_table().to_pylist()]
+    assert "legacy-" + user_id not in left and "legacy-" + KEPT in left
+    _assert_gone(home, lake, ids)
+
+
 def test_two_forgets_then_every_writer_works_on_sail(base, tmp_path, monkeypatch,
                                                      capsys) -> None:
     home, lake = _copy(base, tmp_path, monkeypatch)
