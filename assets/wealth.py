@@ -58,26 +58,22 @@ def _skipped(context: dg.AssetExecutionContext, mark: dict, suites: list[str], a
 def recurring_payments(context: dg.AssetExecutionContext, lake: LakeResource,
                        spark: SparkResource):
     """Subscriptions and bills: cadence, next expected date, price increases, misses."""
-    from lake.tables import GOLD_CHANGES, RECURRING_PAYMENTS, TRANSACTIONS
-    from pipelines.silver.changes import changed_cells
-    from pipelines.wealth.refresh import refresh_recurring
+    from pipelines.wealth.refresh import RECURRING_INPUTS, recurring_night
 
     session, the_lake = spark.session(), lake.lake()
     day = date.fromisoformat(context.partition_key)
-    tables = (TRANSACTIONS, GOLD_CHANGES, RECURRING_PAYMENTS)
     mark = step_marks.unchanged(the_lake, "recurring_payments", day,
-                                step_marks.table_states(the_lake, tables))
+                                step_marks.table_states(the_lake, RECURRING_INPUTS))
     if mark is not None:
         yield from _skipped(context, mark, ["recurring_payments"], "recurring_payments")
         return
-    users = changed_cells(session, the_lake, day).select("user_id").distinct()
     audits: list = []
-    n = yield from published(
-        lambda: refresh_recurring(session, the_lake, as_of=day, users=users, audits=audits),
+    detail = yield from published(
+        lambda: recurring_night(session, the_lake, day, audits, context.run_id),
         lambda _: suite_checks(audits, "recurring_payments"))
-    step_marks.record(the_lake, "recurring_payments", day,
-                      step_marks.table_states(the_lake, tables), {"rows_written": n},
-                      context.run_id)
+    context.log.info(f"recurring_payments: {detail['scope']} as of {detail['as_of']}, "
+                     f"{detail['rows_written']} rows written")
+    n = detail["rows_written"]
     yield from suite_checks(audits, "recurring_payments")
     if not audits:  # no user in scope: nothing was staged
         yield dg.AssetCheckResult(check_name="recurring_payments_suite",

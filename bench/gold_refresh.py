@@ -187,7 +187,7 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
     from core.months import shift_month as shift
     from lake import delta
     from lake.tables import BALANCE_OBSERVATIONS, TRANSACTIONS
-    from pipelines.silver.changes import log_changes
+    from pipelines.silver.changes import log_changes, log_series
 
     silver = delta.read_table(spark, lake, TRANSACTIONS)
     month, late_month = f"{day:%Y-%m}", shift(f"{day:%Y-%m}", -6)
@@ -254,6 +254,7 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
     )
     changes = spark.createDataFrame(changes.collect(), schema=changes.schema)  # pin
     log_changes(spark, lake, day, changes.select("user_id", F.col("posted_month").alias("month")))
+    log_series(spark, lake, day, changes)  # the bench's edits keep each row's merchant
     months = sorted({r[0] for r in changes.select("posted_month").distinct().collect()})
     delta.merge(spark, lake, TRANSACTIONS, changes, partitions=months)
     obs = (
@@ -271,7 +272,7 @@ def night_of_changes(spark, lake, users: int, day: date, per_day: int) -> int:  
 def nightly_gold(spark, lake, day: date) -> dict:  # noqa: ANN001
     from pipelines.gold.refresh import refresh_gold
     from pipelines.silver.changes import changed_cells
-    from pipelines.wealth.refresh import refresh_net_worth, refresh_recurring
+    from pipelines.wealth.refresh import recurring_night, refresh_net_worth
 
     out = {}
     t = time.perf_counter()
@@ -279,7 +280,7 @@ def nightly_gold(spark, lake, day: date) -> dict:  # noqa: ANN001
     result = refresh_gold(spark, lake, cells, day)
     out["spend_budgets_unusual_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    refresh_recurring(spark, lake, as_of=day, users=cells.select("user_id").distinct())
+    recurring_night(spark, lake, day, [])
     out["recurring_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     refresh_net_worth(spark, lake, day)

@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import old_new
 from bench.gold_refresh import END, synth_history
 
 DAY = END + timedelta(days=1)
@@ -112,25 +113,9 @@ def one_history(spark, users: int, years: int, per_day: int, rounds: int) -> dic
         print(f"[{years}y] {n:,} silver rows, {users:,} users; gold rebuilt in "
               f"{time.perf_counter() - t:.1f}s", flush=True)
         add_night(spark, base, users)
-        times: dict[str, list[float]] = {"old": [], "new": []}
-        for r in range(rounds):
-            lakes = {}
-            for name in ("old", "new"):
-                shutil.rmtree(root / name, ignore_errors=True)
-                shutil.copytree(root / "base", root / name)
-                lakes[name] = Lake(str(root / name))
-            for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                times[name].append(round((run_old if name == "old" else run_new)(
-                    spark, lakes[name]), 2))
-                print(f"[{years}y] round {r + 1}: {name} {times[name][-1]}s", flush=True)
-            same = flags(lakes["old"]) == flags(lakes["new"])
-            print(f"[{years}y] round {r + 1}: same flags: {same} ({len(flags(lakes['new']))})",
-                  flush=True)
-            if not same:
-                raise SystemExit("the old and new flags differ")
-        old, new = statistics.median(times["old"]), statistics.median(times["new"])
-        return {"silver_rows": n, "users": users, "old_s": times["old"], "new_s": times["new"],
-                "ratio_old_over_new": round(old / new, 2)}
+        out = old_new.rounds(spark, root, f"{years}y", rounds, {"old": run_old, "new": run_new},
+                             flags, "flags")
+        return {"silver_rows": n, "users": users, "flags": out.pop("count"), **out}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

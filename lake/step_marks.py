@@ -70,6 +70,39 @@ def record(lake: Lake, step: str, day: date, inputs: dict[str, Any],
         "recorded_at": datetime.now(UTC)}])
 
 
+# Commits that rewrite files without changing a table's rows (lake/maintenance.py).
+LAYOUT_ONLY = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
+
+
+def last_state(lake: Lake, step: str, t: Table) -> dict[str, Any] | None:
+    """The ``detail`` of ``step``'s most recently recorded mark, of any day, if ``t`` (a table
+    the step writes) holds exactly what that run left: the same table, and no commit since
+    but layout-only ones (compaction, vacuum). None otherwise (never run, a run killed after
+    publishing, another writer such as forget-user): the caller must not trust what it
+    believes ``t`` holds, and recomputes it all."""
+    if not lake.exists(STEP_MARKS):
+        return None
+    import pyarrow.dataset as ds
+
+    rows = read_rows(lake, STEP_MARKS, ds.field("step") == step)
+    if not rows:
+        return None
+    mark = max(rows, key=lambda r: r["recorded_at"])
+    left = json.loads(mark["inputs"]).get(t.name, "")
+    dt = lake.delta(t)
+    if dt is None or ":" not in left:
+        return None
+    table_id, _, version = left.rpartition(":")
+    if table_id != dt.metadata().id or int(version) > dt.version():
+        return None
+    since = [c for c in dt.history(dt.version() - int(version))
+             if int(c.get("version", -1)) > int(version)]
+    if len(since) != dt.version() - int(version) or any(
+            c.get("operation") not in LAYOUT_ONLY for c in since):
+        return None
+    return json.loads(mark["detail"] or "{}")
+
+
 def _plain(inputs: dict[str, Any]) -> dict[str, Any]:
     """JSON-comparable form (what a stored mark reads back as)."""
     return json.loads(json.dumps(inputs, sort_keys=True, default=str))

@@ -110,6 +110,21 @@ GOLD_CHANGES = Table(
     partition_by=("sync_date",),
 )
 
+SERIES_CHANGES = Table(
+    name="series_changes",
+    layer="ops",
+    description="The (user, merchant) series a sync day changed in silver, the merchant a "
+                "modified row leaves included: what recurring payments recompute. Written "
+                "before the silver MERGE, so a crash cannot lose one.",
+    columns=(
+        ("sync_date", "date"),
+        ("user_id", "string"),
+        ("merchant_key", "string"),
+    ),
+    keys=("sync_date", "user_id", "merchant_key"),
+    partition_by=("sync_date",),
+)
+
 STEP_MARKS = Table(
     name="step_marks",
     layer="ops",

@@ -37,10 +37,14 @@ CONTENT = [c for c in PARTNER_COLUMNS if c not in BOOKKEEPING]
 
 def place_in_months(spark: SparkSession, lake: Lake, rows: DataFrame,
                     stage: Callable[[DataFrame], DataFrame] | None = None
-                    ) -> tuple[DataFrame, list[str], list[tuple[str, str]]]:
+                    ) -> tuple[DataFrame, list[str], list[tuple[str, str]], DataFrame]:
     """Give each batch row the month it lives in; list every month the batch touches and
     every (user_id, month) cell, the month a row leaves included. ``stage`` writes the
-    placed rows once (write-audit-publish) and returns them read back."""
+    placed rows once (write-audit-publish) and returns them read back.
+
+    The fourth value is every (user_id, merchant_key) series the batch changes, the merchant
+    a modified or removed row leaves included: lazy, it reads silver, so it must be used
+    before the MERGE (afterwards the merchant a row left is gone)."""
     current = read_table(spark, lake, TRANSACTIONS).select(
         *KEYS, F.col("posted_month").alias("_current_month"))
     placed = rows.join(current, KEYS, "left").withColumn(
@@ -56,7 +60,14 @@ def place_in_months(spark: SparkSession, lake: Lake, rows: DataFrame,
         "m IS NOT NULL").distinct()
     cells = sorted((r["user_id"], r["m"]) for r in cells_df.collect())
     months = sorted({m for _, m in cells})
-    return placed.drop("_current_month"), months, [c for c in cells if c[1] != UNSEEN_MONTH]
+    stored = placed.filter(F.col("_current_month").isNotNull()).select(*KEYS)
+    left = read_table(spark, lake, TRANSACTIONS).filter(
+        F.col("posted_month").isin(*months)).select(*KEYS, "user_id", "merchant_key").join(
+        stored, KEYS, "left_semi")
+    series = placed.select("user_id", "merchant_key").unionByName(
+        left.select("user_id", "merchant_key"))
+    return (placed.drop("_current_month"), months, [c for c in cells if c[1] != UNSEEN_MONTH],
+            series)
 
 
 def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months: list[str]

@@ -31,7 +31,7 @@ from pipelines.health.institutions import alert_key
 from pipelines.raw.contract import ContractStats
 from pipelines.raw.intake import stage_landed_pages
 from pipelines.silver import rows as silver
-from pipelines.silver.changes import log_changes
+from pipelines.silver.changes import log_changes, log_series
 from pipelines.silver.merge import (
     UNSEEN_MONTH,
     apply_supersession,
@@ -95,12 +95,14 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
     months: list[str] = []
     if changes is not None:
         rows = categorised_day(spark, lake, changes, intake.staging)
-        placed, months, cells = place_in_months(spark, lake, rows, stage=lambda df: stage_frame(
-            spark, lake, df, f"{intake.staging}/silver"))
+        placed, months, cells, series = place_in_months(
+            spark, lake, rows, stage=lambda df: stage_frame(
+                spark, lake, df, f"{intake.staging}/silver"))
         silver_audit = audit_before_publish(lake, "silver_transactions", placed, scope,
                                             sync_date, result.audits, held=held)
         log_changes(spark, lake, sync_date, spark.createDataFrame(
             cells, schema="user_id string, month string"))
+        log_series(spark, lake, sync_date, series)
         result.changes = silver_audit.rows
         if armed("merge.mid"):
             placed = _die_while_merging(placed)

@@ -72,18 +72,18 @@ def lookback_months(as_of: date) -> list[str]:
     return month_range(shift_month(last, 1 - LOOKBACK_MONTHS), last)
 
 
-def due_users(stored: DataFrame, as_of: date) -> DataFrame:
-    """``user_id`` of users with a stored series (``recurring_payments`` rows) that is not
-    flagged missed yet but is missed as of ``as_of``."""
+def flipped_series(stored: DataFrame, as_of: date) -> DataFrame:
+    """``user_id, merchant_key`` of stored series (``recurring_payments`` rows) whose
+    ``missed_payment`` as of ``as_of`` is not what is stored: turning missed as the days pass,
+    or no longer missed as of an earlier day. The flag is the only column that depends on
+    the day rather than on the series' charges."""
     grace: Column = F.lit(None).cast("int")
     for c in CADENCES:
         grace = F.when(F.col("cadence") == c.name, F.lit(c.grace_days)).otherwise(grace)
-    missed = F.lit(as_of) > F.date_add(F.col("next_expected_date"), grace)
-    return (
-        stored.filter(~F.coalesce(F.col("missed_payment"), F.lit(False)) & missed)
-        .select("user_id")
-        .distinct()
-    )
+    missed = F.coalesce(F.lit(as_of) > F.date_add(F.col("next_expected_date"), grace),
+                        F.lit(False))
+    return stored.filter(F.coalesce(F.col("missed_payment"), F.lit(False)) != missed).select(
+        *KEYS)
 
 
 def _median(values: Column) -> Column:

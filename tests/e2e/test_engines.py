@@ -115,7 +115,7 @@ def test_every_table_is_the_same_on_sail_and_on_spark_with_delta(lakes) -> None:
     rows = {table.name: table_rows(str(spark / "lake"), table) for table in DERIVED}
     for name in ("transactions", "accounts", "monthly_spend", "daily_spend", "budget_progress",
                  "balances_daily", "net_worth_daily", "recurring_payments", "spend_trends",
-                 "alerts", "gold_changes", "quality_results"):
+                 "alerts", "gold_changes", "series_changes", "quality_results"):
         assert rows[name], f"{name} is empty: the comparison would prove nothing"
     assert _differences(sail, spark) == {}
 

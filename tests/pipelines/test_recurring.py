@@ -13,7 +13,7 @@ from pipelines.wealth.recurring import (
     LOOKBACK_DAYS,
     LOOKBACK_MONTHS,
     OUTPUT_COLUMNS,
-    due_users,
+    flipped_series,
     lookback_months,
     recurring_payments,
 )
@@ -165,9 +165,16 @@ def test_lookback_window_covers_a_yearly_series_until_missed() -> None:
         day += timedelta(days=1)
 
 
-def test_due_users_are_those_with_a_series_turning_missed(result, spark) -> None:
+def test_flipped_series_are_those_whose_missed_flag_the_day_changes(result, spark) -> None:
     stored = spark.createDataFrame(list(result.values()))
-    assert {r.user_id for r in due_users(stored, AS_OF).collect()} == set()  # gas: missed
-    later = date(2026, 7, 21)  # past u1's netflix and gym grace, not u2's netflix
-    assert {r.user_id for r in due_users(stored, later).collect()} == {"u1"}
-    assert {r.user_id for r in due_users(stored, date(2026, 8, 1)).collect()} == {"u1", "u2"}
+
+    def flipped(day: date) -> set[tuple[str, str]]:
+        return {(r.user_id, r.merchant_key) for r in flipped_series(stored, day).collect()}
+
+    assert flipped(AS_OF) == set()  # as stored (gas: missed already)
+    later = date(2026, 7, 21)  # past u1's netflix, spotify and gym grace, not u2's netflix
+    u1 = {("u1", "netflix"), ("u1", "spotify"), ("u1", "gym")}
+    assert flipped(later) == u1
+    assert flipped(date(2026, 8, 1)) == u1 | {("u2", "netflix")}
+    # As of an earlier day the gas series is not missed yet: that flips too.
+    assert flipped(AS_OF - timedelta(days=20)) == {("u1", "gas")}

@@ -160,11 +160,11 @@ def _expected(spark, rows: list[dict[str, Any]], user: str, as_of: date = AS_OF)
     return {tuple(r) for r in found.collect()}
 
 
-def _users(spark, *ids: str):
-    return spark.createDataFrame([(u,) for u in ids], schema="user_id string")
+def _series(spark, *pairs: tuple[str, str]):
+    return spark.createDataFrame(list(pairs), schema="user_id string, merchant_key string")
 
 
-def test_recurring_refresh_for_one_user(spark, lake: Lake) -> None:
+def test_recurring_refresh_for_changed_series(spark, lake: Lake) -> None:
     rows = history()
     write_table(lake, TRANSACTIONS, rows)
     assert refresh_recurring(spark, lake, AS_OF) == 5
@@ -175,9 +175,10 @@ def test_recurring_refresh_for_one_user(spark, lake: Lake) -> None:
     rows = [dict(r, status="removed") if r["merchant_key"] == "spotify" else r for r in rows]
     rows += _charges("A", "NETFLIX", [date(2026, 7, 5)], "17.99")  # price rise: update
     rows += _charges("A", "DISNEY", _fifths(range(4, 7), day=2), "9.99")  # new: insert
-    rows += _charges("B", "HULU", [AS_OF], "7.99")  # B changed, not refreshed
+    rows += _charges("B", "HULU", [AS_OF], "7.99")  # B changed, not in scope
     write_table(lake, TRANSACTIONS, rows)
-    assert refresh_recurring(spark, lake, AS_OF, users=_users(spark, "A")) == 3
+    changed = _series(spark, ("A", "spotify"), ("A", "netflix"), ("A", "disney"))
+    assert refresh_recurring(spark, lake, AS_OF, series=changed, since=AS_OF) == 3
 
     a = _stored(spark, lake, "A")
     assert a == _expected(spark, rows, "A")
@@ -185,15 +186,22 @@ def test_recurring_refresh_for_one_user(spark, lake: Lake) -> None:
     assert _stored(spark, lake, "B") == b_before
     assert _stored(spark, lake, "B") != _expected(spark, rows, "B")
 
-    assert refresh_recurring(spark, lake, AS_OF, users=_users(spark, "A")) == 0
-    assert refresh_recurring(spark, lake, AS_OF, users=_users(spark, "nobody")) == 0
-    assert refresh_recurring(spark, lake, AS_OF, users=_users(spark)) == 0
-    assert refresh_recurring(spark, lake) == 1  # all users, as of the last sync: B's hulu
+    assert refresh_recurring(spark, lake, AS_OF, series=changed, since=AS_OF) == 0
+    assert refresh_recurring(spark, lake, AS_OF, series=_series(spark, ("nobody", "x")),
+                             since=AS_OF) == 0
+    assert refresh_recurring(spark, lake, AS_OF, series=_series(spark), since=AS_OF) == 0
+    # A changed series of B's alone: B's gym, untouched, is not read again.
+    assert refresh_recurring(spark, lake, AS_OF, series=_series(spark, ("B", "hulu")),
+                             since=AS_OF) == 1
     assert _stored(spark, lake, "B") == _expected(spark, rows, "B")
+    assert refresh_recurring(spark, lake) == 0  # all series, as of the last sync: the same
     assert _stored(spark, lake, "A") == a
 
 
-def test_recurring_outside_the_window_is_deleted(spark, lake: Lake) -> None:
+def test_recurring_window_moving_recomputes_the_series_it_changes(spark, lake: Lake) -> None:
+    """From a day three years back to today, every month of both windows moved: the series
+    with a charge in them are recomputed (A's netflix gone, spotify found, B's hulu gone)
+    although no series was logged as changed; as a full recompute gives."""
     old = date(2023, 7, 10)
     rows = _charges("A", "NETFLIX", _fifths(range(1, 7), year=2023), "15.49")
     rows += _charges("A", "SPOTIFY", _fifths(range(1, 7)), "13.99")
@@ -203,21 +211,22 @@ def test_recurring_outside_the_window_is_deleted(spark, lake: Lake) -> None:
     assert {r[1] for r in _stored(spark, lake, "A")} == {"netflix"}
     assert {r[1] for r in _stored(spark, lake, "B")} == {"hulu"}
 
-    assert refresh_recurring(spark, lake, AS_OF, users=_users(spark, "A")) == 2
-    assert {r[1] for r in _stored(spark, lake, "A")} == {"spotify"}
+    assert refresh_recurring(spark, lake, AS_OF, series=_series(spark), since=old) == 3
     recent = [r for r in rows if r["posted_date"].year == 2026]
+    assert {r[1] for r in _stored(spark, lake, "A")} == {"spotify"}
     assert _stored(spark, lake, "A") == _expected(spark, recent, "A")
-    assert {r[1] for r in _stored(spark, lake, "B")} == {"hulu"}  # B not in scope: kept
-    refresh_recurring(spark, lake, AS_OF)
     assert _stored(spark, lake, "B") == set()
 
 
-def test_recurring_series_turning_missed_is_refreshed(spark, lake: Lake) -> None:
+def test_recurring_series_whose_missed_flag_flips_are_refreshed(spark, lake: Lake) -> None:
     rows = history()
     write_table(lake, TRANSACTIONS, rows)
     refresh_recurring(spark, lake, AS_OF)
     later = date(2026, 7, 25)  # B's hulu (last 06-09, next ~07-09, 7 days' grace) is missed
-    assert refresh_recurring(spark, lake, later, users=_users(spark, "A")) >= 1
+    assert refresh_recurring(spark, lake, later, series=_series(spark), since=AS_OF) >= 1
     hulu = [r for r in _stored(spark, lake, "B") if r[1] == "hulu"]
     assert hulu and hulu[0][9] is True
     assert _stored(spark, lake, "B") == _expected(spark, rows, "B", later)
+    # And back: as of the earlier day again, it is not missed.
+    assert refresh_recurring(spark, lake, AS_OF, series=_series(spark), since=later) >= 1
+    assert _stored(spark, lake, "B") == _expected(spark, rows, "B", AS_OF)

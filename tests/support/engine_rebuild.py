@@ -25,7 +25,7 @@ DERIVED = (t.TRANSACTIONS, t.ACCOUNTS, t.QUARANTINE, t.BALANCE_OBSERVATIONS, t.M
            t.ALERTS, t.BALANCES_DAILY, t.NET_WORTH_DAILY, t.RECURRING_PAYMENTS, t.DAILY_SPEND,
            t.MONTHLY_CASHFLOW, t.SPEND_TRENDS, t.BUDGET_PROGRESS, t.EXPENSE_DAYS,
            t.UNUSUAL_ACTIVITY,
-           t.GOLD_CHANGES, t.QUALITY_RESULTS, t.STEP_MARKS)
+           t.GOLD_CHANGES, t.SERIES_CHANGES, t.QUALITY_RESULTS, t.STEP_MARKS)
 # Columns that say when or in which run a row was written, not what it holds.
 RUN_COLUMNS = {"updated_at", "created_at", "computed_at", "validated_at", "run_id",
                "report_uri", "sent_at", "ingested_at", "merged_at", "staged_at",
