@@ -165,7 +165,7 @@ def main() -> None:
     print("\nhistory  silver rows  series  old s (median)  new s (median)  old/new")
     for y, r in results.items():
         print(f"{y:>6}y {r['silver_rows']:>12,} {r['series']:>7,} "
-              f"{statistics.median(r['old_s']):>15} {statistics.median(r['new_s']):>15} "
+              f"{statistics.median(r['old_s']):>15.2f} {statistics.median(r['new_s']):>15.2f} "
               f"{r['ratio_old_over_new']:>8}")
     print(json.dumps({"machine": f"{platform.machine()} {platform.system()}",
                       "results": {str(k): v for k, v in results.items()}}))
