@@ -175,12 +175,11 @@ def test_timeout_fault(running: RunningBank) -> None:
     t0 = time.monotonic()
     assert api.transactions_sync(_req(token)).added  # answers normally, only late
     assert time.monotonic() - t0 >= 0.9
-    # The fault's two calls are spent: the third is not held back. Its answer came within the
-    # 0.5 s read timeout (or the call would raise); the whole call, client work included, stays
-    # well under the fault's 1 s delay even on a loaded machine (it once took 0.57 s at load 5).
-    t0 = time.monotonic()
+    # The fault's two calls are spent: the third is not held back. The server holds a delayed
+    # answer back whole, so with a 0.5 s read timeout a delayed call raises as the first did;
+    # no wall-clock bound on the call (client work under load took 0.57 s at load 5 and
+    # 0.98 s at load 6: a timing assertion, not a proof), and the fault log says no fault.
     assert api.transactions_sync(_req(token), _request_timeout=0.5).added
-    assert time.monotonic() - t0 < 0.9
     assert [(e["kind"], e["request"]) for e in bank.fault_log] == [("timeout", 0),
                                                                    ("timeout", 1)]
 
