@@ -121,8 +121,11 @@ def override(settings: Settings, user_id: str, category: str, merchant: str | No
     return 0
 
 
-def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
-    """Run the engine (rules -> model) on a labelled CSV; print accuracy/coverage/macro-F1."""
+def categorise_eval(settings: Settings, path: Path, threshold: float,
+                    predictions: Path | None = None) -> int:
+    """Run the engine (rules -> model) on a labelled CSV; print accuracy, coverage,
+    primary-level accuracy, abstention on should-stay-uncategorised lines and macro-F1;
+    ``predictions``: write each line's category, source and confidence there (CSV)."""
     from assets.resources import spark_resource
     from lake import models
     from pipelines.categories.categorise import categorise
@@ -132,14 +135,18 @@ def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
 
     try:
         labelled = read_labelled_csv(path)
+        if predictions is not None:
+            _writable(predictions)
     except (OSError, ValueError) as exc:
         print(f"finlake categorise-eval: {exc}", file=sys.stderr)
         return 2
     spark, lake = spark_resource(settings).session(), _lake(settings)
     seed_reference(spark, lake)
     rows = spark.createDataFrame(
-        [("eval", str(i), normalise(d).key, d) for i, d in enumerate(labelled["description"])],
-        schema="user_id string, row_id string, merchant_key string, description string")
+        [("eval", str(i), normalise(d).key, d, float(a)) for i, (d, a) in
+         enumerate(zip(labelled["description"], labelled["amount"], strict=True))],
+        schema="user_id string, row_id string, merchant_key string, description string, "
+               "amount double")
     inputs = engine_inputs(spark, lake)
     inputs["overrides"] = inputs["overrides"].limit(0)  # no user of the lake owns these rows
     out = categorise(rows, **inputs, threshold=threshold)
@@ -148,12 +155,57 @@ def categorise_eval(settings: Settings, path: Path, threshold: float) -> int:
     sources = [got[str(i)]["category_source"] for i in range(len(labelled))]
     metrics = evaluate(list(labelled["category"]), preds)
     summary = {k: metrics[k] for k in ("accuracy", "coverage", "accuracy_on_covered",
+                                       "primary_accuracy", "abstention", "should_abstain",
                                        "macro_f1")}
     summary.update(rows=len(labelled), threshold=threshold,
                    model_version=models.current_version(lake.store),
                    by_source={s: sources.count(s) for s in sorted(set(sources))})
+    if predictions is not None:
+        _write_predictions(predictions, labelled, [got[str(i)] for i in range(len(labelled))])
+        summary["predictions"] = str(predictions)
     print(json.dumps(summary))
     return 0
+
+
+PREDICTION_HEADER = ("description", "amount", "category", "merchant_key", "predicted",
+                     "source", "confidence", "correct")
+
+
+def _writable(path: Path) -> None:
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path}: not a regular file; give a CSV path for --predictions")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: no such directory for --predictions")
+
+
+def _write_predictions(path: Path, labelled: object, rows: list) -> None:
+    """One line per labelled line: its label, merchant key, what the engine said (category,
+    source, confidence) and whether that is right (an abstention is right on UNCATEGORISED).
+    Written to a temporary file and renamed, so a failure leaves no half-written file."""
+    import csv
+    import os
+    import tempfile
+
+    from pipelines.categories.evaluation import UNCATEGORISED
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(PREDICTION_HEADER)
+            for (desc, amount, label), r in zip(
+                    labelled[["description", "amount", "category"]].itertuples(index=False),
+                    rows, strict=True):
+                pred = r["category"]
+                right = pred is None if label == UNCATEGORISED else pred == label
+                conf = r["category_confidence"]
+                w.writerow((desc, amount, label, r["merchant_key"], pred or "",
+                            r["category_source"], "" if conf is None else round(conf, 4),
+                            int(right)))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def sandbox_labelled(out: Path, seed: int, users: int, days: int) -> int:
@@ -170,7 +222,7 @@ def sandbox_labelled(out: Path, seed: int, users: int, days: int) -> int:
 
 def _categorise_eval(settings: Settings, args: argparse.Namespace) -> int:
     return categorise_eval(settings, args.file, settings.category_threshold
-                           if args.threshold is None else args.threshold)
+                           if args.threshold is None else args.threshold, args.predictions)
 
 
 def register(sub: Subparsers) -> None:
@@ -193,7 +245,11 @@ def register(sub: Subparsers) -> None:
         settings, args.user, args.name, args.primary))
 
     ev = sub.add_parser("categorise-eval", help="evaluate categorisation on a labelled CSV")
-    ev.add_argument("file", type=Path, help="CSV with header description,amount,category")
+    ev.add_argument("file", type=Path, help="CSV with header description,amount,category "
+                    "(optionally ,merchant); category UNCATEGORISED marks a line that should "
+                    "stay uncategorised")
+    ev.add_argument("--predictions", type=Path, default=None, metavar="OUT.csv",
+                    help="write each line's predicted category, source and confidence here")
     ev.add_argument("--threshold", type=fraction, default=None,
                     help="model confidence threshold, 0 to 1 (default FINLAKE_CATEGORY_THRESHOLD)")
     ev.set_defaults(handler=_categorise_eval)

@@ -22,12 +22,13 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
-RULE_CONFIDENCE = {"seed": 0.95, "crowd": 0.9, "pattern": 0.85}
+RULE_CONFIDENCE = {"seed": 0.95, "crowd": 0.9, "pattern": 0.85, "fallback": 0.6}
 DEFAULT_THRESHOLD = 0.6
 CATEGORY_COLUMNS = ("category", "category_source", "category_confidence")
-LAYER_COLUMNS = ("_r_category", "_r_source", "_model_category", "_model_confidence")
+LAYER_COLUMNS = ("_r_category", "_r_source", "_model_category", "_model_confidence",
+                 "_f_category")
 
 
 def model_scores(keys: DataFrame, model: dict[str, Any], threshold: float) -> DataFrame:
@@ -45,33 +46,57 @@ def model_scores(keys: DataFrame, model: dict[str, Any], threshold: float) -> Da
             yield pred.rename(columns={"model_category": "_model_category",
                                        "model_confidence": "_model_confidence"})
 
-    return keys.select("merchant_key").mapInPandas(predict, schema)
+    # One task: the keys no rule decided are few, and each task would load the model (a
+    # knowledge-base model is a few MiB) in its Python worker.
+    return keys.select("merchant_key").coalesce(1).mapInPandas(predict, schema)
 
 
 def key_rule_matches(keys: DataFrame, rules: DataFrame) -> DataFrame:
     """Per distinct merchant key, the rule whose key equals it or is its longest word-prefix
-    ("shell" matches "shell oil"): (merchant_key, _r_category, _r_source)."""
+    ("shell" matches "shell oil"): (merchant_key, _r_category, _r_source).
+
+    An equi-join: each key's word prefixes (up to :data:`MAX_PREFIX_WORDS`) against the
+    rules' keys, so the cost follows keys x words, not keys x rules."""
+    from pipelines.categories.merchants import exact_only_keys
+
     r = rules.select(F.col("merchant_key").alias("_r_key"),
                      F.col("category").alias("_r_category"),
                      F.col("source").alias("_r_source"))
     k = keys.select("merchant_key").distinct().filter(F.col("merchant_key") != "")
-    hit = (k["merchant_key"] == r["_r_key"]) | k["merchant_key"].startswith(
-        F.concat(r["_r_key"], F.lit(" ")))
-    best = Window.partitionBy("merchant_key").orderBy(F.length("_r_key").desc(), "_r_key")
-    return (k.join(F.broadcast(r), hit).withColumn("_n", F.row_number().over(best))
-            .filter("_n = 1").select("merchant_key", "_r_category", "_r_source"))
+    words = F.split(F.col("merchant_key"), " ")
+    n_words = F.size(words)
+    prefixes = k.select("merchant_key", n_words.alias("_words"), F.explode(F.sequence(
+        F.lit(1), F.least(n_words, F.lit(MAX_PREFIX_WORDS)))).alias("_n"))
+    prefixes = prefixes.withColumn("_r_key", F.array_join(F.slice(
+        F.split(F.col("merchant_key"), " "), F.lit(1), F.col("_n")), " "))
+    # as merchants.prefix_ok: a one-word article, region code, city or generic word matches
+    # only itself
+    prefix_ok = (F.col("_n") > 1) | (
+        (F.length("_r_key") >= 2) & ~F.col("_r_key").isin(*exact_only_keys()))
+    best = Window.partitionBy("merchant_key").orderBy(F.col("_n").desc())
+    return (prefixes.join(r, "_r_key")
+            .filter((F.col("_n") == F.col("_words")) | prefix_ok)
+            .withColumn("_rank", F.row_number().over(best))
+            .filter("_rank = 1").select("merchant_key", "_r_category", "_r_source"))
+
+
+MAX_PREFIX_WORDS = 8
 
 
 def pattern_matches(rows: DataFrame, patterns: DataFrame) -> DataFrame:
-    """Per distinct description, the first pattern rule (by priority) it matches."""
+    """Per distinct description, the first pattern rule (by priority) it matches:
+    (description, _p_category, _p_stage); the stage says when it decides (``first``: before
+    key rules, ``after``: when no key rule does, ``fallback``: when the model does not
+    either; see :func:`pipelines.categories.reference.pattern_rules`)."""
     d = rows.select("description").distinct().filter(F.col("description").isNotNull())
+    stage = (F.col("stage") if "stage" in patterns.columns else F.lit("after")).alias("_p_stage")
     p = patterns.select(F.col("priority").alias("_p_priority"),
                         F.col("pattern").alias("_p_pattern"),
-                        F.col("category").alias("_p_category"))
+                        F.col("category").alias("_p_category"), stage)
     first = Window.partitionBy("description").orderBy("_p_priority")
     return (d.join(F.broadcast(p), F.expr("description RLIKE _p_pattern"))
             .withColumn("_n", F.row_number().over(first)).filter("_n = 1")
-            .select("description", "_p_category"))
+            .select("description", "_p_category", "_p_stage"))
 
 
 def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | None = None,
@@ -81,22 +106,33 @@ def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | Non
     ``rows`` (neither depends on the person): those columns plus ``_r_category``,
     ``_r_source``, ``_model_category`` and ``_model_confidence``.
 
-    Merchant-key rules first (exact or word-prefix), then description patterns. The model
-    scores each distinct key no rule decided, once (a person's override may still win: see
-    :func:`apply_layers`)."""
+    Merchant-key rules first (exact or word-prefix), description patterns by stage (see
+    :func:`pattern_matches`). The model scores each distinct key no key rule decided, once (a
+    person's override may still win: see :func:`apply_layers`)."""
     use_patterns = patterns is not None and "description" in rows.columns
     on = ["merchant_key", "description"] if "description" in rows.columns else ["merchant_key"]
-    d = rows.select(*on).distinct().join(key_rule_matches(rows, rules), "merchant_key", "left")
+    matched = key_rule_matches(rows, rules)
+    d = rows.select(*on).distinct().join(matched, "merchant_key", "left")
     if use_patterns:
+        stage = F.coalesce(F.col("_p_stage"), F.lit("after"))
+        pattern_wins = F.col("_p_category").isNotNull() & (stage != "fallback") & (
+            F.col("_r_category").isNull() | (stage == "first"))
+        fallback = F.col("_p_category").isNotNull() & (stage == "fallback") \
+            & F.col("_r_category").isNull()
         d = d.join(pattern_matches(rows, patterns), "description", "left").withColumn(
-            "_r_source", F.when(F.col("_r_category").isNull() & F.col("_p_category").isNotNull(),
-                                F.lit("pattern")).otherwise(F.col("_r_source"))
-        ).withColumn("_r_category", F.coalesce("_r_category", "_p_category")).drop("_p_category")
+            "_r_source", F.when(pattern_wins, F.lit("pattern")).otherwise(F.col("_r_source"))
+        ).withColumn("_f_category", F.when(fallback, F.col("_p_category"))
+        ).withColumn("_r_category", F.when(pattern_wins, F.col("_p_category"))
+                     .otherwise(F.col("_r_category"))).drop("_p_category", "_p_stage")
+    else:
+        d = d.withColumn("_f_category", F.lit(None).cast("string"))
     if model is None:
         return d.withColumn("_model_category", F.lit(None).cast("string")) \
                 .withColumn("_model_confidence", F.lit(None).cast("double"))
-    todo = d.filter(F.col("_r_category").isNull() & F.col("merchant_key").isNotNull()) \
-        .select("merchant_key").distinct()
+    # Every key no key rule decides (a pattern may still decide some of its descriptions:
+    # the model's answer is then unused). Not from ``d``: that would run the pattern join twice.
+    todo = rows.select("merchant_key").distinct().filter(F.col("merchant_key").isNotNull()) \
+        .join(matched.select("merchant_key"), "merchant_key", "left_anti")
     return d.join(model_scores(todo, model, threshold), "merchant_key", "left")
 
 
@@ -128,23 +164,44 @@ def apply_layers(rows: DataFrame, overrides: DataFrame) -> DataFrame:
 def decide(j: DataFrame) -> DataFrame:
     """``_o_category`` (a person's override), the rule and the model columns -> the three
     category columns (appended; the layer columns dropped)."""
+    if "_f_category" not in j.columns:
+        j = j.withColumn("_f_category", F.lit(None).cast("string"))
     override, rule = F.col("_o_category").isNotNull(), F.col("_r_category").isNotNull()
     modelled = F.col("_model_category").isNotNull()
+    fallback = F.col("_f_category").isNotNull()
     rule_source = F.when(F.col("_r_source") == "crowd", "crowd").otherwise("rule")
     rule_conf = F.when(F.col("_r_source") == "crowd", RULE_CONFIDENCE["crowd"]) \
         .when(F.col("_r_source") == "pattern", RULE_CONFIDENCE["pattern"]) \
         .otherwise(RULE_CONFIDENCE["seed"])
+    found = F.coalesce("_r_category", "_model_category", "_f_category")
+    if "amount" in j.columns:  # rules and the model name one direction: follow the sign
+        found = _directed(found, F.col("amount"))
     return (
-        j.withColumn("category",
-                     F.coalesce("_o_category", "_r_category", "_model_category"))
+        j.withColumn("category", F.coalesce("_o_category", found))
         .withColumn("category_source",
                     F.when(override, "override").when(rule, rule_source)
-                    .when(modelled, "model").otherwise("none"))
+                    .when(modelled, "model").when(fallback, "rule").otherwise("none"))
         .withColumn("category_confidence",
                     F.when(override, F.lit(1.0)).when(rule, rule_conf)
+                    .when(~modelled & fallback, RULE_CONFIDENCE["fallback"])
                     .otherwise(F.col("_model_confidence")).cast("double"))
         .drop("_o_category", *LAYER_COLUMNS)
     )
+
+
+def _directed(category: Column, amount: Column) -> Column:
+    """:func:`pipelines.categories.reference.directed` as a column expression."""
+    from pipelines.categories.reference import MONEY_IN, MONEY_OUT
+
+    def swap(mapping: dict[str, str]) -> Column:
+        expr = None
+        for a, b in mapping.items():
+            expr = (F.when(category == a, F.lit(b)) if expr is None
+                    else expr.when(category == a, F.lit(b)))
+        return expr.otherwise(category)  # type: ignore[union-attr]
+
+    return (F.when(amount < 0, swap(MONEY_IN)).when(amount > 0, swap(MONEY_OUT))
+            .otherwise(category))
 
 
 def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,

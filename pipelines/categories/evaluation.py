@@ -16,14 +16,42 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 CSV_HEADER = ("description", "amount", "category")
+OPTIONAL_COLUMNS = ("merchant",)  # the group a split by merchant keeps together
+# The label of a line that names no merchant and no purpose ("POS DEBIT 12345"): the right
+# answer is no category.
+UNCATEGORISED = "UNCATEGORISED"
+
+
+def _primary(code: str) -> str:
+    from pipelines.categories.reference import primary_of
+
+    return primary_of(code)
 
 
 def evaluate(y_true: Sequence[str], y_pred: Sequence[str | None]) -> dict[str, Any]:
-    """Accuracy over all rows (no prediction counts as wrong), coverage (share predicted),
-    accuracy on covered rows, macro-F1 over the true classes present, per-category
-    precision/recall/f1/support and the top-20 ``(true, predicted, count)`` mistakes."""
+    """Accuracy over all labelled rows (no prediction counts as wrong), coverage (share
+    predicted), accuracy on covered rows, primary-level accuracy, macro-F1 over the true
+    classes present, per-category precision/recall/f1/support and the top-20
+    ``(true, predicted, count)`` mistakes.
+
+    Rows labelled :data:`UNCATEGORISED` are scored apart: ``abstention`` is the share of them
+    left without a category (``None`` when there are none); they are not in the other figures.
+    """
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
+    generic = [p for t, p in zip(y_true, y_pred, strict=True) if t == UNCATEGORISED]
+    pairs = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if t != UNCATEGORISED]
+    y_true = [t for t, _ in pairs]
+    y_pred = [p for _, p in pairs]
+    out = _scores(y_true, y_pred)
+    out["primary_accuracy"] = (sum(p is not None and _primary(p) == _primary(t)
+                                   for t, p in pairs) / len(pairs)) if pairs else 0.0
+    out["should_abstain"] = len(generic)
+    out["abstention"] = (sum(p is None for p in generic) / len(generic)) if generic else None
+    return out
+
+
+def _scores(y_true: Sequence[str], y_pred: Sequence[str | None]) -> dict[str, Any]:
     n = len(y_true)
     covered = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if p is not None]
     correct = sum(t == p for t, p in covered)
@@ -50,39 +78,44 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str | None]) -> dict[str, A
 
 
 def read_labelled_csv(path: str | Path) -> pd.DataFrame:
-    """Read ``description,amount,category`` rows; ValueError naming the file line of the first
-    bad row (missing field, non-numeric amount, category not a PFC v2 detailed code)."""
+    """Read ``description,amount,category`` rows (optionally a fourth column ``merchant``,
+    the group a split keeps together); ValueError naming the file line of the first bad row
+    (missing field, non-numeric amount, category neither a PFC v2 detailed code nor
+    :data:`UNCATEGORISED`). The frame has the file's columns."""
     from pipelines.categories.reference import categories
 
-    valid = {c["category"] for c in categories()}
+    valid = {c["category"] for c in categories()} | {UNCATEGORISED}
     path = Path(path)
     if not path.is_file():  # a device such as /dev/zero has no line end to stop at
         raise ValueError(f"{path}: not a file")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         try:
-            rows = _labelled_rows(path, reader, valid)
+            header, rows = _labelled_rows(path, reader, valid)
         except csv.Error as exc:  # a field over csv's limit (128 KB), a NUL byte...
             raise ValueError(f"{path}: line {reader.line_num}: {exc}") from None
         except UnicodeDecodeError:  # decoded in blocks, ahead of the lines: no line number
             raise ValueError(f"{path}: not UTF-8 text; save it as UTF-8") from None
-    return pd.DataFrame(rows, columns=list(CSV_HEADER)).astype({"amount": "float64"})
+    return pd.DataFrame(rows, columns=header).astype({"amount": "float64"})
 
 
 def _labelled_rows(path: Path, reader: Reader, valid: set[str]
-                   ) -> list[tuple[str, float, str]]:
-    rows: list[tuple[str, float, str]] = []
+                   ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    rows: list[tuple[Any, ...]] = []
     header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != CSV_HEADER:
-        raise ValueError(f"{path}: line 1: header must be {','.join(CSV_HEADER)}, "
+    got = tuple(h.strip() for h in header or [])
+    if got not in (CSV_HEADER, CSV_HEADER + OPTIONAL_COLUMNS):
+        raise ValueError(f"{path}: line 1: header must be {','.join(CSV_HEADER)} (optionally "
+                         f"followed by ,{','.join(OPTIONAL_COLUMNS)}), "
                          f"got {','.join(header or [])!r}")
     for fields in reader:
         line = reader.line_num
         if not fields or all(not f.strip() for f in fields):
             continue
-        if len(fields) != 3:
-            raise ValueError(f"{path}: line {line}: expected 3 fields, got {len(fields)}")
-        desc, amount_text, cat = (f.strip() for f in fields)
+        if len(fields) != len(got):
+            raise ValueError(f"{path}: line {line}: expected {len(got)} fields, "
+                             f"got {len(fields)}")
+        desc, amount_text, cat, *extra = (f.strip() for f in fields)
         for name, value in (("description", desc), ("amount", amount_text),
                             ("category", cat)):
             if not value:
@@ -95,9 +128,9 @@ def _labelled_rows(path: Path, reader: Reader, valid: set[str]
             raise ValueError(f"{path}: line {line}: amount {amount_text!r} is not a number")
         if cat not in valid:
             raise ValueError(f"{path}: line {line}: unknown category {cat!r} "
-                             "(expected a PFC v2 detailed code)")
-        rows.append((desc, amount, cat))
-    return rows
+                             f"(expected a PFC v2 detailed code or {UNCATEGORISED})")
+        rows.append((desc, amount, cat, *extra))
+    return list(got), rows
 
 
 def split_holdout(df: pd.DataFrame, key_col: str, frac: float = 0.2, seed: int = 7

@@ -98,9 +98,11 @@ class CategoryModel:
         self.temperature = float(artifact["params"]["temperature"])
         self.ngram = tuple(artifact["params"]["ngram"])
         self.vocab = {f: i for i, f in enumerate(artifact["vocabulary"])}
+        self.cues: dict[str, str] = dict(artifact.get("cues") or [])
         self.log_prior = np.asarray(artifact["class_log_prior"], dtype=float)
         flp = artifact["feature_log_prob"]
-        self.log_prob = np.repeat(np.asarray(flp["default"], dtype=float)[:, None],
+        # float32: a knowledge-base model has ~100 classes x ~70k features
+        self.log_prob = np.repeat(np.asarray(flp["default"], dtype=np.float32)[:, None],
                                   len(self.vocab), axis=1)
         for c, (idx, vals) in enumerate(flp["entries"]):
             self.log_prob[c, idx] = vals
@@ -108,11 +110,14 @@ class CategoryModel:
     # -- training -------------------------------------------------------------------------
     @classmethod
     def fit(cls, pairs: pd.DataFrame, k_min: int = 1, alpha: float = 0.03,
-            ngram: tuple[int, int] = (3, 5), temperature: float | None = None
-            ) -> CategoryModel:
+            ngram: tuple[int, int] = (3, 5), temperature: float | None = None,
+            cues: dict[str, str] | None = None) -> CategoryModel:
         """Train on ``(merchant_key, category, users)`` pairs only (ValueError otherwise);
-        pairs with ``users < k_min`` are dropped. ``temperature`` None: fitted."""
+        pairs with ``users < k_min`` are dropped. ``temperature`` None: fitted. ``cues``:
+        trade words (``apotheke`` -> pharmacies) that decide a key containing one before the
+        Naive Bayes part is asked (:func:`cue_category`); kept in the artifact."""
         p = _validate(pairs)
+        cue_map = _valid_cues(cues or {})
         n_in = len(p)
         p = p[(p["users"] >= max(k_min, 1)) & (p["merchant_key"].str.strip() != "")]
         if p.empty:
@@ -121,10 +126,16 @@ class CategoryModel:
         keys, cats = p["merchant_key"].tolist(), p["category"].tolist()
         users = p["users"].to_numpy(dtype=float)
         feats = [features(k, ngram) for k in keys]
-        seen: Counter[str] = Counter()
+        seen: Counter[str] = Counter()  # users per feature
+        keys_with: Counter[str] = Counter()  # keys per feature
         for f, u in zip(feats, users, strict=True):
             seen.update(dict.fromkeys(f, u))
-        vocab = sorted(f for f, n in seen.items() if n >= 2)  # prune features seen once
+            keys_with.update(f.keys())
+        # Prune features seen once; with many keys (a knowledge base), features of one key:
+        # they name that key, which its rule decides anyway.
+        many = len(keys) >= PRUNE_ONE_KEY_FEATURES_FROM
+        vocab = sorted(f for f, n in seen.items()
+                       if (keys_with[f] >= 2 if many else n >= 2))
         classes = sorted(set(cats))
         rows = _encode(feats, {f: i for i, f in enumerate(vocab)})
         y = np.array([classes.index(c) for c in cats])
@@ -149,6 +160,7 @@ class CategoryModel:
             "feature_log_prob": {"default": [round(float(v), 5)
                                              for v in np.log(alpha) - denom],
                                  "entries": entries},
+            "cues": [[k, cue_map[k]] for k in sorted(cue_map)],
             "stats": {"pairs_in": n_in, "pairs_used": len(p), "pairs_below_k": n_in - len(p),
                       "keys": len(set(keys)), "classes": len(classes),
                       "users_total": int(users.sum()), "features_seen": len(seen),
@@ -173,11 +185,28 @@ class CategoryModel:
         return post, known
 
     def predict(self, keys: Sequence[str]) -> list[tuple[str | None, float]]:
-        """(top category, its posterior) per key; (None, 0.0) when no feature is known."""
-        post, known = self.scores(keys)
-        top = post.argmax(axis=1) if len(post) else np.array([], dtype=int)
-        return [(self.classes[t], float(post[r, t])) if known[r] else (None, 0.0)
-                for r, t in enumerate(top)]
+        """(category, confidence) per key: a generic key (only words that name no merchant:
+        ``pos debit``, ``sepa transfer``) gets (None, 0.0); a key with trade-word cues that
+        agree gets their category at :data:`CUE_CONFIDENCE`; else the top Naive Bayes class
+        and its posterior, (None, 0.0) when no feature is known."""
+        from pipelines.categories.merchants import is_generic
+
+        out: list[tuple[str | None, float] | None] = []
+        ask: list[int] = []
+        for i, k in enumerate(keys):
+            if not k or is_generic(k):
+                out.append((None, 0.0))
+                continue
+            cue = cue_category(k, self.cues) if self.cues else None
+            out.append((cue, CUE_CONFIDENCE) if cue else None)
+            if cue is None:
+                ask.append(i)
+        if ask:
+            post, known = self.scores([keys[i] for i in ask])
+            top = post.argmax(axis=1)
+            for r, (i, t) in enumerate(zip(ask, top, strict=True)):
+                out[i] = (self.classes[t], float(post[r, t])) if known[r] else (None, 0.0)
+        return out  # type: ignore[return-value]
 
     def explain(self, key: str, top: int = 5) -> list[tuple[str, float]]:
         """Features that most favour the predicted class over the average class."""
@@ -201,6 +230,40 @@ class CategoryModel:
         if artifact_version(d) != d.get("version"):
             raise ValueError("artifact content does not match its version (corrupted?)")
         return cls(d)
+
+
+CUE_CONFIDENCE = 0.85
+PRUNE_ONE_KEY_FEATURES_FROM = 5_000  # training keys
+
+
+def _valid_cues(cues: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for word, cat in cues.items():
+        w = " ".join(str(word).split())
+        if not w or not isinstance(cat, str) or not cat:
+            raise ValueError(f"bad cue {word!r} -> {cat!r}")
+        out[w] = cat
+    return out
+
+
+def cue_category(key: str, cues: dict[str, str]) -> str | None:
+    """The category the trade words of ``key`` agree on, or None (no cue, or cues that
+    disagree: ``hotel pizzeria``). A cue matches a word, two adjacent words, or the end of a
+    compound word when the cue has at least 6 letters (``stadtapotheke`` -> ``apotheke``)."""
+    words = key.split()
+    hits: set[str] = set()
+    for i, w in enumerate(words):
+        c = cues.get(w)
+        if c is None and i + 1 < len(words):
+            c = cues.get(f"{w} {words[i + 1]}")
+        if c is None and len(w) > 7:
+            for j in range(1, len(w) - 5):
+                c = cues.get(w[j:])
+                if c is not None:
+                    break
+        if c is not None:
+            hits.add(c)
+    return hits.pop() if len(hits) == 1 else None
 
 
 def artifact_version(art: dict[str, Any]) -> str:

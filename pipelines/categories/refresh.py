@@ -20,21 +20,25 @@ if TYPE_CHECKING:
 
 
 def seed_reference(spark: SparkSession, lake: Lake) -> None:
-    """Write the taxonomy and seeded merchant rules (a no-op when already current)."""
+    """Write the taxonomy and seeded merchant rules (a no-op when already current), and
+    publish the reference category model when the lake has no model yet."""
+    from pipelines.categories.categorise import DEFAULT_THRESHOLD
+    from pipelines.categories.training import ensure_model
+
     for t, rows in ((CATEGORIES, categories()), (MERCHANT_RULES, merchant_rules())):
         df = spark.createDataFrame(rows, schema=t.ddl)
         delta.merge(spark, lake, t, df,
                     changed=delta.differs(t.column_names))
+    ensure_model(lake.store, DEFAULT_THRESHOLD)
 
 
 def engine_inputs(spark: SparkSession, lake: Lake) -> dict:
     """What the categorisation layers read: overrides, key rules, pattern rules, model."""
-    from pipelines.categories.reference import pattern_rules
+    from pipelines.categories.reference import PATTERN_SCHEMA, pattern_rules
 
     return {
         "overrides": delta.read_table(spark, lake, CATEGORY_OVERRIDES),
         "rules": delta.read_table(spark, lake, MERCHANT_RULES),
-        "patterns": spark.createDataFrame(
-            pattern_rules(), schema="priority int, pattern string, category string"),
+        "patterns": spark.createDataFrame(pattern_rules(), schema=PATTERN_SCHEMA),
         "model": models.current_model(lake.store),
     }

@@ -19,7 +19,7 @@ from pipelines.categories import merchants
 from pipelines.categories.categorise import categorise
 from pipelines.categories.merchants import merchant_columns
 from pipelines.categories.model import CategoryModel
-from pipelines.categories.reference import pattern_rules
+from pipelines.categories.reference import PATTERN_SCHEMA, pattern_rules
 from pipelines.categories.refresh import engine_inputs, seed_reference
 from pipelines.silver.refresh import categorised_day
 from pipelines.silver.rows import latest_changes
@@ -152,8 +152,9 @@ def test_categorise_equals_per_row(spark, with_model: bool, with_patterns: bool)
     keyed = keyed.unionByName(spark.createDataFrame(  # a key no normaliser gives: NULL
         [("nokey", "u1", "STARBUCKS 1", None, 1.0, None, None)], schema=keyed.schema))
     args = (overrides_frame(spark), rules_frame(spark), tiny_model() if with_model else None,
-            0.6, spark.createDataFrame(pattern_rules(), "priority int, pattern string, "
-                                       "category string") if with_patterns else None)
+            # the frozen per-row version knows no pattern sections: every pattern after rules
+            0.6, spark.createDataFrame(pattern_rules(), PATTERN_SCHEMA).drop("stage")
+            if with_patterns else None)
     new, old = categorise(keyed, *args), per_row.categorise(keyed, *args)
     assert_same_rows(new, old, "transaction_id")
     sources = {r["category_source"] for r in new.collect()}
@@ -161,8 +162,15 @@ def test_categorise_equals_per_row(spark, with_model: bool, with_patterns: bool)
 
 
 @pytest.mark.parametrize("with_model, staged", [(True, False), (False, False), (True, True)])
-def test_silver_rows_equal_per_row(spark, lake, with_model: bool, staged: bool) -> None:
-    """``staged``: the pairs go through staged Parquet, as merge_partition does."""
+def test_silver_rows_equal_per_row(spark, lake, monkeypatch, with_model: bool,
+                                   staged: bool) -> None:
+    """``staged``: the pairs go through staged Parquet, as merge_partition does. The frozen
+    per-row version knows no pattern sections, so both see every pattern after the rules."""
+    from pipelines.categories import reference
+
+    real = reference.pattern_rules()
+    monkeypatch.setattr(reference, "pattern_rules", lambda: [
+        {**r, "stage": "after"} for r in real])
     seed_reference(spark, lake)
     now = datetime(2026, 1, 9, tzinfo=UTC)
     upsert_rows(lake, CATEGORY_OVERRIDES, [
@@ -197,8 +205,8 @@ def test_normaliser_runs_once_per_distinct_pair(spark, lake, monkeypatch, tmp_pa
             fh.write(repr((description, merchant_name)) + "\n")
         return _real(description, merchant_name)
 
+    seed_reference(spark, lake)  # (its model report normalises the check set's lines)
     monkeypatch.setattr(merchants, "normalise", counting)
-    seed_reference(spark, lake)
     changes = changes_frame(spark)
     rows = categorised_day(spark, lake, changes, "_staging/test-count")
     assert rows.count() == changes.select("account_id", "transaction_id").distinct().count()

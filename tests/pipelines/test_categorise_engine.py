@@ -138,8 +138,9 @@ def test_new_model_published_only_if_not_worse(tmp_path) -> None:
 
     lake = Lake(str(tmp_path / "lake"))
     good = pd.DataFrame({
-        "merchant_key": [f"{w} coffee {i}" for i in range(30) for w in ("joes",)]
-        + [f"{w} gas {i}" for i in range(30) for w in ("quick",)],
+        # made-up names: no trade word (coffee, gas) that the reference cues would decide
+        "merchant_key": [f"zorblat qix {i}" for i in range(30)]
+        + [f"vemmick dran {i}" for i in range(30)],
         "category": ["FOOD_AND_DRINK_COFFEE"] * 30 + ["TRANSPORTATION_GAS"] * 30,
         "users": [4] * 60})
     first = train_and_publish(good, lake.store, threshold=0.5, k=3)

@@ -293,6 +293,45 @@ def test_a_mistyped_variable_name_is_warned_about(home: Path, monkeypatch: pytes
     assert "3 login(s)" in capsys.readouterr().out
 
 
+# --- categorise-eval --predictions -------------------------------------------------------
+
+def test_categorise_eval_predictions_refuses_a_directory_and_writes_nothing(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("description,amount,category\nSTARBUCKS 0423,4.50,FOOD_AND_DRINK_COFFEE\n")
+    assert main(["categorise-eval", str(labelled), "--predictions", str(tmp_path)]) == 2
+    assert "not a regular file" in one_line(capsys.readouterr().err)
+    missing = tmp_path / "no" / "such" / "p.csv"
+    assert main(["categorise-eval", str(labelled), "--predictions", str(missing)]) == 2
+    assert "no such directory" in one_line(capsys.readouterr().err)
+    assert not missing.parent.exists()
+
+
+@pytest.mark.integration
+def test_categorise_eval_reports_abstention_and_writes_predictions(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import json
+
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "description,amount,category,merchant\n"
+        "CARD PAYMENT TO TESCO STORES 2431 ON 12-03-2024,23.10,FOOD_AND_DRINK_GROCERIES,tesco\n"
+        '"VIREMENT SEPA RECU /DE ACME SAS /MOTIF SALAIRE MARS",-2100,INCOME_SALARY,acme\n'
+        "POS DEBIT 12345,12.00,UNCATEGORISED,generic-pos\n"
+        "SEPA TRANSFER,50.00,UNCATEGORISED,generic-sepa\n")
+    out = tmp_path / "p.csv"
+    assert main(["categorise-eval", str(labelled), "--predictions", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["accuracy"] == 1.0 and summary["primary_accuracy"] == 1.0
+    assert summary["should_abstain"] == 2 and summary["abstention"] == 1.0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["predicted"] for r in rows] == ["FOOD_AND_DRINK_GROCERIES", "INCOME_SALARY", "", ""]
+    assert [r["correct"] for r in rows] == ["1"] * 4
+    assert rows[0]["source"] == "rule" and float(rows[0]["confidence"]) > 0.9
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".p.csv")] == []
+
+
 # --- numbers on the command line ----------------------------------------------------------
 
 @pytest.mark.parametrize("threshold", ["nan", "NaN", "inf", "-inf", "-0.1", "1.5", "abc", "1e999"])

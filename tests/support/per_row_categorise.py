@@ -98,7 +98,8 @@ def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
         j = j.join(pattern_matches(base, patterns), "description", "left").withColumn(
             "_r_source", F.when(F.col("_r_category").isNull() & F.col("_p_category").isNotNull(),
                                 F.lit("pattern")).otherwise(F.col("_r_source"))
-        ).withColumn("_r_category", F.coalesce("_r_category", "_p_category")).drop("_p_category")
+        ).withColumn("_r_category", F.coalesce("_r_category", "_p_category")).drop(
+            "_p_category", "_p_stage")
     j = j.withColumn("_layer_category", F.coalesce("_o_category", "_r_category"))
     if model is not None:
         j = _with_model(j, model, threshold)
