@@ -3,8 +3,8 @@
 The same decisions as the engine's :func:`pipelines.categories.categorise.global_layers` (key
 rule, exact or longest word-prefix; description patterns by stage, a ``first`` one before the
 key rule; then the model above the threshold; then a ``fallback`` pattern), without a Spark
-session: for evaluating reference data while
-it is written, and for the model's training report. A test holds both to the same answers.
+session: for evaluating reference data while it is written, and for the model's check-set
+report. A test holds both to the same answers.
 """
 
 from __future__ import annotations
