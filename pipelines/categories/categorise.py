@@ -38,11 +38,15 @@ def model_scores(keys: DataFrame, model: dict[str, Any], threshold: float) -> Da
                            T.StructField("_model_category", T.StringType()),
                            T.StructField("_model_confidence", T.DoubleType())])
 
+    from pipelines.categories.model import Packed
+
+    packed = Packed.of(model)
+
     def predict(batches):  # runs on the executors, batch by batch
         from pipelines.categories.model import predict_frame
 
         for pdf in batches:
-            pred = predict_frame(pdf[["merchant_key"]], model, threshold)
+            pred = predict_frame(pdf[["merchant_key"]], packed, threshold)
             yield pred.rename(columns={"model_category": "_model_category",
                                        "model_confidence": "_model_confidence"})
 
@@ -89,6 +93,11 @@ def pattern_matches(rows: DataFrame, patterns: DataFrame) -> DataFrame:
     key rules, ``after``: when no key rule does, ``fallback``: when the model does not
     either; see :func:`pipelines.categories.reference.pattern_rules`)."""
     d = rows.select("description").distinct().filter(F.col("description").isNotNull())
+    # Most descriptions match no pattern: one pass with all patterns as one alternation keeps
+    # only those that match some, and only they are joined with each pattern (3-4x faster).
+    texts = sorted({r[0] for r in patterns.select("pattern").collect() if r[0] is not None})
+    if texts and "" not in texts:
+        d = d.filter(F.col("description").rlike("|".join(f"(?:{t})" for t in texts)))
     stage = (F.col("stage") if "stage" in patterns.columns else F.lit("after")).alias("_p_stage")
     p = patterns.select(F.col("priority").alias("_p_priority"),
                         F.col("pattern").alias("_p_pattern"),
@@ -115,8 +124,12 @@ def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | Non
     d = rows.select(*on).distinct().join(matched, "merchant_key", "left")
     if use_patterns:
         stage = F.coalesce(F.col("_p_stage"), F.lit("after"))
+        # a ``first`` pattern overrules the merchant's rule unless both name the same primary
+        # (LOAN PMT to a student-loan servicer stays a student-loan payment)
+        overrules = (stage == "first") & (_primary(F.col("_p_category"))
+                                          != _primary(F.col("_r_category")))
         pattern_wins = F.col("_p_category").isNotNull() & (stage != "fallback") & (
-            F.col("_r_category").isNull() | (stage == "first"))
+            F.col("_r_category").isNull() | overrules)
         fallback = F.col("_p_category").isNotNull() & (stage == "fallback") \
             & F.col("_r_category").isNull()
         d = d.join(pattern_matches(rows, patterns), "description", "left").withColumn(
@@ -134,6 +147,15 @@ def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | Non
     todo = rows.select("merchant_key").distinct().filter(F.col("merchant_key").isNotNull()) \
         .join(matched.select("merchant_key"), "merchant_key", "left_anti")
     return d.join(model_scores(todo, model, threshold), "merchant_key", "left")
+
+
+def _primary(category: Column) -> Column:
+    """:func:`pipelines.categories.reference.primary_of` as a column expression."""
+    from pipelines.categories.reference import categories, primary_of
+
+    pairs = [x for c in categories() for x in (F.lit(c["category"]),
+                                               F.lit(primary_of(c["category"])))]
+    return F.coalesce(F.create_map(*pairs)[category], category)
 
 
 def pair_layers(pairs: DataFrame, rules: DataFrame, model: dict[str, Any] | None = None,

@@ -85,6 +85,7 @@ class LocalCategoriser:
     def _decide(self, descriptions: list[str], merchants: list[str | None] | None
                 ) -> list[Decision]:
         from pipelines.categories.merchants import normalise
+        from pipelines.categories.reference import primary_of
 
         names = merchants or [None] * len(descriptions)
         keys = [normalise(d, m).key for d, m in zip(descriptions, names, strict=True)]
@@ -94,7 +95,9 @@ class LocalCategoriser:
         for i, (desc, key) in enumerate(zip(descriptions, keys, strict=True)):
             rule = self.rule(key) if key else None
             pat = self.pattern(desc) if desc else None
-            if pat and pat[1] != "fallback" and (pat[1] == "first" or rule is None):
+            overrules = pat is not None and pat[1] == "first" and (
+                rule is None or primary_of(pat[0]) != primary_of(rule[0]))
+            if pat and pat[1] != "fallback" and (overrules or rule is None):
                 out.append(Decision(key, pat[0], "rule", RULE_CONFIDENCE["pattern"]))
             elif rule:
                 crowd = rule[1] == "crowd"

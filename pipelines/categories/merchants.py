@@ -78,7 +78,7 @@ STRIP_PATTERNS: tuple[tuple[str, str, str], ...] = (
      r"|nov|dec)[a-z]*\.? ?\d{1,2}(?:, ?\d{4})? +|\d{1,2}/\d{1,2}(?:/\d{2,4})? +"),
     ("lead", "payment facilitators and wallets: the merchant follows the star",
      r"(?:sq|sqc|tst|toast|sp|paypal|pp|usa|in|fs|iz|pwp|clv|sumup|payu|zettle|ccv|mollie"
-     r"|stripe) ?\* *"
+     r"|stripe|paddle(?:\.net)?|lawpay|2co|dnh) ?\* *"
      r"|google ?\* *(?![a-z]{1,2}\b)"),  # GOOGLE *FI is a product: see PRODUCT_PLATFORMS
     ("platform", "app-store billing, no product in it; the group name is the key",
      r"(?P<apple>(?:apple|itunes)\.com/)"),

@@ -333,15 +333,44 @@ def _fit_temperature(keys: list[str], rows: list[tuple[np.ndarray, np.ndarray]],
 
 
 _CACHE: dict[str, CategoryModel] = {}
+_PACKED: dict[str, Packed] = {}
 
 
-def predict_frame(pdf: pd.DataFrame, model_json: dict[str, Any], threshold: float
+class Packed(tuple):
+    """(version, the artifact as compressed JSON): what a query's Python function carries
+    instead of the artifact's nested lists, so sending it costs a copy of ~1 MiB rather than
+    pickling ~100k objects, and a worker that already built this version skips decoding."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, model_json: dict[str, Any]) -> Packed:
+        version = model_json["version"]
+        packed = _PACKED.get(version)
+        if packed is None:
+            import zlib
+
+            packed = cls((version, zlib.compress(json.dumps(model_json).encode(), 1)))
+            _PACKED.clear()
+            _PACKED[version] = packed
+        return packed
+
+    def unpack(self) -> dict[str, Any]:
+        import zlib
+
+        return json.loads(zlib.decompress(self[1]))
+
+
+def predict_frame(pdf: pd.DataFrame, model_json: dict[str, Any] | Packed, threshold: float
                   ) -> pd.DataFrame:
     """For ``mapInPandas``: add ``model_category`` (None below ``threshold``) and
-    ``model_confidence`` from ``merchant_key`` (or description/merchant_name if absent)."""
-    model = _CACHE.get(model_json["version"])
+    ``model_confidence`` from ``merchant_key`` (or description/merchant_name if absent).
+    ``model_json`` may be :class:`Packed`; the model built from it is kept per process."""
+    version = model_json[0] if isinstance(model_json, Packed) else model_json["version"]
+    model = _CACHE.get(version)
     if model is None:
-        model = CategoryModel.from_json(model_json)
+        model = CategoryModel.from_json(model_json.unpack() if isinstance(model_json, Packed)
+                                        else model_json)
         _CACHE.clear()
         _CACHE[model.version] = model
     if "merchant_key" in pdf.columns:

@@ -159,13 +159,18 @@ def rule_names() -> list[tuple[str, str, str]]:
     return names
 
 
+# A spelling whose key is one character (E.ON: ON is read as Ontario; E*TRADE) names no
+# merchant on its own; its other spellings still do.
+MIN_KEY_LENGTH = 2
+
+
 def rule_conflicts() -> list[tuple[str, list[tuple[str, str, str]]]]:
     """Keys that two spellings give different categories: (key, [(spelling, category,
     where), ...]). Empty for consistent reference data (a test holds it there)."""
     by_key: dict[str, list[tuple[str, str, str]]] = {}
     for spelling, code, where in rule_names():
         key = normalise_key(spelling)
-        if key:
+        if len(key) >= MIN_KEY_LENGTH:
             by_key.setdefault(key, []).append((spelling, code, where))
     return [(k, v) for k, v in sorted(by_key.items()) if len({c for _, c, _ in v}) > 1]
 
@@ -207,7 +212,7 @@ def merchant_rules() -> list[dict[str, object]]:
     rules: dict[str, str] = {}
     for spelling, code, _ in rule_names():
         key = normalise_key(spelling)
-        if key and not is_generic(key):
+        if len(key) >= MIN_KEY_LENGTH and not is_generic(key):
             rules.setdefault(key, code)
     derived: dict[str, set[str]] = {}
     for key, code in rules.items():

@@ -62,6 +62,26 @@ def test_threshold_yields_none(model: CategoryModel) -> None:
     assert by_text["model_category"].tolist() == [COFFEE]
 
 
+def test_a_packed_model_predicts_alike_and_is_decoded_once(model: CategoryModel) -> None:
+    """What a query's Python function carries: the version and compressed JSON, one small
+    bytes object to pickle; a process that built that version does not decode it again."""
+    import pickle
+
+    import pipelines.categories.model as m
+
+    art = model.to_json()
+    packed = m.Packed.of(art)
+    assert m.Packed.of(art) is packed  # packed once per version in the driver too
+    assert pickle.loads(pickle.dumps(packed)).unpack() == art
+    pdf = pd.DataFrame({"merchant_key": ["blue bottle coffee roasters", "qqq", None]})
+    m._CACHE.clear()
+    got = predict_frame(pdf, packed, threshold=0.0)
+    assert got.equals(predict_frame(pdf, art, threshold=0.0))
+    built = m._CACHE[art["version"]]
+    predict_frame(pdf, packed, threshold=0.0)
+    assert m._CACHE[art["version"]] is built
+
+
 def test_artifact_round_trip_and_version(model: CategoryModel) -> None:
     art = json.loads(json.dumps(model.to_json(), allow_nan=False))
     again = CategoryModel.from_json(art)

@@ -60,6 +60,9 @@ FORMATS = [
     ("CARD PAYMENT TO JET2HOLIDAYS ON 05-01-2024", "jet2holidays"),
     ("ZAKUP PRZY UZYCIU KARTY BOLT.EU/O/2403091145 TALLINN", "bolt"),
     ("Dankort-koeb JYSK 2030 AARHUS C Nota 123456", "jysk"),
+    ("PADDLE.NET* NORDVPN LONDON GB", "nordvpn"),
+    ("DNH*GODADDY.COM 480-5058855 AZ", "godaddy"),
+    ("LAWPAY *SMITH LEGAL GROUP 866-376-0950 TX", "smith legal group"),
 ]
 
 
@@ -153,6 +156,39 @@ def test_pattern_sections() -> None:
     assert set(stages) == {"first", "after", "fallback"}
 
 
+def test_a_one_character_key_is_no_rule() -> None:
+    """E.ON (ON read as Ontario) and E*TRADE both give the key ``e``: it names neither, and
+    must not hide E.ON's other spellings behind a conflict."""
+    rules = {r["merchant_key"]: r["category"] for r in merchant_rules()}
+    assert not [k for k in rules if len(k) < 2]
+    assert rules[normalise_key("E.ON ENERGIE DEUTSCHLAND")] == \
+        "RENT_AND_UTILITIES_GAS_AND_ELECTRICITY"
+    assert rules[normalise_key("ETRADE")] == \
+        "TRANSFER_OUT_INVESTMENT_AND_RETIREMENT_FUNDS"
+
+
+# Lines a "first" pattern recognises (a payment kind) whose merchant's rule knows better or
+# worse: the pattern overrules the rule only when they disagree on the primary category.
+FIRST_PATTERN_LINES = [
+    # the servicer's rule is a student-loan payment; LOAN PMT alone would say personal loan
+    ("MOHELA DES:LOAN PMT ID:XXXXX4410 WEB", 212.0, "LOAN_PAYMENTS_STUDENT_LOAN_PAYMENT"),
+    # a supermarket paying a salary: income, whatever the shop's rule says
+    ("TESCO STORES LTD DES:PAYROLL ID:XXXXX0042 INDN:A PATEL PPD", -1840.0, "INCOME_SALARY"),
+    # "Praxis" is a Dutch DIY chain; Dr. med. is a doctor
+    ("Kartenzahlung PRAXIS DR. MED. WEBER 11.04.2024", 45.0, "MEDICAL_PRIMARY_CARE"),
+    ("SSA TREAS 310 XXSUPP SEC 050124", -943.0, "INCOME_LONG_TERM_DISABILITY"),
+]
+
+
+@pytest.mark.parametrize(("line", "amount", "category"), FIRST_PATTERN_LINES)
+def test_a_first_pattern_yields_to_a_rule_of_its_primary(line: str, amount: float,
+                                                           category: str) -> None:
+    from pipelines.categories.local import LocalCategoriser
+
+    [got] = LocalCategoriser.seeded(None).decide([line], None, [amount])
+    assert got.category == category, got
+
+
 # -- model -------------------------------------------------------------------------------
 
 def test_model_abstains_on_generic_keys_and_follows_cues() -> None:
@@ -243,33 +279,45 @@ def test_corpus_lines_are_in_many_formats() -> None:
 
 # -- the engine and the plain-Python layers agree ----------------------------------------
 
+def _engine(spark, lines: list[tuple[str, float]], model) -> dict[int, dict]:
+    """The engine's decision per line index: seed rules, pattern rules, ``model``."""
+    from pipelines.categories.categorise import categorise
+    from pipelines.categories.merchants import normalise
+    from pipelines.categories.reference import PATTERN_SCHEMA
+
+    rows = spark.createDataFrame(
+        [("u", i, normalise(d).key, d, float(a)) for i, (d, a) in enumerate(lines)],
+        "user_id string, row_id int, merchant_key string, description string, amount double")
+    rules = spark.createDataFrame(merchant_rules(), "merchant_key string, category string, "
+                                  "source string, version int, votes int")
+    overrides = spark.createDataFrame([], "user_id string, merchant_key string, category string")
+    out = categorise(rows, overrides, rules, model,
+                     patterns=spark.createDataFrame(pattern_rules(), PATTERN_SCHEMA))
+    return {r["row_id"]: r.asDict() for r in out.collect()}
+
+
 @pytest.mark.integration
 def test_engine_and_local_layers_agree_on_the_dev_corpus(spark) -> None:
     """``finlake categorise-eval`` (the engine: Spark joins, RLIKE, the model batches) and
     :class:`LocalCategoriser` (what the bench and the training report use) decide alike."""
-    from pipelines.categories.categorise import categorise
     from pipelines.categories.local import LocalCategoriser
-    from pipelines.categories.merchants import normalise
-    from pipelines.categories.reference import CHECK_SET, PATTERN_SCHEMA
+    from pipelines.categories.reference import CHECK_SET
     from pipelines.categories.training import reference_model
 
     df = read_labelled_csv(CHECK_SET)
     model = reference_model()
     local = LocalCategoriser.seeded(model).decide(
         df["description"].tolist(), None, df["amount"].tolist())
-    rows = spark.createDataFrame(
-        [("u", str(i), normalise(d).key, d, float(a))
-         for i, (d, a) in enumerate(zip(df["description"], df["amount"], strict=True))],
-        "user_id string, row_id string, merchant_key string, description string, amount double")
-    rules = spark.createDataFrame(merchant_rules(), "merchant_key string, category string, "
-                                  "source string, version int, votes int")
-    overrides = spark.createDataFrame([], "user_id string, merchant_key string, category string")
-    out = categorise(rows, overrides, rules, model,
-                     patterns=spark.createDataFrame(pattern_rules(), PATTERN_SCHEMA))
-    got = {r["row_id"]: r for r in out.collect()}
-    differ = [(df["description"][i], d.category, got[str(i)]["category"])
+    got = _engine(spark, list(zip(df["description"], df["amount"], strict=True)), model)
+    differ = [(df["description"][i], d.category, got[i]["category"])
               for i, d in enumerate(local)
-              if (d.category, d.source) != (got[str(i)]["category"],
-                                            got[str(i)]["category_source"])]
+              if (d.category, d.source) != (got[i]["category"], got[i]["category_source"])]
     assert not differ, differ[:10]
     assert Counter(d.source for d in local)["model"] > 0
+
+
+@pytest.mark.integration
+def test_engine_lets_a_first_pattern_yield_to_a_rule_of_its_primary(spark) -> None:
+    got = _engine(spark, [(d, a) for d, a, _ in FIRST_PATTERN_LINES], None)
+    assert [got[i]["category"] for i in range(len(FIRST_PATTERN_LINES))] == \
+        [c for _, _, c in FIRST_PATTERN_LINES]
