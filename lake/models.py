@@ -25,14 +25,39 @@ def load(store: ObjectStore, version: str, name: str = "model.json") -> dict[str
     return json.loads(store.get(f"{PREFIX}/{version}/{name}"))
 
 
+# Artifacts are written once under a version that is the digest of their content: the last
+# ones this process read or wrote are kept (by version) and not decoded or encoded again.
+# Callers treat the artifact as read-only.
+_DECODED: dict[str, dict[str, Any]] = {}
+_ENCODED: dict[str, bytes] = {}
+
+
+def _keep(cache: dict, version: str, value: Any) -> None:
+    while len(cache) >= 2:
+        cache.pop(next(iter(cache)))
+    cache[version] = value
+
+
 def current_model(store: ObjectStore) -> dict[str, Any] | None:
     version = current_version(store)
-    return load(store, version) if version else None
+    if not version:
+        return None
+    model = _DECODED.get(version)
+    if model is None or model.get("version") != version:
+        model = load(store, version)
+        if model.get("version") == version:
+            _keep(_DECODED, version, model)
+    return model
 
 
 def save(store: ObjectStore, version: str, model: dict[str, Any], report: dict[str, Any]
          ) -> None:
-    store.put_once(f"{PREFIX}/{version}/model.json", json.dumps(model, sort_keys=True).encode())
+    encoded = _ENCODED.get(version)
+    if encoded is None:
+        encoded = json.dumps(model, sort_keys=True).encode()
+        if model.get("version") == version:
+            _keep(_ENCODED, version, encoded)
+    store.put_once(f"{PREFIX}/{version}/model.json", encoded)
     store.put_once(f"{PREFIX}/{version}/report.json",
                    json.dumps(report, sort_keys=True, indent=1, default=str).encode())
 

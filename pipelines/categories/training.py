@@ -74,21 +74,28 @@ def _reference_digest() -> str:
     return h.hexdigest()[:20]
 
 
+_MEMO: dict[str, Any] = {}
+
+
 def _cached(name: str, compute: Any) -> Any:
     """``compute()``, kept as JSON in the user's cache directory under ``name`` (which must
-    name everything the value depends on); recomputed when the file is missing or bad."""
+    name everything the value depends on); recomputed when the file is missing or bad. Kept
+    in the process too: callers treat the value as read-only."""
     import json
     import os
     import tempfile
     from pathlib import Path
 
+    if name in _MEMO:
+        return _MEMO[name]
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     path = base / "finlake" / f"{name}.json"
     try:
-        return json.loads(path.read_text())
+        _MEMO[name] = json.loads(path.read_text())
+        return _MEMO[name]
     except (OSError, ValueError):
         pass
-    value = compute()
+    value = _MEMO[name] = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
