@@ -94,7 +94,8 @@ def pattern_matches(rows: DataFrame, patterns: DataFrame) -> DataFrame:
     either; see :func:`pipelines.categories.reference.pattern_rules`)."""
     d = rows.select("description").distinct().filter(F.col("description").isNotNull())
     # Most descriptions match no pattern: one pass with all patterns as one alternation keeps
-    # only those that match some, and only they are joined with each pattern (3-4x faster).
+    # only those that match some, and only they are joined with each pattern (on 54k sandbox
+    # descriptions the one pass took 0.3 s, the join of all of them with 55 patterns 1.3 s).
     texts = sorted({r[0] for r in patterns.select("pattern").collect() if r[0] is not None})
     if texts and "" not in texts:
         d = d.filter(F.col("description").rlike("|".join(f"(?:{t})" for t in texts)))
