@@ -69,8 +69,10 @@ def key_rule_matches(keys: DataFrame, rules: DataFrame) -> DataFrame:
     k = keys.select("merchant_key").distinct().filter(F.col("merchant_key") != "")
     words = F.split(F.col("merchant_key"), " ")
     n_words = F.size(words)
-    prefixes = k.select("merchant_key", n_words.alias("_words"), F.explode(F.sequence(
-        F.lit(1), F.least(n_words, F.lit(MAX_PREFIX_WORDS)))).alias("_n"))
+    # the first MAX_PREFIX_WORDS prefixes, and the whole key however long (its exact rule)
+    prefixes = k.select("merchant_key", n_words.alias("_words"), F.explode(F.array_union(
+        F.sequence(F.lit(1), F.least(n_words, F.lit(MAX_PREFIX_WORDS))),
+        F.array(n_words))).alias("_n"))
     prefixes = prefixes.withColumn("_r_key", F.array_join(F.slice(
         F.split(F.col("merchant_key"), " "), F.lit(1), F.col("_n")), " "))
     # as merchants.prefix_ok: a one-word article, region code, city or generic word matches

@@ -50,13 +50,14 @@ class LocalCategoriser:
 
     def rule(self, key: str) -> tuple[str, str] | None:
         """The rule whose key equals ``key`` or is its longest word-prefix."""
+        from pipelines.categories.categorise import MAX_PREFIX_WORDS
         from pipelines.categories.merchants import prefix_ok
 
         hit = self.rules.get(key)
         if hit:
             return hit
         words = key.split()
-        for n in range(len(words) - 1, 0, -1):
+        for n in range(min(len(words) - 1, MAX_PREFIX_WORDS), 0, -1):
             prefix = " ".join(words[:n])
             hit = self.rules.get(prefix)
             if hit and prefix_ok(prefix):

@@ -321,3 +321,23 @@ def test_engine_lets_a_first_pattern_yield_to_a_rule_of_its_primary(spark) -> No
     got = _engine(spark, [(d, a) for d, a, _ in FIRST_PATTERN_LINES], None)
     assert [got[i]["category"] for i in range(len(FIRST_PATTERN_LINES))] == \
         [c for _, _, c in FIRST_PATTERN_LINES]
+
+
+@pytest.mark.integration
+def test_a_rule_key_longer_than_the_prefix_limit_still_matches_itself(spark) -> None:
+    """The engine tries a key's first eight word-prefixes; a longer key (a crowd rule from a
+    long SEPA purpose line) must still find its own exact rule, as the local layers do."""
+    from pipelines.categories.categorise import MAX_PREFIX_WORDS, key_rule_matches
+    from pipelines.categories.local import LocalCategoriser
+
+    long_key = " ".join(f"w{i}" for i in range(MAX_PREFIX_WORDS + 3))
+    rules = [{"merchant_key": long_key, "category": "GENERAL_SERVICES_EDUCATION",
+              "source": "crowd", "version": 1, "votes": 3}]
+    keys = spark.createDataFrame([(long_key,), (long_key + " extra",)], "merchant_key string")
+    got = {r["merchant_key"]: r["_r_category"] for r in key_rule_matches(
+        keys, spark.createDataFrame(rules, "merchant_key string, category string, "
+                                    "source string, version int, votes int")).collect()}
+    assert got == {long_key: "GENERAL_SERVICES_EDUCATION"}
+    local = LocalCategoriser(rules, [])
+    assert local.rule(long_key) == ("GENERAL_SERVICES_EDUCATION", "crowd")
+    assert local.rule(long_key + " extra") is None  # a prefix past the limit: as the engine
