@@ -8,11 +8,13 @@ pattern rules and the published model.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from lake import delta, models
 from lake.lake import Lake
-from lake.tables import CATEGORIES, CATEGORY_OVERRIDES, MERCHANT_RULES
+from lake.objectstore import ObjectNotFound
+from lake.tables import CATEGORIES, CATEGORY_OVERRIDES, MERCHANT_RULES, TRANSACTIONS
 from pipelines.categories.reference import categories, merchant_rules
 
 if TYPE_CHECKING:
@@ -30,6 +32,35 @@ def seed_reference(spark: SparkSession, lake: Lake) -> None:
         delta.merge(spark, lake, t, df,
                     changed=delta.differs(t.column_names))
     ensure_model(lake.store, DEFAULT_THRESHOLD)
+    start_refresh_state(lake)
+
+
+# What the re-categorisation (pipelines/corrections/recategorise.py) applied last: the
+# override watermark, the rules table's version and the model's version.
+REFRESH_STATE_KEY = "state/categorisation.json"
+EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def start_refresh_state(lake: Lake) -> bool:
+    """On a lake without silver transactions yet, record today's rules and model as applied:
+    every row a MERGE will write is categorised with them (or later ones), so the first
+    refresh has nothing to redo. Without this, the first night categorised each row twice:
+    once in its MERGE and again because every seeded rule looked new. A lake whose silver
+    exists without the state (written before it was kept) is left alone and re-categorised
+    once. True when the state was written."""
+    if lake.delta(TRANSACTIONS) is not None:
+        return False
+    try:
+        lake.store.get(REFRESH_STATE_KEY)
+        return False
+    except ObjectNotFound:
+        pass
+    rules = lake.delta(MERCHANT_RULES)
+    state = {"overrides_at": EPOCH,  # a person's overrides made before any data still apply
+             "rules_version": rules.version() if rules is not None else None,
+             "model_version": models.current_version(lake.store)}
+    lake.store.put(REFRESH_STATE_KEY, json.dumps(state).encode())
+    return True
 
 
 def engine_inputs(spark: SparkSession, lake: Lake) -> dict:

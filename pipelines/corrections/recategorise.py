@@ -29,15 +29,15 @@ from lake.tables import (
     TRANSACTIONS,
 )
 from pipelines.categories.categorise import CATEGORY_COLUMNS, categorise
+from pipelines.categories.refresh import EPOCH, REFRESH_STATE_KEY
 from pipelines.silver.merge import UNSEEN_MONTH, neighbour_months
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-STATE_KEY = "state/categorisation.json"
+STATE_KEY = REFRESH_STATE_KEY  # started by seed_reference on a new lake
 TXN_STATE_KEY = "state/transaction_overrides.json"
-EPOCH = "1970-01-01T00:00:00+00:00"
 
 
 def _load_state(lake: Lake, key: str = STATE_KEY) -> dict[str, Any]:

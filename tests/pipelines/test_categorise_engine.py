@@ -133,6 +133,25 @@ def test_override_recategorises_only_affected_rows(spark, lake) -> None:
     assert refresh_categories(spark, lake) == ([], 0)  # applied once
 
 
+def test_a_new_lakes_first_refresh_redoes_nothing_its_merge_did(spark, lake, monkeypatch) -> None:
+    """The merge categorised with the seeded rules and model: the refresh after it must not
+    categorise every row again (it once did, as if every seeded rule were new)."""
+    import pipelines.corrections.recategorise as recat
+
+    land(lake.store, D1.isoformat(), 1, [page(added=[txn("a", 4.0, "2026-01-10", "STARBUCKS 1")])])
+    seed_reference(spark, lake)
+    merge_partition(spark, lake, D1)
+    seen = []
+    monkeypatch.setattr(recat, "_rewrite_changed", lambda *a: seen.append(a) or ([], 0))
+    assert refresh_categories(spark, lake) == ([], 0)
+    assert seen == [], "the first refresh re-categorised rows its merge had just categorised"
+    # A lake whose silver predates the state is re-categorised once, as before.
+    lake.store.delete(recat.STATE_KEY)
+    seed_reference(spark, lake)
+    refresh_categories(spark, lake)
+    assert len(seen) == 1
+
+
 def test_new_model_published_only_if_not_worse(tmp_path) -> None:
     from pipelines.categories.training import train_and_publish
 
