@@ -11,7 +11,7 @@ import pytest
 from lake import models
 from lake.lake import Lake
 from lake.small_tables import read_rows, upsert_rows
-from lake.tables import CATEGORY_OVERRIDES, TRANSACTIONS
+from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES, TRANSACTIONS
 from pipelines.categories.categorise import categorise
 from pipelines.categories.crowd import crowd_rules, training_pairs
 from pipelines.categories.refresh import seed_reference
@@ -131,6 +131,33 @@ def test_override_recategorises_only_affected_rows(spark, lake) -> None:
     assert after["a"]["category"] == "FOOD_AND_DRINK_RESTAURANT"
     assert after["b"] == before["b"]
     assert refresh_categories(spark, lake) == ([], 0)  # applied once
+
+
+def test_seeding_again_writes_nothing_until_a_table_or_the_seeds_change(spark, lake,
+                                                                      monkeypatch) -> None:
+    """The nightly seeds the taxonomy and ~26k merchant rules each night: when it wrote these
+    rows and neither table changed since, no MERGE runs (on Apache Spark one took ~20 s)."""
+    import pipelines.categories.refresh as refresh
+    from lake import delta
+
+    merges = []
+    real = delta.merge
+    monkeypatch.setattr(delta, "merge", lambda *a, **k: merges.append(a[2].name) or real(*a, **k))
+    seed_reference(spark, lake)
+    assert merges == ["categories", "merchant_rules"]
+    rules = lake.delta(MERCHANT_RULES).version()
+    seed_reference(spark, lake)
+    assert len(merges) == 2 and lake.delta(MERCHANT_RULES).version() == rules
+    # a commit to the rules (a crowd rule, an edit) since: merged again, nothing lost
+    upsert_rows(lake, MERCHANT_RULES, [{"merchant_key": "corner deli", "category":
+                                        "FOOD_AND_DRINK_RESTAURANT", "source": "crowd"}])
+    seed_reference(spark, lake)
+    assert merges[2:] == ["categories", "merchant_rules"]
+    assert "corner deli" in {r["merchant_key"] for r in read_rows(lake, MERCHANT_RULES)}
+    # new seeds in a new release: merged
+    monkeypatch.setattr(refresh, "_seed_digest", lambda: "another release")
+    seed_reference(spark, lake)
+    assert merges[4:] == ["categories", "merchant_rules"]
 
 
 def test_a_new_lakes_first_refresh_redoes_nothing_its_merge_did(spark, lake, monkeypatch) -> None:
