@@ -153,12 +153,15 @@ def global_layers(rows: DataFrame, rules: DataFrame, model: dict[str, Any] | Non
 
 
 def _primary(category: Column) -> Column:
-    """:func:`pipelines.categories.reference.primary_of` as a column expression."""
-    from pipelines.categories.reference import categories, primary_of
+    """:func:`pipelines.categories.reference.primary_of` as a column expression: the longest
+    taxonomy primary the code is or starts with (then "_"), else the code. One regular
+    expression: a map of every code to its primary was built again for each row, and cost
+    more than the rest of the layers together (0.9 s of 2.2 s on 55k descriptions)."""
+    from pipelines.categories.reference import categories
 
-    pairs = [x for c in categories() for x in (F.lit(c["category"]),
-                                               F.lit(primary_of(c["category"])))]
-    return F.coalesce(F.create_map(*pairs)[category], category)
+    primaries = sorted({c["category_primary"] for c in categories()}, key=len, reverse=True)
+    found = F.regexp_extract(category, "^(" + "|".join(primaries) + ")(?:_|$)", 1)
+    return F.when(found != "", found).otherwise(category)
 
 
 def pair_layers(pairs: DataFrame, rules: DataFrame, model: dict[str, Any] | None = None,

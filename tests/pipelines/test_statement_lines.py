@@ -324,6 +324,20 @@ def test_engine_lets_a_first_pattern_yield_to_a_rule_of_its_primary(spark) -> No
 
 
 @pytest.mark.integration
+def test_the_engines_primary_of_a_code_is_primary_of(spark) -> None:
+    from pyspark.sql import functions as F
+
+    from pipelines.categories.categorise import _primary
+
+    codes = [c["category"] for c in categories()] + [
+        c["category_primary"] for c in categories()] + [
+        "MY_OWN_CATEGORY", "TRANSFER_INTO_SAVINGS", "FOOD_AND_DRINKS", "", None]
+    df = spark.createDataFrame([(c,) for c in codes], "code string")
+    got = [r[0] for r in df.select(_primary(F.col("code"))).collect()]
+    assert got == [None if c is None else primary_of(c) for c in codes]
+
+
+@pytest.mark.integration
 def test_a_rule_key_longer_than_the_prefix_limit_still_matches_itself(spark) -> None:
     """The engine tries a key's first eight word-prefixes; a longer key (a crowd rule from a
     long SEPA purpose line) must still find its own exact rule, as the local layers do."""
