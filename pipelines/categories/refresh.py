@@ -53,13 +53,13 @@ def start_refresh_state(lake: Lake) -> bool:
     once in its MERGE and again because every seeded rule looked new. A lake whose silver
     exists without the state (written before it was kept) is left alone and re-categorised
     once. True when the state was written."""
-    if lake.delta(TRANSACTIONS) is not None:
-        return False
     try:
         lake.store.get(REFRESH_STATE_KEY)
         return False
     except ObjectNotFound:
         pass
+    if lake.delta(TRANSACTIONS) is not None:
+        return False
     rules = lake.delta(MERCHANT_RULES)
     state = {"overrides_at": EPOCH,  # a person's overrides made before any data still apply
              "rules_version": rules.version() if rules is not None else None,
