@@ -29,7 +29,7 @@ def seed_reference(spark: SparkSession, lake: Lake) -> None:
     from pipelines.categories.training import ensure_model
 
     digest = _seed_digest()
-    if _seeded(lake, digest) is None:
+    if not _seeds_current(lake, digest):
         for t, rows in ((CATEGORIES, categories()), (MERCHANT_RULES, merchant_rules())):
             df = spark.createDataFrame(rows, schema=t.ddl)
             delta.merge(spark, lake, t, df,
@@ -91,17 +91,15 @@ def _versions(lake: Lake) -> dict[str, int | None]:
     return out
 
 
-def _seeded(lake: Lake, digest: str) -> dict | None:
-    """The last seeding's record when it wrote these rows and nothing has committed to
-    either table since (then merging them again would change nothing: skipped, which on
-    Apache Spark saves a 26k-row MERGE of ~20 s a night); else None."""
+def _seeds_current(lake: Lake, digest: str) -> bool:
+    """Whether the last seeding wrote these rows and nothing has committed to either table
+    since (then merging them again would change nothing: skipped, which on Apache Spark
+    saves a 26k-row MERGE of ~20 s a night)."""
     try:
         state = json.loads(lake.store.get(SEEDED_KEY))
     except (ObjectNotFound, ValueError):
-        return None
-    if state.get("digest") != digest or state.get("versions") != _versions(lake):
-        return None
-    return state
+        return False
+    return state.get("digest") == digest and state.get("versions") == _versions(lake)
 
 
 def engine_inputs(spark: SparkSession, lake: Lake) -> dict:
