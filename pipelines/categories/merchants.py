@@ -218,7 +218,8 @@ ALIASES = {"amzn": "amazon", "amazon com": "amazon", "exxonmobil": "exxon", "exx
 GENERIC_WORDS = NOISE_WORDS | TRAILING_WORDS | REFERENCE_WORDS | LEGAL_SUFFIXES | _set(
     "transfer transfers xfer trf tfr sepa cheque check chq deposit withdrawal wdl atm cash"
     " bank banking account giro standing order direct faster fps bacs bgc dd so fpi fpo vis"
-    " contactless transaction transactie transaccion operation operazione mobile internet"
+    " contactless electronic transaction transactie transaccion operation operazione mobile"
+    " internet"
     " kartenzahlung karte zahlung ueberweisung uberweisung lastschrift gutschrift dauerauftrag"
     " paiement par carte cb virement prelevement prlv vir sepa recu emis inst remise achat"
     " bancontact maestro girocard vpay visa mastercard debit credit"

@@ -99,6 +99,7 @@ class CategoryModel:
         self.ngram = tuple(artifact["params"]["ngram"])
         self.vocab = {f: i for i, f in enumerate(artifact["vocabulary"])}
         self.cues: dict[str, str] = dict(artifact.get("cues") or [])
+        self.cue_prefixes = cue_prefixes(self.cues)
         self.log_prior = np.asarray(artifact["class_log_prior"], dtype=float)
         flp = artifact["feature_log_prob"]
         # float32: a knowledge-base model has ~100 classes x ~70k features
@@ -188,7 +189,9 @@ class CategoryModel:
         """(category, confidence) per key: a generic key (only words that name no merchant:
         ``pos debit``, ``sepa transfer``) gets (None, 0.0); a key with trade-word cues that
         agree gets their category at :data:`CUE_CONFIDENCE`; else the top Naive Bayes class
-        and its posterior, (None, 0.0) when no feature is known."""
+        and its posterior, (None, 0.0) when no feature is known, unless a cut-off trade word
+        (:func:`cue_prefixes`) names another class and that posterior is below
+        :data:`CUT_CUE_YIELDS_BELOW`."""
         from pipelines.categories.merchants import is_generic
 
         out: list[tuple[str | None, float] | None] = []
@@ -205,7 +208,14 @@ class CategoryModel:
             post, known = self.scores([keys[i] for i in ask])
             top = post.argmax(axis=1)
             for r, (i, t) in enumerate(zip(ask, top, strict=True)):
-                out[i] = (self.classes[t], float(post[r, t])) if known[r] else (None, 0.0)
+                got = (self.classes[t], float(post[r, t])) if known[r] else (None, 0.0)
+                # a cut-off trade word (``HARRIS AND CO SOLICIT``) decides only where the
+                # rest of the name says nothing surer (``ESTACION REPSOL`` is fuel, not
+                # ``estacionamiento``)
+                cut = cue_category(keys[i], {}, self.cue_prefixes)
+                if cut is not None and (got[0] in (None, cut) or got[1] < CUT_CUE_YIELDS_BELOW):
+                    got = (cut, CUE_CONFIDENCE)
+                out[i] = got
         return out  # type: ignore[return-value]
 
     def explain(self, key: str, top: int = 5) -> list[tuple[str, float]]:
@@ -233,6 +243,7 @@ class CategoryModel:
 
 
 CUE_CONFIDENCE = 0.85
+CUT_CUE_YIELDS_BELOW = 0.6  # the Naive Bayes confidence a cut-off trade word overrules
 PRUNE_ONE_KEY_FEATURES_FROM = 5_000  # training keys
 
 
@@ -246,10 +257,28 @@ def _valid_cues(cues: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def cue_category(key: str, cues: dict[str, str]) -> str | None:
+TRUNCATED_MIN = 6  # letters of a cut-off trade word still read as the word
+
+
+def cue_prefixes(cues: dict[str, str]) -> dict[str, str]:
+    """Trade words as statement lines cut them off (``SOLICIT``, ``HARDWAR``, ``PHARMAC``:
+    card processors keep 20-25 characters of a name): each proper prefix of a one-word cue
+    with at least :data:`TRUNCATED_MIN` letters, when it is no cue itself and every cue it
+    begins names the same category."""
+    cats: dict[str, set[str]] = {}
+    for word, cat in cues.items():
+        if " " not in word:
+            for n in range(TRUNCATED_MIN, len(word)):
+                cats.setdefault(word[:n], set()).add(cat)
+    return {p: next(iter(cs)) for p, cs in cats.items() if len(cs) == 1 and p not in cues}
+
+
+def cue_category(key: str, cues: dict[str, str], prefixes: dict[str, str] | None = None
+                 ) -> str | None:
     """The category the trade words of ``key`` agree on, or None (no cue, or cues that
     disagree: ``hotel pizzeria``). A cue matches a word, two adjacent words, or the end of a
-    compound word when the cue has at least 6 letters (``stadtapotheke`` -> ``apotheke``)."""
+    compound word when the cue has at least 6 letters (``stadtapotheke`` -> ``apotheke``);
+    with ``prefixes`` (:func:`cue_prefixes`), also a cut-off cue."""
     words = key.split()
     hits: set[str] = set()
     for i, w in enumerate(words):
@@ -261,6 +290,8 @@ def cue_category(key: str, cues: dict[str, str]) -> str | None:
                 c = cues.get(w[j:])
                 if c is not None:
                     break
+        if c is None and prefixes:
+            c = prefixes.get(w)
         if c is not None:
             hits.add(c)
     return hits.pop() if len(hits) == 1 else None

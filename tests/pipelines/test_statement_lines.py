@@ -8,11 +8,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipelines.categories.evaluation import UNCATEGORISED, evaluate, read_labelled_csv
 from pipelines.categories.merchants import is_generic, normalise_key
-from pipelines.categories.model import CategoryModel, cue_category
+from pipelines.categories.model import CUE_CONFIDENCE, CategoryModel, cue_category, cue_prefixes
 from pipelines.categories.reference import (
     categories,
     directed,
@@ -135,6 +136,39 @@ def test_keyword_cues() -> None:
     hotel, pizzeria = cues.get("hotel"), cues.get("pizzeria")
     assert hotel and pizzeria and hotel != pizzeria
     assert cue_category("hotel pizzeria roma", cues) is None
+
+
+def test_a_cut_off_trade_word_decides_only_what_nothing_surer_decides() -> None:
+    """Card processors keep 20-25 characters of a name: ``HARRIS AND CO SOLICIT``,
+    ``MAIN STREET HARDWAR``. A cut-off trade word is read as the word, but a whole word that
+    only begins a longer one (Spanish ``estacion`` before ``estacionamiento``) must not
+    overrule a merchant the model knows, and a generic line stays uncategorised."""
+    legal, hardware = "GENERAL_SERVICES_CONSULTING_AND_LEGAL", "HOME_IMPROVEMENT_HARDWARE"
+    fuel, parking = "TRANSPORTATION_GAS", "TRANSPORTATION_PARKING"
+    cues = {"solicitors": legal, "hardware": hardware, "estacionamiento": parking,
+            "electronics": "GENERAL_MERCHANDISE_ELECTRONICS", "pharmacy":
+            "MEDICAL_PHARMACIES_AND_SUPPLEMENTS", "pharmacie": "MEDICAL_PHARMACIES_AND_SUPPLEMENTS",
+            "pharmazie": "MEDICAL_PHARMACIES_AND_SUPPLEMENTS", "parkhaus": parking,
+            "parking": parking, "pharmacist": "MEDICAL_OTHER_MEDICAL"}
+    assert cue_prefixes(cues)["solicit"] == legal and cue_prefixes(cues)["hardwar"] == hardware
+    assert "pharma" not in cue_prefixes(cues)  # pharmacy, pharmacist: two categories
+    assert "hardw" not in cue_prefixes(cues)  # too short to tell
+    assert cue_category("harris solicit chester", cues) is None  # not without prefixes
+    assert cue_category("harris solicit chester", cues, cue_prefixes(cues)) == legal
+    pairs = pd.DataFrame(
+        [("repsol", fuel, 9), ("repsol estacion de servicio", fuel, 9), ("shell", fuel, 9),
+         ("acme plumbing", "HOME_IMPROVEMENT_REPAIR_AND_MAINTENANCE", 9),
+         *((w, c, 3) for w, c in cues.items())],
+        columns=["merchant_key", "category", "users"])  # trade words train, as in reference_pairs
+    model = CategoryModel.fit(pairs, cues=cues)
+    got = dict(zip(["harris solicit chester", "main street hardwar gosq", "estacion repsol",
+                    "electronic withdrawal"],
+                   model.predict(["harris solicit chester", "main street hardwar gosq",
+                                  "estacion repsol", "electronic withdrawal"]), strict=True))
+    assert got["harris solicit chester"] == (legal, CUE_CONFIDENCE)
+    assert got["main street hardwar gosq"] == (hardware, CUE_CONFIDENCE)
+    assert got["estacion repsol"][0] == fuel and got["estacion repsol"][1] >= 0.6
+    assert got["electronic withdrawal"] == (None, 0.0)  # a generic ACH line
 
 
 def test_sign_turns_one_direction_categories_round() -> None:
