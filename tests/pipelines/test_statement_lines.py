@@ -389,3 +389,48 @@ def test_a_rule_key_longer_than_the_prefix_limit_still_matches_itself(spark) -> 
     local = LocalCategoriser(rules, [])
     assert local.rule(long_key) == ("GENERAL_SERVICES_EDUCATION", "crowd")
     assert local.rule(long_key + " extra") is None  # a prefix past the limit: as the engine
+
+
+# (merchant key, what the rules layer says) with the rules below: a brand's word-prefix rule
+# yields to trade words after it that name another primary, and only then.
+TRADE_AFTER_BRAND = [
+    ("blue moon", "GENERAL_MERCHANDISE_CLOTHING_AND_ACCESSORIES"),  # the rule's own key
+    ("blue moon diner", "FOOD_AND_DRINK_RESTAURANT"),  # a diner, not the clothing brand
+    ("blue moon diner charlottesville", "FOOD_AND_DRINK_RESTAURANT"),
+    ("blue moon coffee shop", "FOOD_AND_DRINK_COFFEE"),  # two words make the trade word
+    ("blue moon outlet 12", "GENERAL_MERCHANDISE_CLOTHING_AND_ACCESSORIES"),  # no trade word
+    ("blue moon hotel pizzeria", "GENERAL_MERCHANDISE_CLOTHING_AND_ACCESSORIES"),  # disagree
+    ("tesco express", "FOOD_AND_DRINK_GROCERIES"),
+    ("tesco cafe", "FOOD_AND_DRINK_GROCERIES"),  # a trade of the same primary: the rule
+    ("tesco pharmacy", "MEDICAL_PHARMACIES_AND_SUPPLEMENTS"),
+    ("diner blue moon", None),  # no rule is a prefix of it
+]
+
+
+def _trade_rules() -> list[dict[str, object]]:
+    return [{"merchant_key": k, "category": c, "source": "seed", "version": 1, "votes": None}
+            for k, c in (("blue moon", "GENERAL_MERCHANDISE_CLOTHING_AND_ACCESSORIES"),
+                         ("tesco", "FOOD_AND_DRINK_GROCERIES"))]
+
+
+def test_trade_words_after_a_brand_prefix_decide_locally() -> None:
+    from pipelines.categories.local import LocalCategoriser
+
+    cues = keyword_cues()  # the trade words the cases rely on
+    assert cues["diner"] == "FOOD_AND_DRINK_RESTAURANT" and "coffee shop" in cues
+    assert primary_of(cues["hotel"]) != primary_of(cues["pizzeria"])
+    assert primary_of(cues["cafe"]) == "FOOD_AND_DRINK" and "outlet" not in cues
+    local = LocalCategoriser(_trade_rules(), [])
+    assert {k: (local.rule(k) or (None,))[0] for k, _ in TRADE_AFTER_BRAND} \
+        == dict(TRADE_AFTER_BRAND)
+
+
+@pytest.mark.integration
+def test_trade_words_after_a_brand_prefix_decide_in_the_engine(spark) -> None:
+    from pipelines.categories.categorise import key_rule_matches
+
+    rules = spark.createDataFrame(_trade_rules(), "merchant_key string, category string, "
+                                  "source string, version int, votes int")
+    keys = spark.createDataFrame([(k,) for k, _ in TRADE_AFTER_BRAND], "merchant_key string")
+    got = {r["merchant_key"]: r["_r_category"] for r in key_rule_matches(keys, rules).collect()}
+    assert got == {k: c for k, c in TRADE_AFTER_BRAND if c is not None}
