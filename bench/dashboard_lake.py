@@ -315,7 +315,8 @@ class Taxonomy:
     expense: np.ndarray  # indices of categories people spend in
     primaries: list[str]  # sorted
     primary_of: np.ndarray  # code index -> primary index
-    flow: np.ndarray  # code index -> 0 expense, 1 income, 2 transfer (pipelines/gold/spend.py)
+    flow: np.ndarray  # code index -> 0 expense, 1 income, 2 transfer (pipelines/gold/flows.py)
+    no_category: np.ndarray  # code indexes whose money in is income (flows.NO_CATEGORY_PRIMARY)
 
     @classmethod
     def load(cls) -> Taxonomy:
@@ -326,12 +327,20 @@ class Taxonomy:
         codes = [r["category"] for r in rows]
         primaries = sorted({r["category_primary"] for r in rows})
         prim = np.array([primaries.index(r["category_primary"]) for r in rows])
+        from pipelines.gold.flows import (
+            INCOME_PRIMARY,
+            NO_CATEGORY_PRIMARY,
+            TRANSFER_DETAILED,
+            TRANSFER_PRIMARY,
+        )
+
         flow = np.array([
-            2 if r["category_primary"] in ("TRANSFER_IN", "TRANSFER_OUT")
-            or r["category"] == "LOAN_PAYMENTS_CREDIT_CARD_PAYMENT"
-            else 1 if r["category_primary"] == "INCOME" else 0 for r in rows])
+            2 if r["category_primary"] in TRANSFER_PRIMARY or r["category"] in TRANSFER_DETAILED
+            else 1 if r["category_primary"] == INCOME_PRIMARY else 0 for r in rows])
         expense = np.flatnonzero((flow == 0) & (np.array(codes) != "UNCATEGORIZED"))
-        return cls(codes, {c: i for i, c in enumerate(codes)}, expense, primaries, prim, flow)
+        no_category = np.array([r["category_primary"] in NO_CATEGORY_PRIMARY for r in rows])
+        return cls(codes, {c: i for i, c in enumerate(codes)}, expense, primaries, prim, flow,
+                   no_category)
 
 
 @dataclass
@@ -529,7 +538,7 @@ class GoldBuilder:
         tax, pop = self.tax, self.pop
         c = sm.countable
         u, day, cat, amt = sm.u[c], sm.day[c] - first_day, sm.category[c], sm.amount[c]
-        flow = tax.flow[cat]
+        flow = np.where(tax.no_category[cat] & (amt < 0), 1, tax.flow[cat])  # money in: income
         month_col = [month]
         out: dict[str, pa.Table] = {}
 

@@ -11,12 +11,12 @@ import pandas as pd
 from dashboard.auth import Principal
 from dashboard.data.queries import frame
 from pipelines.categories.reference import categories, display_name
+from pipelines.gold.flows import NOT_SPEND_PRIMARY
 
 if TYPE_CHECKING:
     from lake.lake import Lake
 
-# Gold spend tables already leave these out (pipelines/gold/spend.py); kept as a guard.
-NOT_SPEND_PRIMARY = ("INCOME", "TRANSFER_IN", "TRANSFER_OUT")
+# Gold spend tables already leave NOT_SPEND_PRIMARY out (pipelines/gold/flows.py); a guard.
 # As named parameters, and the SQL list of them: ``... NOT IN ({NOT_SPEND_IN})``.
 NOT_SPEND = {f"not_spend{i}": c for i, c in enumerate(NOT_SPEND_PRIMARY)}
 NOT_SPEND_IN = ", ".join(f"${n}" for n in NOT_SPEND)

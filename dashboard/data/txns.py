@@ -3,7 +3,10 @@ drill-down (:class:`TxnFilter`, one page at a time), and the look-ups a change i
 with (a transaction's month, whether the person has a merchant).
 
 Each function reads through :func:`~dashboard.data.queries.frame`, so it sees only the
-signed-in person's rows.
+signed-in person's rows. Only live rows are listed: a pending row its posted version replaced
+is ``superseded`` in silver (pipelines/silver/merge.py), so one purchase is listed once.
+Pending rows that have not posted yet are listed (``pending`` is true) but count in no
+spending total until they post (pipelines/gold/spend.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ import pandas as pd
 from dashboard.auth import Principal
 from dashboard.data.queries import as_float, capped, frame
 from dashboard.data.taxonomy import add_names, category_names
-from pipelines.categories.reference import categories
+from pipelines.categories.reference import categories, primary_of
+from pipelines.gold.flows import (
+    NO_CATEGORY_PRIMARY,
+    NOT_SPEND_PRIMARY,
+    TRANSFER_DETAILED,
+    UNCATEGORISED,
+)
 
 if TYPE_CHECKING:
     from lake.lake import Lake
@@ -38,6 +47,9 @@ class TxnFilter:
     end: date | None = None
     category: str | None = None  # a detailed code, or a primary code (all its details)
     month: str | None = None  # YYYY-MM of the posting date
+    # Only what counts as spending in ``category`` (pipelines/gold/flows.py): the rows its
+    # spending total is made of, plus its pending ones. Needs ``category``.
+    spending: bool = False
 
 
 # Each bound a filter may set: the TxnFilter field (also the parameter), its condition.
@@ -62,7 +74,15 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
     if f.month:
         where.append("t.posted_month = $month")
         params["month"] = f.month
-    if f.category:
+    if f.spending and not f.category:
+        raise ValueError("spending rows are those of one category: give the category")
+    if f.category == UNCATEGORISED:  # no category: none, or one neither taxonomy nor person has
+        where.append(f"({SHOWN_CATEGORY} IS NULL OR {SHOWN_CATEGORY} NOT IN "
+                     "(SELECT unnest($known)) AND "
+                     f"{SHOWN_CATEGORY} NOT IN (SELECT category FROM custom_categories WHERE "
+                     "user_id = $user AND coalesce(category_primary, $category) <> $category))")
+        params.update(known=[c["category"] for c in categories()], category=f.category)
+    elif f.category:
         details = [c["category"] for c in categories() if c["category_primary"] == f.category]
         if details:  # a primary category: all its details, and the person's own under it
             where.append(f"({SHOWN_CATEGORY} IN (SELECT unnest($details)) OR {SHOWN_CATEGORY} "
@@ -72,7 +92,21 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
         else:
             where.append(f"{SHOWN_CATEGORY} = $category")
             params["category"] = f.category
+    if f.spending:
+        where.extend(_spending(primary_of(f.category)))
+        params["transfer_detailed"] = list(TRANSFER_DETAILED)
     return " AND ".join(where), params
+
+
+def _spending(primary: str) -> list[str]:
+    """The conditions a row of ``primary`` meets when it counts as spending (the rule of
+    pipelines/gold/flows.py, as gold's classify applies it)."""
+    if primary in NOT_SPEND_PRIMARY:
+        return ["false"]
+    out = [f"coalesce({SHOWN_CATEGORY}, '') NOT IN (SELECT unnest($transfer_detailed))"]
+    if primary in NO_CATEGORY_PRIMARY:  # money in without a category is income
+        out.append("coalesce(t.amount, 0) >= 0")
+    return out
 
 
 _TXN_FROM = """
@@ -142,6 +176,17 @@ def _txn_frame(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return df
 
 
+def pending_counts(lake: Lake, who: Principal, f: TxnFilter = TxnFilter()) -> dict[str, int]:
+    """How many of the person's live transactions matching ``f`` are pending (not posted
+    yet), per category shown (``UNCATEGORIZED`` for none, as gold names it)."""
+    where, params = _txn_where(f)
+    df = frame(lake, who,
+               f"SELECT coalesce({SHOWN_CATEGORY}, $uncategorised) AS category, "
+               f"count(*) AS n {_TXN_FROM} WHERE {where} AND t.pending GROUP BY 1 ORDER BY 1",
+               {**params, "uncategorised": UNCATEGORISED})
+    return {str(c): int(n) for c, n in zip(df["category"], df["n"], strict=True)}
+
+
 def transaction_month(lake: Lake, who: Principal, txn_id: str) -> str | None:
     """The posting month of the person's transaction ``txn_id``; None if it is not theirs."""
     found = frame(lake, who, "SELECT posted_month FROM transactions "
@@ -158,4 +203,4 @@ def has_merchant(lake: Lake, who: Principal, merchant_key: str) -> bool:
 
 
 # Every public function here that reads one person's data (takes the Principal second).
-PER_USER_FUNCTIONS = (search_transactions, transaction_month, has_merchant)
+PER_USER_FUNCTIONS = (search_transactions, pending_counts, transaction_month, has_merchant)

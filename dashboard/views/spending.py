@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.auth import Principal
-from dashboard.data import money, txns
+from dashboard.data import money, taxonomy, txns
 from dashboard.plain import plain
 from lake.tables import MONTHLY_SPEND, SPEND_TRENDS
 
@@ -89,30 +89,51 @@ def _by_category(in_month: pd.DataFrame, month: str) -> pd.DataFrame:
 
 def _drill_down(lake: Lake, who: Principal, in_month: pd.DataFrame, totals: pd.DataFrame,
                 month: str) -> None:
-    """The picked primary category's details in ``month``, and its newest 100 transactions."""
+    """The picked primary category's details in ``month``, and its newest 100 transactions.
+
+    The rows listed are the ones its spend is made of (money in without a category is not
+    spending: pipelines/gold/flows.py) plus those still pending, marked: a pending row counts
+    in no total until it posts, and one replaced by its posted version is not listed."""
     names = dict(zip(totals["category_primary"], totals["primary_name"], strict=True))
     pick = st.selectbox("Show the transactions of", list(names), format_func=names.get,
                         key="spending_drill")
     if not pick:
         return
-    details = in_month[in_month["category_primary"] == pick].sort_values(
-        "amount", ascending=False)
+    wanted = txns.TxnFilter(category=pick, month=month, spending=True)
+    pending = txns.pending_counts(lake, who, wanted)
+    details = _details(in_month[in_month["category_primary"] == pick], pending,
+                       taxonomy.category_names(lake, who))
     st.dataframe(pd.DataFrame({
         "Category": details["category_name"],
         "Spend": [ui.format_money(a) for a in details["amount"]],
-        "Transactions": details["txn_count"].astype(int)}), hide_index=True)
-    rows, total = txns.search_transactions(
-        lake, who, txns.TxnFilter(category=pick, month=month), page_size=100)
+        "Transactions": details["txn_count"].astype(int),
+        "Pending": details["pending"].astype(int)}), hide_index=True)
+    rows, total = txns.search_transactions(lake, who, wanted, page_size=100)
     plural = "s" if total != 1 else ""
+    waiting = sum(pending.values())
     st.caption(f"{total} transaction{plural} in {plain(names[pick])}, "
                f"{ui.month_label(month)}"
+               + (f" ({waiting} pending: in no total until posted)" if waiting else "")
                + (" (newest 100 shown)" if total > 100 else ""))
     st.dataframe(pd.DataFrame({
         "Date": [ui.format_day(x) for x in rows["date"]],
         "Description": rows["description"], "Category": rows["category_name"],
         "Amount": [ui.format_money(a, c) for a, c in
-                   zip(rows["amount"], rows["currency"], strict=True)]}),
+                   zip(rows["amount"], rows["currency"], strict=True)],
+        "Pending": ["Pending" if p else "" for p in rows["pending"]]}),
         hide_index=True, width="stretch")
+
+
+def _details(spent: pd.DataFrame, pending: dict[str, int], names: dict[str, str]
+             ) -> pd.DataFrame:
+    """Per detailed category: spend and posted count (gold), and how many are pending (also
+    the categories with only pending rows so far), largest spend first."""
+    only_pending = pd.DataFrame({"category": sorted(set(pending) - set(spent["category"]))})
+    taxonomy.add_names(only_pending, names, "category", "category_name")
+    rows = pd.concat([spent[["category", "category_name", "amount", "txn_count"]],
+                      only_pending.assign(amount=0.0, txn_count=0)], ignore_index=True)
+    rows["pending"] = [pending.get(c, 0) for c in rows["category"]]
+    return rows.sort_values(["amount", "category_name"], ascending=[False, True])
 
 
 def _month_over_month(trends: pd.DataFrame, month: str) -> None:

@@ -3,8 +3,10 @@ its amount, then reduce by summing.
 
 Amounts follow the partner's sign: positive is money out, negative money in. A refund is a
 negative amount in an expense category, so it nets against that category's spend. Money
-moving between a user's own accounts (transfers, credit-card payments) is neither income nor
-spend. Pending, removed and superseded rows never count.
+moving between a user's own accounts (transfers, credit-card payments) and borrowed money
+coming in are neither income nor spend; money coming in without a category is income, never
+negative spend (the rule: pipelines/gold/flows.py). Pending, removed and superseded rows never
+count.
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from pipelines.gold.flows import (
+    EXPENSE,
+    INCOME,
+    INCOME_PRIMARY,
+    NO_CATEGORY_PRIMARY,
+    TRANSFER,
+    TRANSFER_DETAILED,
+    TRANSFER_PRIMARY,
+    UNCATEGORISED,
+)
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-UNCATEGORISED = "UNCATEGORIZED"
-NOT_SPEND_PRIMARY = ("TRANSFER_IN", "TRANSFER_OUT")
-NOT_SPEND_DETAILED = ("LOAN_PAYMENTS_CREDIT_CARD_PAYMENT",)
-INCOME_PRIMARY = "INCOME"
 PAYROLL = ("INCOME_SALARY", "INCOME_MILITARY")
-EXPENSE, INCOME, TRANSFER = "expense", "income", "transfer"
 MONEY = "decimal(18,2)"
 
 
@@ -53,9 +61,11 @@ def classify(silver: DataFrame, categories: DataFrame, custom: DataFrame | None 
                          & (rows["effective_category"] == mine["_cc"]), "left")
         primary = F.coalesce(primary, F.col("_custom_primary"))
     primary = F.coalesce(primary, F.lit(UNCATEGORISED))
-    flow = (F.when(primary.isin(*NOT_SPEND_PRIMARY)
-                   | F.col("effective_category").isin(*NOT_SPEND_DETAILED), F.lit(TRANSFER))
+    # the rule of pipelines/gold/flows.py: money in without a category is income
+    flow = (F.when(primary.isin(*TRANSFER_PRIMARY)
+                   | F.col("effective_category").isin(*TRANSFER_DETAILED), F.lit(TRANSFER))
             .when(primary == INCOME_PRIMARY, F.lit(INCOME))
+            .when(primary.isin(*NO_CATEGORY_PRIMARY) & (F.col("amount") < 0), F.lit(INCOME))
             .otherwise(F.lit(EXPENSE)))
     return rows.withColumn("category_primary", primary).withColumn("flow", flow).drop(
         *[c for c in ("_cat", "_primary", "_cu", "_cc", "_custom_primary")])

@@ -34,9 +34,9 @@ from lake.tables import (
     Table,
 )
 from pipelines.categories.reference import categories
+from pipelines.gold.flows import NO_CATEGORY_PRIMARY, NOT_SPEND_PRIMARY, TRANSFER_DETAILED
 
 REFRESHED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
-NOT_SPEND = ("TRANSFER_IN", "TRANSFER_OUT")
 
 
 def write_table(lake: Lake, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -110,7 +110,8 @@ def transactions() -> list[dict[str, Any]]:
 
 
 def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``monthly_spend`` as pipelines/gold/spend.py defines it (live, posted, expenses only)."""
+    """``monthly_spend`` as pipelines/gold/spend.py defines it (live, posted, expenses only:
+    the rule of pipelines/gold/flows.py)."""
     primary = {c["category"]: c["category_primary"] for c in categories()}
     cells: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(list)
     for r in txns:
@@ -118,7 +119,8 @@ def spend_rows(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         cat = r.get("user_category") or r["category"] or "UNCATEGORIZED"
         prim = primary.get(cat, "UNCATEGORIZED")
-        if prim in NOT_SPEND or prim == "INCOME":
+        money_in_uncategorised = prim in NO_CATEGORY_PRIMARY and r["amount"] < 0
+        if prim in NOT_SPEND_PRIMARY or cat in TRANSFER_DETAILED or money_in_uncategorised:
             continue
         cells[(r["user_id"], r["posted_month"], prim, cat)].append(r["amount"])
     return [
@@ -222,7 +224,7 @@ def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
         MONTHLY_CASHFLOW: [flow(ALICE, "2024-01", "2500.00", "82.40", 2),
                            flow(ALICE, "2024-02", "0.00", "1239.31", 2),
                            flow(BOB, "2024-01", "0.00", "1500.00", 1),
-                           flow(BOB, "2024-02", "0.00", "1495.49", 3)],
+                           flow(BOB, "2024-02", "20.00", "1515.49", 3)],
         SPEND_TRENDS: [trend(ALICE, "FOOD_AND_DRINK", "4.75", "82.40"),
                        trend(ALICE, "GENERAL_MERCHANDISE", "1234.56", "0.00"),
                        trend(BOB, "RENT_AND_UTILITIES", "1500.00", "1500.00")],
