@@ -1,4 +1,5 @@
-"""What people change from the dashboard: a transaction's category, a merchant rule, budgets.
+"""What people change from the dashboard: a transaction's category, a merchant rule, budgets,
+the alerts they dismissed.
 
 Writes go to small Delta tables with delta-rs (no Spark in the dashboard process) and are
 checked first; a rejected change raises :class:`ActionError` with a message for the person.
@@ -16,11 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from dashboard.auth import DASHBOARD, Principal
-from dashboard.data import queries, taxonomy, txns
+from dashboard.data import money, queries, taxonomy, txns
 from lake.audit_log import audit
 from lake.delta import sql_literal
 from lake.small_tables import upsert_rows
-from lake.tables import BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
+from lake.tables import ALERT_DISMISSALS, BUDGETS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
 from pipelines.categories.reference import categories
 
 if TYPE_CHECKING:
@@ -111,3 +112,17 @@ def clear_budget(lake: Lake, who: Principal, category_primary: str) -> None:
                   f"category_primary = {sql_literal(category_primary)}")
     queries.changed(lake, BUDGETS)
     audit(lake, DASHBOARD, "clear_budget", user_id=user, category=category_primary)
+
+
+def dismiss_alert(lake: Lake, who: Principal, alert_key: str) -> None:
+    """Hide one of the person's alerts from their Overview for good (a nightly raising the
+    same alert again finds its key and adds nothing). Anybody else's alert is refused as if it
+    did not exist."""
+    user = queries.scope_of(who)
+    kind = money.alert_kind(lake, who, alert_key)
+    if kind is None:
+        raise ActionError("That alert is not one of yours (or no longer exists).")
+    upsert_rows(lake, ALERT_DISMISSALS, [{"user_id": user, "alert_key": str(alert_key),
+                                          "dismissed_at": datetime.now(UTC)}], update=False)
+    queries.changed(lake, ALERT_DISMISSALS)
+    audit(lake, DASHBOARD, "dismiss_alert", user_id=user, kind=kind)

@@ -110,6 +110,19 @@ ALERTS = Table(
     keys=("alert_key",),
 )
 
+ALERT_DISMISSALS = Table(
+    name="alert_dismissals",
+    layer="silver",
+    description="Alerts people dismissed on the dashboard (hidden from their overview for "
+                "good: an alert's key is stable, so the nightly never raises it again).",
+    columns=(
+        ("user_id", "string"),
+        ("alert_key", "string"),
+        ("dismissed_at", "timestamp"),
+    ),
+    keys=("user_id", "alert_key"),
+)
+
 QUALITY_RESULTS = Table(
     name="quality_results",
     layer="audit",

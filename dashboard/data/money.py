@@ -152,12 +152,53 @@ def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.
     return df
 
 
-def alerts(lake: Lake, who: Principal, limit: int = 10) -> pd.DataFrame:
-    """The person's newest alerts (budgets, balance reviews, unusual activity...)."""
-    return frame(lake, who,
-                 "SELECT kind, subject, detail, period, created_at FROM alerts "
-                 "WHERE user_id = $user ORDER BY created_at DESC, alert_key LIMIT $limit",
-                 {"limit": capped(limit)})
+BUDGET_ALERTS = ("budget_exceeded", "budget_approaching")  # the most severe first
+
+
+def alerts(lake: Lake, who: Principal, limit: int = 10, month: str | None = None
+           ) -> pd.DataFrame:
+    """The person's alerts (budgets, balance reviews...) they have not dismissed: those of
+    ``month`` (default: the newest month of ``budget_progress``, the one the Overview's budgets
+    are of) first, then earlier ones; newest first. ``month`` is the month an alert is about,
+    ``current`` whether that is ``month`` (or later).
+
+    One budget (category and month) shows one alert: its most severe (an "over" supersedes a
+    "close to", whichever was raised first), else its newest. The pipeline keeps every
+    threshold's alert (the outbox delivered each); which one is current is decided here, before
+    dismissals, so dismissing the "over" does not bring back its "close to".
+    """
+    month = month or newest_month(lake, BUDGET_PROGRESS) or datetime.now(UTC).strftime("%Y-%m")
+    df = frame(
+        lake, who,
+        """
+        WITH ranked AS (
+            SELECT alert_key, kind, subject, detail, period, created_at,
+                   left(coalesce(period, strftime(created_at, '%Y-%m')), 7) AS month,
+                   row_number() OVER (
+                       PARTITION BY CASE WHEN kind IN ($exceeded, $approaching) THEN 'budget'
+                                         ELSE alert_key END, subject, period
+                       ORDER BY CASE WHEN kind = $exceeded THEN 0 ELSE 1 END,
+                                created_at DESC NULLS LAST, alert_key) AS rank
+            FROM alerts WHERE user_id = $user)
+        SELECT alert_key, kind, subject, detail, period, month, created_at,
+               coalesce(month >= $month, false) AS "current"
+        FROM ranked r
+        WHERE rank = 1 AND NOT EXISTS (
+            SELECT 1 FROM alert_dismissals d
+            WHERE d.user_id = $user AND d.alert_key = r.alert_key)
+        ORDER BY "current" DESC, month DESC NULLS LAST, created_at DESC NULLS LAST, alert_key
+        LIMIT $limit
+        """, {"limit": capped(limit), "month": month, "exceeded": BUDGET_ALERTS[0],
+              "approaching": BUDGET_ALERTS[1]})
+    df["current"] = df["current"].astype(bool)
+    return df
+
+
+def alert_kind(lake: Lake, who: Principal, alert_key: str = "") -> str | None:
+    """The kind of the person's alert ``alert_key``; None if it is not theirs (or no key)."""
+    found = frame(lake, who, "SELECT kind FROM alerts WHERE user_id = $user "
+                             "AND alert_key = $alert_key LIMIT 1", {"alert_key": str(alert_key)})
+    return None if found.empty else str(found["kind"].iloc[0])
 
 
 def unusual_activity(lake: Lake, who: Principal, months: int = 3) -> pd.DataFrame:
@@ -242,5 +283,5 @@ def recurring(lake: Lake, who: Principal) -> pd.DataFrame:
 
 
 # Every public function here that reads one person's data (takes the Principal second).
-PER_USER_FUNCTIONS = (accounts, net_worth, budget_progress, alerts, unusual_activity,
-                      monthly_spend, cashflow, trends, recurring)
+PER_USER_FUNCTIONS = (accounts, net_worth, budget_progress, alerts, alert_kind,
+                      unusual_activity, monthly_spend, cashflow, trends, recurring)

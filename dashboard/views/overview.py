@@ -1,4 +1,5 @@
-"""Overview: net worth, this month's spending against budgets, alerts."""
+"""Overview: net worth, this month's spending against budgets, alerts (this month's, then
+earlier months' by month; each opens on what it is about and can be dismissed)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import actions, ui
 from dashboard.auth import Principal
-from dashboard.data import money
+from dashboard.data import money, txns
 from dashboard.plain import plain
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
+from pipelines.categories.reference import display_name
 
 if TYPE_CHECKING:
     from lake.lake import Lake
@@ -23,6 +25,10 @@ ALERT_TITLES = {"budget_exceeded": "Over budget", "budget_approaching": "Close t
                 "institution_health": "Bank having problems"}
 UNUSUAL_TITLES = {"category_spike": "Spending spike", "merchant_outlier": "Unusual amount",
                   "new_merchant_large": "Large new payment"}
+OPEN_KEY = "overview_open_alert"  # the alert opened (one at a time)
+SHOWN_TRANSACTIONS = 20
+# How budget alerts ended before they named their month (rows stored by earlier releases).
+THIS_MONTHS_BUDGET = "this month's budget"
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
@@ -39,7 +45,7 @@ def render() -> None:
     ui.show_page("Overview", TABLES, load, _show)
 
 
-def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
+def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
 
     nw, flow = d["net_worth"], d["cashflow"]
     cols = st.columns(3)
@@ -88,18 +94,117 @@ def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
                                     f"{ui.format_money(row.budget)} · "
                                     f"{ui.BUDGET_LABELS[row.state]}")
 
+    _alerts(lake, who, d["alerts"], d["unusual"])
+
+
+def _alerts(lake: Lake, who: Principal, alerts: pd.DataFrame, unusual: pd.DataFrame) -> None:
+    """This month's alerts and unusual activity, then earlier months' alerts by month."""
     st.subheader("Alerts")
-    alerts, unusual = d["alerts"], d["unusual"]
-    if alerts.empty and unusual.empty:
-        st.write("Nothing needs your attention.")
-    for a in alerts.itertuples(index=False):
-        title = ALERT_TITLES.get(a.kind, str(a.kind).replace("_", " ").capitalize())
-        st.markdown(f"- **{plain(title)}** — {plain(a.detail)} "
-                    f"<span style='color:gray'>({ui.format_day(a.created_at)})</span>",
-                    unsafe_allow_html=True)
+    current, earlier = alerts[alerts["current"]], alerts[~alerts["current"]]
+    if current.empty and unusual.empty:
+        st.write("Nothing needs your attention this month." if len(earlier)
+                 else "Nothing needs your attention.")
+    for a in current.itertuples(index=False):
+        _alert(lake, who, a, earlier=False)
     for u in unusual.itertuples(index=False):
         st.markdown(f"- **{UNUSUAL_TITLES.get(u.kind, 'Unusual activity')}** — "
                     f"{plain(u.reason)}")
+    if len(earlier):
+        st.subheader("Earlier alerts")
+        for a in earlier.itertuples(index=False):
+            _alert(lake, who, a, earlier=True)
+
+
+def _month_name(month: object) -> str:
+    try:
+        return ui.month_label(str(month))
+    except ValueError:
+        return "Earlier"
+
+
+def _alert(lake: Lake, who: Principal, a: Any, earlier: bool) -> None:
+    """One alert (an earlier month's says which), with Open and Dismiss."""
+    title = ALERT_TITLES.get(a.kind, str(a.kind).replace("_", " ").capitalize())
+    detail = str(a.detail or "")
+    if earlier:
+        month = _month_name(a.month)
+        title = f"{month}: {title}"
+        detail = detail.replace(THIS_MONTHS_BUDGET, f"the {month} budget")
+    st.markdown(f"- **{plain(title)}** — {plain(detail)} "
+                f"<span style='color:gray'>({ui.format_day(a.created_at)})</span>",
+                unsafe_allow_html=True)
+    opened = st.session_state.get(OPEN_KEY) == a.alert_key
+    left, right, _ = st.columns([1, 1, 5])
+    left.button("Close" if opened else "Open", key=f"alert_open_{a.alert_key}",
+                on_click=_toggle, args=(a.alert_key,))
+    if right.button("Dismiss", key=f"alert_dismiss_{a.alert_key}"):
+        try:
+            actions.dismiss_alert(lake, who, a.alert_key)
+        except actions.ActionError as error:
+            st.error(plain(error))
+        else:
+            st.session_state.pop(OPEN_KEY, None)
+            ui.flash_and_rerun("Alert dismissed.")
+    if opened:
+        with st.container(border=True):
+            if a.kind in money.BUDGET_ALERTS:
+                _budget(lake, who, str(a.subject), str(a.month))
+            else:
+                _account(lake, who, a)
+
+
+def _toggle(alert_key: str) -> None:
+    opened = st.session_state.get(OPEN_KEY) == alert_key
+    st.session_state[OPEN_KEY] = None if opened else alert_key
+
+
+def _budget(lake: Lake, who: Principal, category: str, month: str) -> None:
+    """What a budget alert is about: the budget of its month and the category's transactions
+    of that month."""
+    label = _month_name(month)
+    budgets = money.budget_progress(lake, who, month)
+    row = budgets[budgets["category_primary"] == category]
+    name = plain(display_name(category))
+    if len(row) and row["state"].iloc[0] != "no_budget":
+        r = row.iloc[0]
+        share = min(max(float(r["share"]), 0.0), 1.0)
+        st.progress(share, text=f"{name} in {label}: {ui.format_money(r['spent'])} of "
+                                f"{ui.format_money(r['budget'])} · {ui.BUDGET_LABELS[r['state']]}")
+    elif len(row):
+        st.write(f"You have no budget for {name} now; "
+                 f"{plain(ui.format_money(row['spent'].iloc[0]))} spent in {label}.")
+    else:
+        st.write(f"You have no budget for {name} now.")
+    rows, total = txns.search_transactions(lake, who, txns.TxnFilter(category=category,
+                                                                     month=month),
+                                           page_size=SHOWN_TRANSACTIONS)
+    if rows.empty:
+        st.caption(f"No {name} transactions in {label}.")
+        return
+    st.dataframe(pd.DataFrame({
+        "Date": [ui.format_day(x) for x in rows["date"]],
+        "Description": rows["description"],
+        "Category": rows["category_name"],
+        "Amount": [ui.format_money(v, c) for v, c in
+                   zip(rows["amount"], rows["currency"], strict=True)],
+    }), hide_index=True, width="stretch")
+    more = f", the newest {len(rows)} shown" if total > len(rows) else ""
+    st.caption(f"{total:,} {name} transactions in {label}{more}; the Transactions page "
+               "finds every one.")
+
+
+def _account(lake: Lake, who: Principal, a: Any) -> None:
+    """What another alert is about: the account it names (a balance held for review)."""
+    accts = money.accounts(lake, who)
+    mine = accts[accts["account_id"] == a.subject]
+    if mine.empty:
+        st.write(f"Raised {ui.format_when(a.created_at)}.")
+        return
+    r = mine.iloc[0]
+    masked = f" ••{plain(r['mask'])}" if r["mask"] else ""
+    st.write(f"{plain(r['name'])}{masked} at {plain(r['institution'])}: "
+             f"{plain(ui.format_money(r['balance_current'], r['currency']))} · "
+             f"{ui.STATE_LABELS[r['state']]}. The Accounts & sync page has its details.")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ their monthly income, detected from payroll deposits.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -196,13 +197,15 @@ def budget_alerts(rows: list[dict], approaching: float, created_at) -> list[dict
         name = display_name(r["category_primary"])
         pct = round(r["share"] * 100)
         verb = "over" if r["state"] == "exceeded" else "close to"
+        # The month by name, not "this month's": the text is stored and read after it ends.
+        month = datetime.strptime(r["month"], "%Y-%m").strftime("%b %Y")
         out.append({
             "alert_key": alert_key("budget", r["user_id"], r["category_primary"], r["month"],
                                    label),
             "kind": f"budget_{r['state']}", "user_id": r["user_id"],
             "subject": r["category_primary"],
             "detail": f"{name}: spent ${Decimal(r['spent']):,.2f} of ${Decimal(r['budget']):,.2f}"
-                      f" ({pct}%), {verb} this month's budget",
+                      f" ({pct}%), {verb} the {month} budget",
             "period": r["month"], "created_at": created_at, "sent_at": None,
         })
     return out
