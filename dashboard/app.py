@@ -11,6 +11,10 @@ URL is registered to the form only, so a bookmarked page asks for a sign-in firs
 signing in, navigation registers only the pages the role may see: a person's six pages for a
 user login, the Analytics page alone for an analyst. A URL of a page the role may not see
 leads to the role's first page.
+
+Every page has its own address (``/overview``, ``/spending``, ... ``/analytics``), and ``/``
+leads to the role's first page (its home page): the root is a hidden page of its own, because
+Streamlit serves a ``default=True`` page at ``/`` only, never at its ``url_path``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ USER_PAGES = [
     ("views/accounts.py", "Accounts & sync", ":material/account_balance:"),
 ]
 ANALYST_PAGES = [("views/analytics.py", "Analytics", ":material/query_stats:")]
+ROOT = ""  # the url path of "/"
 
 
 def allowed(who: Principal) -> list[tuple[str, str, str]]:
@@ -41,7 +46,17 @@ def allowed(who: Principal) -> list[tuple[str, str, str]]:
 
 
 def _url(path: str) -> str:
-    return PurePosixPath(path).stem  # Streamlit's url path of a page file
+    return PurePosixPath(path).stem  # a page file's address: views/overview.py -> /overview
+
+
+def _root(home: st.Page) -> st.Page:
+    """The page at ``/``: it goes to ``home``, which keeps its own address (a default page
+    would be served at ``/`` instead of it) and its place in the menu."""
+    def go_home() -> None:
+        st.switch_page(home)
+
+    return st.Page(go_home, title=home.title, icon=home.icon, url_path=ROOT, default=True,
+                   visibility="hidden")
 
 
 def _sign_in_navigation() -> st.navigation:
@@ -62,10 +77,9 @@ def _sign_in_navigation() -> st.navigation:
         show.__name__ = f"sign_in_{url}"
         return show
 
-    for path, _, _ in USER_PAGES + ANALYST_PAGES:
-        url = _url(path)
+    for url in [ROOT] + [_url(path) for path, _, _ in USER_PAGES + ANALYST_PAGES]:
         forms[url] = st.Page(form_at(url), title="Sign in", icon=":material/login:",
-                             url_path=url, default=path == USER_PAGES[0][0])
+                             url_path=url, default=url == ROOT)
     return st.navigation(list(forms.values()), position="hidden")
 
 
@@ -78,8 +92,9 @@ def main() -> None:
     if who is None:
         _sign_in_navigation().run()
         return
-    nav = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
-                         for i, (path, title, icon) in enumerate(allowed(who))])
+    pages = [st.Page(path, title=title, icon=icon, url_path=_url(path))
+             for path, title, icon in allowed(who)]
+    nav = st.navigation([_root(pages[0]), *pages])
     ui.sidebar(who)
     nav.run()
 

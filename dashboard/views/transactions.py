@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 TABLES = [TRANSACTIONS]
 PAGE_KEY = "txn_page"
+CATEGORY_KEY = "txn_new_category"
+CHOSEN_FOR_KEY = "txn_category_for"  # the transaction the chosen new category is for
+PLACEHOLDER = "Choose a category…"
+NOTHING_CHOSEN = "Choose a new category first: nothing was changed."
 
 
 def load(lake: Lake, who: Principal, f: txns.TxnFilter | None = None, page: int = 0
@@ -48,6 +52,20 @@ def _filters() -> txns.TxnFilter:
     return txns.TxnFilter(text=text or "", min_amount=low, max_amount=high,
                           start=start if isinstance(start, date) else None,
                           end=end if isinstance(end, date) else None, category=category)
+
+
+def _nothing_chosen_yet(txn_id: str) -> None:
+    """No new category is chosen for a transaction until the person chooses one: another row,
+    or a change just saved, starts again from the placeholder (a category chosen beforehand
+    would be one careless click from being applied)."""
+    if st.session_state.get(CHOSEN_FOR_KEY) != txn_id:
+        st.session_state[CATEGORY_KEY] = None  # before the widget exists in this run
+        st.session_state[CHOSEN_FOR_KEY] = txn_id
+
+
+def _saved(message: str) -> None:
+    st.session_state.pop(CHOSEN_FOR_KEY, None)  # the next run starts from the placeholder
+    ui.flash_and_rerun(message)
 
 
 def render() -> None:
@@ -99,29 +117,32 @@ def render() -> None:
                           key=f"txn_pick_{page}_{index}")
     row = rows.iloc[labels[choice]]
     codes = dict(d["choices"])
-    current = row["category"] if row["category"] in codes else None
-    options = list(codes)
-    category = st.selectbox("New category", options, format_func=codes.get,
-                            index=options.index(current) if current else 0,
-                            key="txn_new_category")
+    _nothing_chosen_yet(str(row["txn_id"]))
+    category = st.selectbox("New category", list(codes), index=None, placeholder=PLACEHOLDER,
+                            format_func=codes.get, key=CATEGORY_KEY)
     merchant = row["merchant"] if isinstance(row["merchant"], str) and row["merchant"] else None
     c1, c2 = st.columns(2)
-    if c1.button("Set for this transaction", type="primary", key="txn_set_one"):
+    set_one = c1.button("Set for this transaction", type="primary", key="txn_set_one")
+    set_merchant = bool(merchant) and c2.button(f"Always use it for {plain(merchant)}",
+                                                key="txn_set_merchant")
+    if (set_one or set_merchant) and category is None:  # a click alone changes nothing
+        st.warning(NOTHING_CHOSEN)
+    elif set_one:
         try:
             actions.recategorise(lake, who, str(row["txn_id"]), category)
         except actions.ActionError as error:
             st.error(plain(error))
         else:
-            ui.flash_and_rerun(
+            _saved(
                 f"{plain(row['description'])} is now {plain(codes[category])}. Totals and "
                 "budgets include it after the next refresh.")
-    if merchant and c2.button(f"Always use it for {plain(merchant)}", key="txn_set_merchant"):
+    elif set_merchant:
         try:
             actions.categorise_merchant(lake, who, str(row["merchant_key"] or ""), category)
         except actions.ActionError as error:
             st.error(plain(error))
         else:
-            ui.flash_and_rerun(
+            _saved(
                 f"From now on {plain(merchant)} is {plain(codes[category])}, including past "
                 "transactions (totals update after the next refresh).")
 

@@ -49,24 +49,6 @@ TITLES = {"overview": "Overview", "spending": "Spending", "budgets": "Budgets",
 CODE = re.compile(r"\b[A-Z]{3,}(?:_[A-Z]+)+\b")  # a taxonomy code such as FOOD_AND_DRINK
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    small_lake(home)
-    return home
-
-
-@pytest.fixture
-def writable_home(tmp_path: Path) -> Path:
-    small_lake(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle() -> None:
-    auth.THROTTLE.clear()  # failed sign-ins of one test do not throttle the next
-
-
 def who(lake: Lake, login: str) -> auth.Principal:
     """The principal of one of the small lake's logins, as signing in makes it."""
     principal = auth.verify(lake, login, LOGIN_PASSWORDS[login])
