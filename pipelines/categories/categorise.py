@@ -80,39 +80,10 @@ def key_rule_matches(keys: DataFrame, rules: DataFrame) -> DataFrame:
     prefix_ok = (F.col("_n") > 1) | (
         (F.length("_r_key") >= 2) & ~F.col("_r_key").isin(*exact_only_keys()))
     best = Window.partitionBy("merchant_key").orderBy(F.col("_n").desc())
-    matched = (prefixes.join(r, "_r_key")
-               .filter((F.col("_n") == F.col("_words")) | prefix_ok)
-               .withColumn("_rank", F.row_number().over(best)).filter("_rank = 1"))
-    return _trade_after_brand(matched).select("merchant_key", "_r_category", "_r_source")
-
-
-def _trade_after_brand(matched: DataFrame) -> DataFrame:
-    """A word-prefix rule names a brand; when the words after it are a trade of another
-    primary (``blue moon diner``: the rule ``blue moon`` is a clothing brand, ``diner`` a
-    restaurant), the trade words decide. As
-    :func:`pipelines.categories.reference.trade_after_brand`: each word and each two adjacent
-    words after the prefix against the trade words, used when they agree."""
-    from pipelines.categories.reference import keyword_cues
-
-    cues = matched.sparkSession.createDataFrame(
-        sorted(keyword_cues().items()), "_c_word string, _t_category string")
-    words = F.split(F.col("merchant_key"), " ")
-    tail = matched.filter(F.col("_n") < F.col("_words")).select(
-        "merchant_key", F.posexplode(F.slice(words, F.col("_n") + 1, F.col("_words") - F.col("_n")))
-        .alias("_pos", "_c_word"))
-    after = tail.select("merchant_key", (F.col("_pos") - 1).alias("_pos"),
-                        F.col("_c_word").alias("_next"))
-    pairs = tail.join(after, ["merchant_key", "_pos"]).select(
-        "merchant_key", F.concat_ws(" ", "_c_word", "_next").alias("_c_word"))
-    agreed = (tail.select("merchant_key", "_c_word").unionByName(pairs)
-              .join(F.broadcast(cues), "_c_word")
-              .groupBy("merchant_key").agg(F.min("_t_category").alias("_t_category"),
-                                           F.countDistinct("_t_category").alias("_t_n"))
-              .filter("_t_n = 1").select("merchant_key", "_t_category"))
-    other = F.col("_t_category").isNotNull() & (
-        _primary(F.col("_t_category")) != _primary(F.col("_r_category")))
-    return matched.join(agreed, "merchant_key", "left").withColumn(
-        "_r_category", F.when(other, F.col("_t_category")).otherwise(F.col("_r_category")))
+    return (prefixes.join(r, "_r_key")
+            .filter((F.col("_n") == F.col("_words")) | prefix_ok)
+            .withColumn("_rank", F.row_number().over(best))
+            .filter("_rank = 1").select("merchant_key", "_r_category", "_r_source"))
 
 
 MAX_PREFIX_WORDS = 8

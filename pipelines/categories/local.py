@@ -49,12 +49,9 @@ class LocalCategoriser:
         return cls(merchant_rules(), pattern_rules(), model, threshold)
 
     def rule(self, key: str) -> tuple[str, str] | None:
-        """The rule whose key equals ``key`` or is its longest word-prefix; for a prefix,
-        trade words after it that name another primary decide instead (``blue moon diner``
-        is no clothing shop: :func:`~pipelines.categories.reference.trade_after_brand`)."""
+        """The rule whose key equals ``key`` or is its longest word-prefix."""
         from pipelines.categories.categorise import MAX_PREFIX_WORDS
         from pipelines.categories.merchants import prefix_ok
-        from pipelines.categories.reference import primary_of, trade_after_brand
 
         hit = self.rules.get(key)
         if hit:
@@ -64,9 +61,6 @@ class LocalCategoriser:
             prefix = " ".join(words[:n])
             hit = self.rules.get(prefix)
             if hit and prefix_ok(prefix):
-                trade = trade_after_brand(words[n:])
-                if trade is not None and primary_of(trade) != primary_of(hit[0]):
-                    return trade, hit[1]
                 return hit
         return None
 

@@ -242,18 +242,6 @@ def keyword_cues() -> dict[str, str]:
     return out
 
 
-def trade_after_brand(words: list[str]) -> str | None:
-    """The category the trade words among ``words`` (the words of a merchant key after the
-    brand a word-prefix rule matched) agree on: each word and each two adjacent words that
-    are a trade word (:func:`keyword_cues`); None when there is none or they disagree. The
-    engine computes the same with joins (``categorise.key_rule_matches``)."""
-    cues = keyword_cues()
-    hits = {cues[w] for w in words if w in cues}
-    pairs = (f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
-    hits |= {cues[p] for p in pairs if p in cues}
-    return hits.pop() if len(hits) == 1 else None
-
-
 @cache
 def currencies() -> list[str]:
     return sorted((REFERENCE_DIR / "iso4217.txt").read_text().split())
