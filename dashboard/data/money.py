@@ -25,6 +25,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
+from pipelines.wealth.networth import LIABILITY_TYPES
 
 if TYPE_CHECKING:
     from lake.lake import Lake
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.DataFrame:
     """The person's accounts with balances, sync state and what to do about problems.
+
+    ``balance_shown`` is the balance as the person reads it: what a credit card or loan
+    holds is owed (``owed``), so negative; ``balance_current`` stays the bank's figure.
 
     ``state`` is one of ``ok``, ``stale`` (not synced within its institution's refresh
     cadence plus a day), ``relink`` (the bank wants the person to sign in again),
@@ -65,6 +69,10 @@ def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.Data
         ORDER BY institution, a.type, a.name, a.account_id
         """)
     as_float(df, "balance_current", "balance_available")
+    # The partner reports what is owed on a card or loan as a positive balance; shown as
+    # owed (negative), as net worth counts it (pipelines/wealth/networth.py).
+    df["owed"] = df["type"].isin(LIABILITY_TYPES)
+    df["balance_shown"] = df["balance_current"].where(~df["owed"], -df["balance_current"])
     df["needs_review"] = df["needs_review"].fillna(False).astype(bool)
     df["state"] = [
         _account_state(r, now) for r in df.itertuples(index=False)]

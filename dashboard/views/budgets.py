@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from dashboard import actions, ui
+from dashboard import actions, charts, ui
 from dashboard.auth import Principal
 from dashboard.data import money
 from dashboard.plain import plain
@@ -43,7 +43,9 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
             st.markdown(f"**{plain(row.category_name)}**: {ui.format_money(row.spent)} of "
                         f"{ui.format_money(row.budget)} ({row.share:.0%}) {badge}"
                         + (f" · budget {source}" if source else ""))
-            st.progress(min(max(float(row.share), 0.0), 1.0))  # refunds can exceed spend
+        if (progress["state"] != "no_budget").any():
+            # one bar per budget, coloured by its status (on track, close, over)
+            st.altair_chart(charts.budget_bars(progress), width="stretch")
 
     st.subheader("Set a budget")
     names = actions.primaries()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, ui
+from dashboard import actions, charts, ui
 from dashboard.auth import Principal
 from dashboard.data import money, txns
 from dashboard.plain import plain
@@ -68,20 +67,12 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     if nw.empty:
         st.write("No balances yet.")
     else:
-        span = (nw["date"].iloc[-1] - nw["date"].iloc[0]).days
-        axis_format = "%b %Y" if span > 120 else "%d %b"
-        long = nw.melt(id_vars=["date"], value_vars=["net_worth", "assets", "liabilities"],
-                       var_name="series", value_name="amount")
-        long["series"] = long["series"].map({"net_worth": "Net worth", "assets": "Assets",
-                                             "liabilities": "Liabilities"})
-        chart = alt.Chart(long).mark_line().encode(
-            x=alt.X("date:T", title=None, axis=alt.Axis(format=axis_format, labelOverlap=True)),
-            y=alt.Y("amount:Q", title=None, axis=alt.Axis(format="$,.0f")),
-            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("date:T", title="Date", format="%d %b %Y"),
-                     alt.Tooltip("series:N", title="Series"),
-                     alt.Tooltip("amount:Q", title="Amount", format="$,.2f")])
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(charts.net_worth_chart(nw), width="stretch")
+        last = nw.iloc[-1]
+        st.caption(f"As of {ui.format_day(last['date'])}: assets "
+                   f"{ui.format_money(last['assets'])} · owed "
+                   f"{ui.format_money(-last['liabilities'])} (credit cards and loans) · "
+                   f"net worth {ui.format_money(last['net_worth'])}")
 
     budgets = d["budgets"]
     if len(budgets):

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import charts, ui
 from dashboard.auth import Principal
 from dashboard.data import money, taxonomy, txns
 from dashboard.plain import plain
@@ -59,13 +59,14 @@ def _per_month(spend: pd.DataFrame, months: list[str]) -> None:
     """Spend per month and primary category over the newest ``MONTHS_SHOWN`` months."""
     recent = sorted(months[:MONTHS_SHOWN])
     by_primary = (spend[spend["month"].isin(recent)]
-                  .groupby(["month", "primary_name"], as_index=False)["amount"].sum())
+                  .groupby(["month", "category_primary", "primary_name"], as_index=False)
+                  ["amount"].sum())
     by_primary["Month"] = [ui.month_label(m) for m in by_primary["month"]]
     by_primary = by_primary.rename(columns={"primary_name": "Category", "amount": "Spend"})
     st.subheader("Spending per month")
-    st.altair_chart(ui.bar_chart(by_primary[["Month", "Category", "Spend"]], "Month", "Spend",
-                                 color="Category", x_sort=[ui.month_label(m) for m in recent],
-                                 y_title="Spend"), width="stretch")
+    st.altair_chart(charts.category_bars(
+        by_primary[["Month", "category_primary", "Category", "Spend"]], "Month", "Spend",
+        x_sort=[ui.month_label(m) for m in recent]), width="stretch")
 
 
 def _by_category(in_month: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -74,10 +75,8 @@ def _by_category(in_month: pd.DataFrame, month: str) -> pd.DataFrame:
     left, right = st.columns([3, 2])
     totals = (in_month.groupby(["category_primary", "primary_name"], as_index=False)
               [["amount", "txn_count"]].sum().sort_values("amount", ascending=False))
-    donut = alt.Chart(totals.rename(columns={"primary_name": "Category", "amount": "Spend"})
-                          ).mark_arc(innerRadius=50).properties(height=260).encode(
-        theta=alt.Theta("Spend:Q"), color=alt.Color("Category:N", title=None),
-        tooltip=[alt.Tooltip("Category:N"), alt.Tooltip("Spend:Q", format="$,.2f")])
+    donut = charts.category_donut(
+        totals.rename(columns={"primary_name": "Category", "amount": "Spend"}))
     left.altair_chart(donut, width="stretch")
     right.dataframe(pd.DataFrame({
         "Category": totals["primary_name"],

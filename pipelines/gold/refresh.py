@@ -190,7 +190,10 @@ def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: l
     read_months = with_months_before(trend_months, TREND_MONTHS - 1)
     primary = spend.by_primary(delta.read_table(spark, lake, MONTHLY_SPEND).filter(
         F.col("month").isin(read_months)).join(users, "user_id", "left_semi"))
-    trends = spend.spend_trends(primary).join(trend_cells, list(CELL), "left_semi")
+    # a person's first month of data: their first month with any countable transaction
+    first = spend.first_months(delta.read_table(spark, lake, MONTHLY_CASHFLOW)
+                               .join(users, "user_id", "left_semi"))
+    trends = spend.spend_trends(primary, first).join(trend_cells, list(CELL), "left_semi")
     result.rows_changed["spend_trends"] = publish(spark, lake, SPEND_TRENDS, trends,
                                                   trend_cells, trend_months, as_of,
                                                   result.audits)

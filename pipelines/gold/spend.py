@@ -125,12 +125,30 @@ def by_primary(monthly: DataFrame) -> DataFrame:
         F.sum("amount").cast(MONEY).alias("amount"))
 
 
-def spend_trends(primary: DataFrame) -> DataFrame:
+def first_months(months: DataFrame) -> DataFrame:
+    """Per user: ``first_month``, the earliest ``month`` of ``months`` (their first month of
+    data)."""
+    return months.groupBy("user_id").agg(F.min("month").alias("first_month"))
+
+
+def spend_trends(primary: DataFrame, first: DataFrame | None = None) -> DataFrame:
     """Per user x month x primary category present in ``primary`` (which must also hold the 11
     months before each wanted month): month-over-month change and 3/6/12-month averages,
-    months without spend counting as zero."""
+    months without spend counting as zero.
+
+    An average is over the months the person has: those since their first month of data
+    (``first``: user_id, first_month; by default their first month in ``primary``), at most
+    the window's. Four months of history average over four, not twelve."""
+    first = first if first is not None else first_months(primary)
+    starts = first.select(F.col("user_id").alias("_fu"),
+                          month_index("first_month").alias("_first"))
     cur = primary.select("user_id", "category_primary", "month", "amount",
                          month_index().alias("_i"))
+    # months of history up to this one (a month before the first known one counts as one)
+    cur = cur.join(starts, cur["user_id"] == starts["_fu"], "left").select(
+        *cur.columns,
+        F.greatest(F.col("_i") - F.coalesce(F.col("_first"), F.col("_i")) + 1, F.lit(1))
+        .alias("_history"))
     hist = primary.select(F.col("user_id").alias("_u"),
                           F.col("category_primary").alias("_p"),
                           F.col("amount").alias("_a"), month_index().alias("_j"))
@@ -142,10 +160,11 @@ def spend_trends(primary: DataFrame) -> DataFrame:
     def window_sum(months: int):
         return F.coalesce(F.sum(F.when(lag < months, F.col("_a"))), F.lit(0))
 
-    out = joined.groupBy("user_id", "month", "category_primary", "amount").agg(
+    out = joined.groupBy("user_id", "month", "category_primary", "amount", "_history").agg(
         F.coalesce(F.sum(F.when(lag == 1, F.col("_a"))), F.lit(0)).cast(MONEY)
         .alias("prev_month_amount"),
-        *[(window_sum(n) / n).cast(MONEY).alias(f"avg_{n}m") for n in (3, 6, 12)])
+        *[(window_sum(n) / F.least(F.col("_history"), F.lit(n))).cast(MONEY)
+          .alias(f"avg_{n}m") for n in (3, 6, 12)])
     return out.select(
         "user_id", "month", "category_primary", "amount", "prev_month_amount",
         (F.col("amount") - F.col("prev_month_amount")).cast(MONEY).alias("mom_change"),
