@@ -41,6 +41,12 @@ STATE_LABELS = {
 }
 BUDGET_LABELS = {"ok": "On track", "approaching": "Approaching limit",
                  "exceeded": "Over budget", "no_budget": "No budget"}
+# A table's toolbar (search, download, full screen) shows above its top right corner on
+# hover: room for it where a table follows a heading, which it would otherwise cover.
+LAYOUT_CSS = """<style>
+[data-testid="stElementContainer"]:has([data-testid="stHeading"])
+  + [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) { margin-top: 2.5rem; }
+</style>"""
 SOURCE_LABELS = {"manual": "set by you", "history": "from your history",
                  "template": "suggested from income", "none": ""}
 
@@ -213,6 +219,7 @@ def page(title: str, tables: list[Table]) -> tuple[Lake, Principal] | None:
     ctx = context()
     if ctx is None:
         return None
+    st.html(LAYOUT_CSS)
     st.title(title)
     freshness(*ctx, tables)
     flash = st.session_state.pop(FLASH_KEY, None)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 TABLES = [ACCOUNTS, INSTITUTION_HEALTH]
 TYPES = {"depository": "Bank account", "credit": "Credit card", "loan": "Loan",
          "investment": "Investment"}
+COLUMNS = {"Account": st.column_config.TextColumn(width=145),
+           "Balance": st.column_config.TextColumn(width=90, alignment="right"),
+           "Status": st.column_config.TextColumn(width=108),
+           "Last synced": st.column_config.TextColumn(width=215),
+           "Type": st.column_config.TextColumn(width=100),
+           "Available": st.column_config.TextColumn(width=95, alignment="right")}
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
@@ -41,17 +47,18 @@ def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
             st.warning("Your bank needs you to sign in again before we can update these "
                        "accounts: reconnect them from the app where you first linked them "
                        "(your bank's sign-in opens; your history is kept).", icon=":material/key:")
+        # Account, Balance and Status fit a phone's screen (390 px); the rest follows.
         st.dataframe(pd.DataFrame({
             "Account": [f"{n} ••{m}" if m else str(n)
                         for n, m in zip(rows["name"], rows["mask"], strict=True)],
-            "Type": [TYPES.get(t, str(t).capitalize()) for t in rows["type"]],
             "Balance": [ui.format_money(b, c) for b, c in
                         zip(rows["balance_current"], rows["currency"], strict=True)],
+            "Status": [ui.STATE_LABELS[s] for s in rows["state"]],
+            "Last synced": [ui.format_when(t) for t in rows["last_synced_at"]],
+            "Type": [TYPES.get(t, str(t).capitalize()) for t in rows["type"]],
             "Available": [ui.format_money(b, c) for b, c in
                           zip(rows["balance_available"], rows["currency"], strict=True)],
-            "Last synced": [ui.format_when(t) for t in rows["last_synced_at"]],
-            "Status": [ui.STATE_LABELS[s] for s in rows["state"]],
-        }), hide_index=True, width="stretch")
+        }), hide_index=True, width="stretch", column_config=COLUMNS)
         for r in rows[rows["needs_review"]].itertuples(index=False):
             st.info(f"The latest balance of {plain(r.name)} looked wrong and is held for "
                     "review" + (f": {plain(r.review_reason)}" if r.review_reason else "."),

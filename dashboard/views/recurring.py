@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 TABLES = [RECURRING_PAYMENTS]
 CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "yearly": "Yearly"}
+COLUMNS = {"Merchant": st.column_config.TextColumn(width=125),
+           "Usual amount": st.column_config.TextColumn(width=105, alignment="right"),
+           "Per month": st.column_config.TextColumn(width=90, alignment="right"),
+           "How often": st.column_config.TextColumn(width=90),
+           "Next expected": st.column_config.TextColumn(width=115),
+           "Last paid": st.column_config.TextColumn(width=105),
+           "Payments seen": st.column_config.NumberColumn(width=115)}
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
@@ -47,16 +54,16 @@ def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
     for r in rec[rec["missed_payment"]].itertuples(index=False):
         st.info(f"**{plain(r.merchant)}** was expected on {ui.format_day(r.next_expected_date)} "
                 "but has not been charged.", icon=":material/schedule:")
+    # Merchant and the two amounts fit a phone's screen (390 px); the rest follows.
     st.dataframe(pd.DataFrame({
         "Merchant": rec["merchant"],
-        "How often": [CADENCES.get(c, str(c).capitalize()) for c in rec["cadence"]],
         "Usual amount": [ui.format_money(a) for a in rec["typical_amount"]],
         "Per month": [ui.format_money(a) for a in rec["per_month"]],
-        "Last paid": [ui.format_day(d) for d in rec["last_date"]],
+        "How often": [CADENCES.get(c, str(c).capitalize()) for c in rec["cadence"]],
         "Next expected": [ui.format_day(d) for d in rec["next_expected_date"]],
+        "Last paid": [ui.format_day(d) for d in rec["last_date"]],
         "Payments seen": rec["occurrences"].astype(int),
-    }), hide_index=True, width="stretch")
-
+    }), hide_index=True, width="stretch", column_config=COLUMNS)
 
 if __name__ == "__main__":
     render()

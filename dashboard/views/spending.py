@@ -114,13 +114,18 @@ def _drill_down(lake: Lake, who: Principal, in_month: pd.DataFrame, totals: pd.D
                f"{ui.month_label(month)}"
                + (f" ({waiting} pending: in no total until posted)" if waiting else "")
                + (" (newest 100 shown)" if total > 100 else ""))
-    st.dataframe(pd.DataFrame({
+    st.dataframe(pd.DataFrame({  # key columns first: amounts stay on screen on a phone
         "Date": [ui.format_day(x) for x in rows["date"]],
-        "Description": rows["description"], "Category": rows["category_name"],
         "Amount": [ui.format_money(a, c) for a, c in
                    zip(rows["amount"], rows["currency"], strict=True)],
+        "Category": rows["category_name"], "Description": rows["description"],
         "Pending": ["Pending" if p else "" for p in rows["pending"]]}),
-        hide_index=True, width="stretch")
+        hide_index=True, width="stretch", column_config={
+            "Date": st.column_config.TextColumn(width=90),
+            "Amount": st.column_config.TextColumn(width=85, alignment="right"),
+            "Category": st.column_config.TextColumn(width=130),
+            "Description": st.column_config.TextColumn(width=230),
+            "Pending": st.column_config.TextColumn(width=75)})
 
 
 def _details(spent: pd.DataFrame, pending: dict[str, int], names: dict[str, str]

@@ -85,18 +85,27 @@ def render() -> None:
 
     st.caption(f"{total:,} transactions · page {page + 1} of {pages} · positive amounts are "
                "money out, negative money in")
+    # Date, Amount and Category first and narrow: they fit a phone's screen (390 px) next to
+    # the selection column; the description and the rest follow for wider screens.
     table = pd.DataFrame({
         "Date": [ui.format_day(x) for x in rows["date"]],
-        "Description": rows["description"],
-        "Merchant": rows["merchant"].fillna(""),
-        "Category": [n + (" (updating)" if p else "") for n, p in
-                     zip(rows["category_name"], rows["change_pending"], strict=True)],
         "Amount": [ui.format_money(a, c) for a, c in
                    zip(rows["amount"], rows["currency"], strict=True)],
+        "Category": [n + (" (updating)" if p else "") for n, p in
+                     zip(rows["category_name"], rows["change_pending"], strict=True)],
+        "Description": rows["description"],
+        "Merchant": rows["merchant"].fillna(""),
         "Pending": ["Pending" if p else "" for p in rows["pending"]],
     })
     picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                          selection_mode="single-row", key="txn_table")
+                          selection_mode="single-row", key="txn_table", column_config={
+                              "Date": st.column_config.TextColumn(width=90),
+                              "Amount": st.column_config.TextColumn(width=85,
+                                                                    alignment="right"),
+                              "Category": st.column_config.TextColumn(width=130),
+                              "Description": st.column_config.TextColumn(width=230),
+                              "Merchant": st.column_config.TextColumn(width=140),
+                              "Pending": st.column_config.TextColumn(width=75)})
     prev, info, nxt = st.columns([1, 4, 1])
     if prev.button("← Newer", disabled=page == 0, key="txn_prev"):
         st.session_state[PAGE_KEY] = page - 1

@@ -242,7 +242,7 @@ def test_budgets_page_and_setting_a_budget(writable_home: Path,
 def test_transactions_page_search(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _open(home, monkeypatch, "transactions", ALICE)
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Date", "Description", "Merchant", "Category", "Amount",
+    assert list(table.columns) == ["Date", "Amount", "Category", "Description", "Merchant",
                                    "Pending"]
     assert list(table["Description"]) == ["UBER", "AMAZON", "BLUE BOTTLE", "ACME PAYROLL",
                                           "WHOLE FOODS"]  # removed rows are not shown

@@ -3,8 +3,14 @@ Debian's headless Chromium through Selenium and chromedriver (both installed by 
 from the distribution's packages; nothing is downloaded by a tool). It signs in through the
 form, clicks through every page checking that none shows another person's data (also when
 the URL asks for them), recategorises a transaction and checks the override is stored, signs
-out, and signs in as an analyst, who sees the Analytics page only. A screenshot of every
-page is kept in ``test-artifacts/screenshots/``."""
+out, and signs in as an analyst, who sees the Analytics page only.
+
+Every page is also seen on a desktop (1280×900) and a phone (390×844): no Streamlit exception,
+every money column of every table inside the screen without scrolling sideways, no table
+toolbar over a heading, and a second (warm) visit renders within a few seconds (the 1 s target
+is measured in bench/page_load.py). A screenshot of
+every page at both sizes is kept in ``test-artifacts/screenshots/`` (``transactions-phone.png``
+...)."""
 
 from __future__ import annotations
 
@@ -42,6 +48,14 @@ BOB_VALUES = ["LANDLORD", "Landlord", "NETFLIX", "Netflix", "Car Loan", "Tartan 
 PERSONAL = [v for v in BOB_VALUES if v != "Tartan Bank"] + [
     "WHOLE FOODS", "AMAZON", "Amazon", "Everyday Checking", "Rainy Day", "$1,234.56", ALICE,
     "bob", "alice-", "bob-"]
+VIEWPORTS = [("desktop", 1280, 900), ("phone", 390, 844)]
+# The money columns of the dashboard's tables: each must be on screen wherever it is.
+MONEY_COLUMNS = {"Amount", "Balance", "Spend", "This month", "Usual amount", "Per month"}
+KEY_COLUMNS = {"transactions": {"Category"}, "accounts": {"Status"}}  # also on screen
+# A warm page is measured against its 1 s / 500 ms P99 targets in bench/page_load.py, not
+# here: on a CI runner busy with the rest of the suite a 1 s bound fails at random (Spending
+# took 1.04-1.05 s warm beside other tests). This catches a page gone badly slow.
+WARM_RENDER_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +126,7 @@ def browser() -> Iterator[object]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1400,1800"):
+                "--window-size=1280,900"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -175,12 +189,21 @@ def _nav(driver, label: str) -> None:  # noqa: ANN001
 
 
 def _click_link(driver, label: str) -> None:  # noqa: ANN001
+    _unfold_sidebar(driver)
     links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
     # a link's text is its icon's ligature name, then its label
     matching = [a for a in links if a.text.strip().split("\n")[-1] == label]
     if not matching:
         raise ValueError(f"no link {label!r} in {[a.text for a in links]}")
     matching[0].click()
+
+
+def _unfold_sidebar(driver) -> None:  # noqa: ANN001
+    """On a phone the sidebar (and its links) is folded away until opened."""
+    links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+    if links and not any(a.is_displayed() for a in links):
+        driver.find_element("css selector", '[data-testid="stExpandSidebarButton"]').click()
+        time.sleep(0.5)  # it slides in
 
 
 def _choose(driver, label: str, option: str) -> None:  # noqa: ANN001
@@ -249,19 +272,175 @@ def _absent(driver, values: list[str]) -> None:  # noqa: ANN001
     assert [v for v in values if v in body or v in html] == []
 
 
+# Streamlit's tables are glide data grids, drawn on a canvas: the header cells in the DOM (an
+# ARIA grid inside the canvas) have no boxes of their own. The grid puts a column there
+# when any part of it is in view; so a column is wholly in view when the next one is there
+# too (or it is the last and nothing scrolls sideways), and the grid is inside the window.
+GRIDS_JS = """
+return [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(frame => {
+  const scroller = frame.querySelector('.dvn-scroller');
+  const grid = frame.querySelector('table[role=grid]');
+  if (!scroller || !grid) return {columns: 0, shown: {}, scrolls: false, left: 0, right: 0,
+                                  window: window.innerWidth, drawn: false};
+  if (arguments[0] !== null) { scroller.scrollLeft = arguments[0]; }
+  const box = frame.getBoundingClientRect();
+  return {
+    drawn: true, columns: Number(grid.getAttribute('aria-colcount')),
+    shown: Object.fromEntries([...frame.querySelectorAll('th[role=columnheader]')].map(
+        th => [th.getAttribute('aria-colindex'), th.textContent])),
+    scrolls: scroller.scrollWidth > scroller.clientWidth,
+    left: box.left, right: box.right, window: window.innerWidth};
+});"""
+
+
+def _key_columns_off_screen(driver, key: set[str]) -> list[str]:  # noqa: ANN001
+    """The money (and ``key``) columns of the page's tables not wholly on screen (the tables
+    scrolled to the left)."""
+    _settle(driver)
+    driver.execute_script(GRIDS_JS, 10**6)  # scrolled to the far right: the last headers
+    time.sleep(0.5)
+    ends = driver.execute_script(GRIDS_JS, 0)
+    time.sleep(0.5)
+    grids = [g | {"all": {**g["shown"], **end["shown"]}}
+             for g, end in zip(driver.execute_script(GRIDS_JS, None), ends, strict=True)]
+    off = [f"table {n + 1}: not drawn" for n, grid in enumerate(grids) if not grid["drawn"]]
+    for n, grid in enumerate(grids):
+        for index, title in grid["all"].items():
+            if title not in MONEY_COLUMNS | key:
+                continue
+            last = int(index) == grid["columns"]
+            whole = str(int(index) + 1) in grid["shown"] or (last and not grid["scrolls"])
+            if index not in grid["shown"] or not whole or grid["right"] > grid["window"] \
+                    or grid["left"] < 0:
+                off.append(f"table {n + 1}: {title!r} (columns in view: "
+                           f"{list(grid['shown'].values())}, window {grid['window']} px)")
+    return off
+
+
+HEADINGS_JS = """
+return [...document.querySelectorAll('[data-testid="stHeading"] :is(h1, h2, h3)')].map(h => {
+  const range = document.createRange();
+  range.selectNodeContents(h);
+  const r = range.getBoundingClientRect();  // the words, not the full-width block
+  return [h.textContent, r.left, r.top, r.right, r.bottom];
+});"""
+
+
+def _toolbars_over_headings(driver) -> list[str]:  # noqa: ANN001
+    """Headings a table's toolbar covers while the pointer is over the table."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    covered = []
+    for frame in driver.find_elements("css selector", '[data-testid="stDataFrame"]'):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", frame)
+        ActionChains(driver).move_to_element(frame).perform()
+        time.sleep(0.4)
+        bar = driver.execute_script(
+            "const t = arguments[0].querySelector('[data-testid=\"stElementToolbar\"]');"
+            "if (!t || getComputedStyle(t).opacity === '0') return null;"
+            "const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];",
+            frame)
+        if bar is None:
+            continue
+        covered += [text for text, left, top, right, bottom in
+                    driver.execute_script(HEADINGS_JS)
+                    if left < bar[2] and bar[0] < right and top < bar[3] and bar[1] < bottom]
+    driver.execute_script("document.querySelector('[data-testid=\"stMain\"]')"
+                          ".scrollTo(0, 0)")
+    return covered
+
+
+def _visit(driver, label: str, marker: str) -> float:  # noqa: ANN001
+    """Open the page; the seconds until it is drawn (its marker shown, the run finished)."""
+    assert marker not in driver.find_element("tag name", "body").text
+    _settle(driver)
+    _retry(lambda: _unfold_sidebar(driver))
+    start = time.monotonic()
+    _retry(lambda: _click_link(driver, label))
+    while True:
+        body = driver.find_element("tag name", "body").text
+        if marker in body and "Running..." not in body and not driver.find_elements(
+                "css selector", '[data-testid="stStatusWidget"]'):
+            took = time.monotonic() - start
+            _fold_sidebar(driver)
+            return took
+        assert time.monotonic() - start < 60, f"{label} never showed {marker!r}:\n{body[:2000]}"
+        time.sleep(0.05)
+
+
+def _fold_sidebar(driver) -> None:  # noqa: ANN001
+    """On a phone the sidebar covers the page: fold it away as a person would."""
+    if driver.execute_script("return window.innerWidth") >= 768:
+        return
+    for button in driver.find_elements(
+            "css selector", '[data-testid="stSidebarCollapseButton"] button'):
+        if button.is_displayed():
+            _retry(button.click)
+            time.sleep(0.5)  # it slides out
+
+
+def _page_shot(driver, name: str) -> Path:  # noqa: ANN001
+    """A screenshot with the page's first table in view (the page's top if it has none)."""
+    driver.execute_script(
+        "const f = document.querySelector('[data-testid=\"stDataFrame\"]');"
+        "if (f) f.scrollIntoView({block: 'center'});")
+    return _shot(driver, name)
+
+
+def _check_page(driver, label: str, marker: str, size: str) -> list[str]:  # noqa: ANN001
+    """Visit the page (warm) and say what is wrong with it at this size; a screenshot."""
+    name = label.split()[0].lower()
+    took = _visit(driver, label, marker)
+    problems = []
+    body = driver.find_element("tag name", "body").text
+    if driver.find_elements("css selector", '[data-testid="stException"]') \
+            or "Traceback" in body:
+        problems.append(f"{name}-{size}: an exception on the page")
+    if took > WARM_RENDER_SECONDS:
+        problems.append(f"{name}-{size}: took {took:.2f} s to render warm")
+    problems += [f"{name}-{size}: column off screen: {o}" for o in
+                 _key_columns_off_screen(driver, KEY_COLUMNS.get(name, set()))]
+    problems += [f"{name}-{size}: a table toolbar covers the heading {h!r}"
+                 for h in _toolbars_over_headings(driver)]
+    _page_shot(driver, f"{name}-{size}")
+    return problems
+
+
+def test_every_page_on_a_desktop_and_a_phone(dashboard_url: str, browser) -> None:  # noqa: ANN001
+    browser.set_window_size(1280, 900)
+    browser.get(f"{dashboard_url}/")
+    _sign_in(browser, ALICE)
+    _wait_for_text(browser, "Net worth")
+    for label, marker in PAGES[1:] + PAGES[:1]:  # a first visit: later ones are warm
+        _visit(browser, label, marker)
+    problems = []
+    try:
+        for size, width, height in VIEWPORTS:
+            browser.set_window_size(width, height)
+            time.sleep(1)
+            for label, marker in PAGES[1:] + PAGES[:1]:
+                problems += _check_page(browser, label, marker, size)
+    finally:  # the desktop again, its sidebar open (the browser remembers it folded)
+        browser.set_window_size(1280, 900)
+        time.sleep(1)
+        _unfold_sidebar(browser)
+    assert not problems, "\n".join(problems)
+
+
 def test_click_through_every_page_and_recategorise(dashboard_url: str, browser,  # noqa: ANN001
                                                    home: Path) -> None:
+    browser.set_window_size(1280, 900)
     browser.get(f"{dashboard_url}/?user=bob")  # a URL cannot pick anybody
     _sign_in(browser, ALICE)
     _wait_for_text(browser, "Data refreshed")
     assert _nav_labels(browser) == [label for label, _ in PAGES]
     for label, marker in PAGES:
         _nav(browser, label)
-        body = _wait_for_text(browser, marker)
-        assert "Data refreshed" in body
+        _wait_for_text(browser, marker)  # the page's own text: this page, not the last one
+        body = _wait_for_text(browser, "Data refreshed")  # drawn after the title
         assert "Traceback" not in body and "Error" not in body
         _absent(browser, BOB_VALUES)
-        _shot(browser, label.split()[0].lower())
+        _shot(browser, f"{label.split()[0].lower()}-first-visit")
     body = _wait_for_text(browser, "Gingham Credit Union")
     assert "needs you to sign in again" in body  # the expired sign-in, where it applies
 
