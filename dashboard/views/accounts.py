@@ -49,10 +49,12 @@ def _show(_lake: Lake, _who: Principal, d: dict[str, Any]) -> None:
                        "(your bank's sign-in opens; your history is kept).", icon=":material/key:")
         # Account, Balance and Status fit a phone's screen (390 px); the rest follows.
         st.dataframe(pd.DataFrame({
-            "Account": [f"{n} ••{m}" if m else str(n)
+            # the mask first: a narrow column cuts the end of a long name, not the digits
+            "Account": [f"••{m} {n}" if m else str(n)
                         for n, m in zip(rows["name"], rows["mask"], strict=True)],
+            # what a card or loan holds is owed: negative, as net worth counts it
             "Balance": [ui.format_money(b, c) for b, c in
-                        zip(rows["balance_current"], rows["currency"], strict=True)],
+                        zip(rows["balance_shown"], rows["currency"], strict=True)],
             "Status": [ui.STATE_LABELS[s] for s in rows["state"]],
             "Last synced": [ui.format_when(t) for t in rows["last_synced_at"]],
             "Type": [TYPES.get(t, str(t).capitalize()) for t in rows["type"]],

@@ -322,8 +322,10 @@ def test_accounts(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _open(home, monkeypatch, "accounts", ALICE)
     assert [s.value for s in at.subheader] == ["First Platypus Bank", "Gingham Credit Union"]
     platypus, gingham = (d.value for d in at.dataframe)
-    assert list(platypus["Account"]) == ["Platinum Card ••4242", "Everyday Checking ••0001"]
+    assert list(platypus["Account"]) == ["••4242 Platinum Card", "••0001 Everyday Checking"]
     assert list(platypus["Type"]) == ["Credit card", "Bank account"]
+    card, checking = platypus["Balance"]
+    assert card.startswith("-$") and not checking.startswith("-")  # a card's balance is owed
     assert list(platypus["Status"]) == ["Up to date", "Up to date"]
     assert list(gingham["Status"]) == ["Sign in again"]
     assert list(gingham["Balance"]) == ["$12,000.00"]
