@@ -202,8 +202,8 @@ def alerts(lake: Lake, who: Principal, limit: int = 10, month: str | None = None
     return df
 
 
-def alert_kind(lake: Lake, who: Principal, alert_key: str = "") -> str | None:
-    """The kind of the person's alert ``alert_key``; None if it is not theirs (or no key)."""
+def alert_kind(lake: Lake, who: Principal, alert_key: str) -> str | None:
+    """The kind of the person's alert ``alert_key``; None if it is not theirs."""
     found = frame(lake, who, "SELECT kind FROM alerts WHERE user_id = $user "
                              "AND alert_key = $alert_key LIMIT 1", {"alert_key": str(alert_key)})
     return None if found.empty else str(found["kind"].iloc[0])

@@ -782,6 +782,8 @@ def _calls(lake: Lake, principal: auth.Principal) -> dict[str, object]:
             out[name] = [fn(lake, principal, t) for t in ("alice-t4", "bob-t1", "alice-t1")]
         elif name == "has_merchant":
             out[name] = [fn(lake, principal, m) for m in ("amazon", "netflix", "landlord")]
+        elif name == "alert_kind":  # alice's a1, bob's b1 (_bob_extras), nobody's
+            out[name] = [fn(lake, principal, k) for k in ("a1", "b1", "zz")]
         elif name == "budget_progress":
             out[name] = fn(lake, principal, "2024-02")
         else:
@@ -816,6 +818,9 @@ def test_every_per_user_function_sees_only_the_principals_rows(
     if viewer == ALICE:
         assert mixed["transaction_month"] == ["2024-02", None, "2024-01"]
         assert mixed["has_merchant"] == [True, False, False]
+        assert mixed["alert_kind"] == ["budget_exceeded", None, None]
+    else:
+        assert mixed["alert_kind"] == [None, "budget_exceeded", None]
 
 
 def test_an_unfiltered_query_through_the_scoped_helper_sees_one_person(home: Path) -> None:
@@ -855,10 +860,10 @@ def test_per_user_functions_take_only_a_principal(home: Path) -> None:
         for bad in (BOB, None, {"user_id": BOB}, fake):
             with pytest.raises(TypeError, match="signed-in Principal"):
                 fn(lake, bad, *(["x"] if fn.__name__ in ("trends", "transaction_month",
-                                                         "has_merchant") else []))
+                                                         "has_merchant", "alert_kind") else []))
         with pytest.raises(PermissionError, match="aggregate"):
             fn(lake, analyst, *(["x"] if fn.__name__ in ("trends", "transaction_month",
-                                                         "has_merchant") else []))
+                                                         "has_merchant", "alert_kind") else []))
     with pytest.raises(TypeError):
         queries.frame(lake, BOB, "SELECT 1")
     for fn in aggregates.ANALYST_FUNCTIONS:
