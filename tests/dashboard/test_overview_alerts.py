@@ -112,9 +112,8 @@ def writable_home(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No throttled sign-ins from an earlier test; every read sees the lake's newest version
-    (a write made here shows at once, so a test cannot pass on a cached result)."""
-    auth.THROTTLE.clear()
+    """Every read sees the lake's newest version (a write made here shows at once, so a test
+    cannot pass on a cached result); sign-ins are unthrottled by conftest's fixture."""
     monkeypatch.setattr(queries, "RECHECK_SECONDS", 0.0)
 
 
