@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -271,18 +270,3 @@ def freshness(the_lake: Lake, who: Principal, tables: list[Table]) -> None:
         elif state == "stale":
             st.info(f"Not updated recently: {names} at {bank} (last synced {last}).",
                     icon=":material/schedule:")
-
-
-def bar_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None,
-              x_sort: list[str] | None = None, y_title: str = "Amount") -> alt.Chart:
-    """Bars with money on the y axis and readable tooltips."""
-    enc = {
-        "x": alt.X(f"{x}:N", sort=x_sort, title=None, axis=alt.Axis(labelAngle=0)),
-        "y": alt.Y(f"sum({y}):Q", title=y_title, axis=alt.Axis(format="$,.0f")),
-        "tooltip": [alt.Tooltip(f"{x}:N")]
-        + ([alt.Tooltip(f"{color}:N")] if color else [])
-        + [alt.Tooltip(f"sum({y}):Q", title=y_title, format="$,.2f")],
-    }
-    if color:
-        enc["color"] = alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom"))
-    return alt.Chart(df).mark_bar().encode(**enc)

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.settings import load_settings
-from dashboard import ui
+from dashboard import charts, ui
 from dashboard.auth import Principal
 from dashboard.data import aggregates, queries
 from lake.tables import INSTITUTION_HEALTH, MONTHLY_SPEND, QUALITY_RESULTS
@@ -78,9 +78,9 @@ def render() -> None:
         months = sorted(spend["month"].unique())
         chart = spend.assign(Month=[ui.month_label(m) for m in spend["month"]],
                              Category=spend["category_name"], Spend=spend["amount"])
-        st.altair_chart(ui.bar_chart(chart[["Month", "Category", "Spend"]], "Month", "Spend",
-                                     color="Category", x_sort=[ui.month_label(m) for m in months],
-                                     y_title="Spend"), width="stretch")
+        st.altair_chart(charts.category_bars(
+            chart[["Month", "category_primary", "Category", "Spend"]], "Month", "Spend",
+            x_sort=[ui.month_label(m) for m in months]), width="stretch")
         newest = spend.sort_values(["month", "amount"], ascending=[False, False])
         st.dataframe(pd.DataFrame({
             "Month": [ui.month_label(m) for m in newest["month"]],
