@@ -604,8 +604,10 @@ class GoldBuilder:
                 "category_primary": self.prim_names.take(tp), "amount": money(amount),
                 "prev_month_amount": money(prev), "mom_change": money(change),
                 "mom_change_pct": pa.array(pct, mask=prev == 0)}
-        for k in (3, 6, 12):
-            cols[f"avg_{k}m"] = money(np.round(self._window(m, k)[tu, tp] / k))
+        history = np.maximum(m - self.pop.start_month[tu] + 1, 1)  # months a person has
+        for k in (3, 6, 12):  # as gold: over the months of history, at most the window's
+            cols[f"avg_{k}m"] = money(np.round(self._window(m, k)[tu, tp]
+                                               / np.minimum(history, k)))
         return pa.table(cols)
 
     def _budgets(self, m: int, month: str, as_of: date) -> pa.Table:
