@@ -7,10 +7,15 @@ signed-in person's rows. Only live rows are listed: a pending row its posted ver
 is ``superseded`` in silver (pipelines/silver/merge.py), so one purchase is listed once.
 Pending rows that have not posted yet are listed (``pending`` is true) but count in no
 spending total until they post (pipelines/gold/spend.py).
+
+The review queue (:func:`review_queue`) lists what needs a look: no category, a category the
+categoriser was unsure of, a transaction the bank sent twice with different details. A
+person's own category for a transaction (set or confirmed) takes it out of the queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dashboard.auth import Principal
-from dashboard.data.queries import as_float, capped, frame
+from dashboard.data.queries import as_float, capped, frame, scope_of
 from dashboard.data.taxonomy import add_names, category_names
 from pipelines.categories.reference import categories, primary_of
 from pipelines.gold.flows import (
@@ -76,12 +81,9 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
         params["month"] = f.month
     if f.spending and not f.category:
         raise ValueError("spending rows are those of one category: give the category")
-    if f.category == UNCATEGORISED:  # no category: none, or one neither taxonomy nor person has
-        where.append(f"({SHOWN_CATEGORY} IS NULL OR {SHOWN_CATEGORY} NOT IN "
-                     "(SELECT unnest($known)) AND "
-                     f"{SHOWN_CATEGORY} NOT IN (SELECT category FROM custom_categories WHERE "
-                     "user_id = $user AND coalesce(category_primary, $category) <> $category))")
-        params.update(known=[c["category"] for c in categories()], category=f.category)
+    if f.category == UNCATEGORISED:
+        where.append(_UNCATEGORISED_SQL)
+        params.update(_uncategorised_params())
     elif f.category:
         details = [c["category"] for c in categories() if c["category_primary"] == f.category]
         if details:  # a primary category: all its details, and the person's own under it
@@ -96,6 +98,18 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
         where.extend(_spending(primary_of(f.category)))
         params["transfer_detailed"] = list(TRANSFER_DETAILED)
     return " AND ".join(where), params
+
+
+# No category: none, or one neither the taxonomy nor the person has (or the person's own
+# under the "uncategorised" primary).
+_UNCATEGORISED_SQL = (
+    f"({SHOWN_CATEGORY} IS NULL OR {SHOWN_CATEGORY} NOT IN (SELECT unnest($known)) AND "
+    f"{SHOWN_CATEGORY} NOT IN (SELECT category FROM custom_categories WHERE user_id = $user "
+    "AND coalesce(category_primary, $uncategorised) <> $uncategorised))")
+
+
+def _uncategorised_params() -> dict[str, Any]:
+    return {"known": [c["category"] for c in categories()], "uncategorised": UNCATEGORISED}
 
 
 def _spending(primary: str) -> list[str]:
@@ -150,10 +164,10 @@ def search_transactions(lake: Lake, who: Principal, f: TxnFilter = TxnFilter(),
         SELECT t.txn_id, coalesce(t.posted_date, t.authorized_date) AS date, t.description,
                t.merchant, t.merchant_key, t.amount, t.currency, t.pending, t.account_id,
                {SHOWN_CATEGORY} AS category,
-               CASE WHEN o.category IS NOT NULL AND o.category IS DISTINCT FROM t.user_category
-                    OR o.category IS NULL AND t.user_category IS NULL
-                       AND m.category IS NOT NULL AND m.category IS DISTINCT FROM t.category
-                    THEN true ELSE false END AS change_pending
+               -- what gold counts (silver's) is not what is shown yet; a category confirmed
+               -- as it was changes nothing there
+               {SHOWN_CATEGORY} IS DISTINCT FROM coalesce(t.user_category, t.category)
+                   AS change_pending
         {_TXN_FROM}
         WHERE {where} AND t.posted_month IN ({", ".join(f"${n}" for n in in_months)})
         ORDER BY t.posted_month DESC, coalesce(t.posted_date, t.authorized_date) DESC NULLS LAST,
@@ -170,8 +184,9 @@ _TXN_COLUMNS = ("txn_id", "date", "description", "merchant", "merchant_key", "am
 def _txn_frame(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     df["date"] = pd.to_datetime(df["date"]).dt.date
     as_float(df, "amount")
-    df["pending"] = df["pending"].fillna(False).astype(bool)
-    df["change_pending"] = df["change_pending"].fillna(False).astype(bool)
+    for flag in ("pending", "change_pending"):
+        if flag in df:
+            df[flag] = df[flag].fillna(False).astype(bool)
     add_names(df, names, "category", "category_name")
     return df
 
@@ -202,5 +217,84 @@ def has_merchant(lake: Lake, who: Principal, merchant_key: str) -> bool:
                      {"merchant_key": str(merchant_key)}).empty
 
 
+def transactions_by_id(lake: Lake, who: Principal, txn_ids: Sequence[str] = ()
+                       ) -> pd.DataFrame:
+    """The person's transactions among ``txn_ids`` (others' are simply not found): their
+    posting month, the category shown (``category``, a code or None) and description."""
+    ids = sorted({str(t) for t in txn_ids})
+    if not ids:
+        scope_of(who)  # the same refusal as a query's for anybody but a signed-in person
+        return pd.DataFrame(columns=["txn_id", "posted_month", "category", "description"])
+    return frame(lake, who,
+                 f"SELECT t.txn_id, t.posted_month, {SHOWN_CATEGORY} AS category, t.description "
+                 f"{_TXN_FROM} WHERE t.user_id = $user AND t.txn_id IN (SELECT unnest($ids)) "
+                 "ORDER BY t.txn_id", {"ids": ids})
+
+
+# --- the review queue ------------------------------------------------------------------------
+
+REVIEW_LIMIT = 100  # rows listed at once (the count covers them all)
+# Why a transaction is in the queue, in the order they are told.
+UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE = "uncategorised", "low_confidence", "sent_twice"
+REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE)
+# The person's own category for the transaction (set or confirmed here, or already copied to
+# silver's user_category by a nightly): nothing the categoriser was unsure of is left.
+_THEIR_OWN = "(o.category IS NOT NULL OR t.user_category IS NOT NULL)"
+_REVIEW_SQL = f"""
+    WITH q AS (
+        SELECT t.txn_id, coalesce(t.posted_date, t.authorized_date) AS date, t.description,
+               t.merchant, t.amount, t.currency, t.pending, t.posted_month, t.updated_at,
+               {SHOWN_CATEGORY} AS category, t.category_source,
+               t.category_confidence AS confidence,
+               {_UNCATEGORISED_SQL} AS {UNCATEGORISED_REASON},
+               coalesce(NOT {_THEIR_OWN} AND m.category IS NULL
+                        AND coalesce(t.category_source, '') <> 'override'
+                        AND t.category_confidence < $threshold, false) AS {LOW_CONFIDENCE},
+               coalesce(t.partner_duplicate, false) AND NOT {_THEIR_OWN} AS {SENT_TWICE}
+        {_TXN_FROM}
+        WHERE t.user_id = $user AND t.status = 'live')
+    SELECT * REPLACE ({LOW_CONFIDENCE} AND NOT {UNCATEGORISED_REASON} AS {LOW_CONFIDENCE}),
+           count(*) OVER () AS waiting
+    FROM q
+    WHERE {UNCATEGORISED_REASON} OR {LOW_CONFIDENCE} OR {SENT_TWICE}
+    ORDER BY posted_month DESC, date DESC NULLS LAST, updated_at DESC, txn_id
+    LIMIT $limit
+"""
+
+
+def low_confidence_below() -> float:
+    """The confidence under which the categoriser leaves a row uncategorised for review
+    (``FINLAKE_CATEGORY_THRESHOLD``, the nightly's threshold, pipelines/categories/): a
+    category below it is one the person should look at."""
+    from core.settings import load_settings
+
+    return load_settings().category_threshold
+
+
+def review_queue(lake: Lake, who: Principal, limit: int = REVIEW_LIMIT
+                 ) -> tuple[pd.DataFrame, int]:
+    """The person's live transactions that need a look (newest first, at most ``limit``), and
+    how many there are in all.
+
+    ``reasons`` lists why each is there (:data:`REVIEW_REASONS`): no category; a category the
+    categoriser gave with a confidence below :func:`low_confidence_below`; the bank sent it
+    again as new with other details (silver's ``partner_duplicate``: it is counted once, but
+    its amount, date or description changed). A category the person set or confirmed for the
+    transaction (or for its merchant) takes the first two away; set or confirmed for the
+    transaction, the third.
+    """
+    df = frame(lake, who, _REVIEW_SQL,
+               {**_uncategorised_params(), "threshold": low_confidence_below(),
+                "limit": capped(limit)})
+    waiting = int(df["waiting"].iloc[0]) if len(df) else 0
+    df["reasons"] = [tuple(r for r in REVIEW_REASONS if flags[r]) for flags in
+                     df[list(REVIEW_REASONS)].to_dict("records")]
+    df["confidence"] = df["confidence"].astype(float)
+    df = _txn_frame(df.drop(columns=[*REVIEW_REASONS, "waiting", "updated_at"]),
+                    category_names(lake, who))
+    return df, waiting
+
+
 # Every public function here that reads one person's data (takes the Principal second).
-PER_USER_FUNCTIONS = (search_transactions, pending_counts, transaction_month, has_merchant)
+PER_USER_FUNCTIONS = (search_transactions, pending_counts, transaction_month, has_merchant,
+                      transactions_by_id, review_queue)
