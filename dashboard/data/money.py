@@ -1,5 +1,6 @@
-"""A person's money, page by page: accounts and their sync state, net worth, budgets, alerts,
-unusual activity, spending, cash flow, trends and recurring payments.
+"""A person's money, page by page: accounts and their sync state, net worth (and by kind of
+account), budgets (and their totals and the month's pace), alerts, unusual activity,
+spending, cash flow, trends, recurring payments and the bills expected soon.
 
 Each function reads through :func:`~dashboard.data.queries.frame`, so it sees only the
 signed-in person's rows. Amounts keep the partner's sign: positive is money out, negative
@@ -8,14 +9,16 @@ money in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.months import months_back
+from core.months import month_end, months_back
 from dashboard.auth import Principal
-from dashboard.data.queries import Params, as_float, capped, frame, newest_month
+from dashboard.data.queries import Params, as_float, capped, frame, newest_month, scope_of
 from dashboard.data.taxonomy import NOT_SPEND, NOT_SPEND_IN, add_names, category_names
 from lake.tables import (
     BUDGET_PROGRESS,
@@ -119,6 +122,46 @@ def net_worth(lake: Lake, who: Principal, months: int = 13) -> pd.DataFrame:
     return df
 
 
+# What each kind of account adds to net worth: (column, name). Cards and loans are owed, so
+# negative (pipelines/wealth/networth.py subtracts them); other account types count in
+# neither, as in net worth. The account types are spelled out in net_worth_by_kind's SQL.
+ACCOUNT_KINDS = (("cash", "Cash"), ("investments", "Investments"),
+                 ("credit_cards", "Credit cards"), ("loans", "Loans"))
+MAX_KIND_DAYS = 8
+
+
+def net_worth_by_kind(lake: Lake, who: Principal, days: Sequence[date] = ()) -> pd.DataFrame:
+    """What each kind of account (:data:`ACCOUNT_KINDS`) holds on each of ``days`` (at most
+    ``MAX_KIND_DAYS``; a page asks for the few it shows, not every day): one row per day the
+    person has balances (date and a column per kind, NaN for a kind they have no account of);
+    together the day's net worth."""
+    scope_of(who)  # only the signed-in person's Principal, whatever the days
+    wanted = sorted({pd.Timestamp(d).date() for d in days})[:MAX_KIND_DAYS]
+    if not wanted:
+        return pd.DataFrame(columns=["date", *(c for c, _ in ACCOUNT_KINDS)])
+    params = {f"d{i}": d for i, d in enumerate(wanted)}
+    months = sorted({f"{d:%Y-%m}" for d in wanted})
+    params.update({f"m{i}": m for i, m in enumerate(months)})
+    # the months named one by one: each reads its own partition only
+    df = frame(
+        lake, who,
+        f"""
+        SELECT date,
+               sum(CASE WHEN type = 'depository' THEN balance END) AS cash,
+               sum(CASE WHEN type = 'investment' THEN balance END) AS investments,
+               -sum(CASE WHEN type = 'credit' THEN balance END) AS credit_cards,
+               -sum(CASE WHEN type = 'loan' THEN balance END) AS loans
+        FROM balances_daily
+        WHERE user_id = $user
+          AND month IN ({", ".join(f"$m{i}" for i in range(len(months)))})
+          AND date IN ({", ".join(f"$d{i}" for i in range(len(wanted)))})
+        GROUP BY date ORDER BY date
+        """, params)
+    df["date"] = pd.to_datetime(df["date"])
+    as_float(df, *(c for c, _ in ACCOUNT_KINDS))
+    return df
+
+
 def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.DataFrame:
     """Budget vs spend per primary category for ``month`` (default: the newest with data).
 
@@ -158,6 +201,76 @@ def budget_progress(lake: Lake, who: Principal, month: str | None = None) -> pd.
     df["budget_source"] = df["budget_source"].fillna("none")
     add_names(df, {}, "category_primary", "category_name")
     return df
+
+
+PACE_TOLERANCE = 0.05  # within 5% of the budget of an even pace is "on pace"
+
+
+@dataclass(frozen=True)
+class BudgetTotals:
+    """One month's budgets together (the categories with a budget), and how far through the
+    month their spending is: ``day`` of ``days`` gone (spend counts up to ``day``)."""
+
+    month: str
+    budgeted: float
+    spent: float  # in the categories with a budget
+    unbudgeted: float  # spent in the categories without one
+    state: str  # ok | approaching | exceeded: the rule of one budget, for them all
+    day: int
+    days: int
+
+    @property
+    def left(self) -> float:
+        return self.budgeted - self.spent
+
+    @property
+    def elapsed(self) -> float:
+        """The share of the month gone."""
+        return self.day / self.days
+
+    @property
+    def expected(self) -> float:
+        """What spending evenly through the month would have spent by now."""
+        return self.budgeted * self.elapsed
+
+    @property
+    def pace(self) -> str:
+        """``over`` (the budget), ``ahead`` (of an even pace), ``on`` or ``under`` it."""
+        if self.state == "exceeded":
+            return "over"
+        gap = self.spent - self.expected
+        if gap > PACE_TOLERANCE * self.budgeted:
+            return "ahead"
+        return "under" if gap < -PACE_TOLERANCE * self.budgeted else "on"
+
+
+def month_days(month: str, day: date) -> tuple[int, int]:
+    """(days of ``month`` gone by the end of ``day``, days in ``month``)."""
+    last = month_end(month)
+    first = last.replace(day=1)
+    gone = 0 if day < first else last.day if day > last else day.day
+    return gone, last.day
+
+
+def budget_totals(progress: pd.DataFrame, today: date | None = None) -> BudgetTotals | None:
+    """The totals of :func:`budget_progress`'s rows (None when no category has a budget);
+    the month is gone up to its rows' ``as_of`` (else ``today``, default today in UTC)."""
+    from core.settings import load_settings
+
+    budgeted = progress[progress["state"] != "no_budget"]
+    if budgeted.empty:
+        return None
+    month = str(progress["month"].iloc[0])
+    as_of = pd.to_datetime(progress["as_of"]).max() if "as_of" in progress else None
+    day = as_of.date() if as_of is not None and pd.notna(as_of) else (
+        today or datetime.now(UTC).date())
+    total, spent = float(budgeted["budget"].sum()), float(budgeted["spent"].sum())
+    share = spent / total
+    approaching = load_settings().budget_approaching
+    state = "exceeded" if share >= 1.0 else "approaching" if share >= approaching else "ok"
+    unbudgeted = float(progress.loc[progress["state"] == "no_budget", "spent"].sum())
+    return BudgetTotals(month, round(total, 2), round(spent, 2), round(unbudgeted, 2), state,
+                        *month_days(month, day))
 
 
 BUDGET_ALERTS = ("budget_exceeded", "budget_approaching")  # the most severe first
@@ -290,6 +403,64 @@ def recurring(lake: Lake, who: Principal) -> pd.DataFrame:
     return df
 
 
+UPCOMING_DAYS = 14
+
+
+def data_day(net_worth: pd.DataFrame, budgets: pd.DataFrame) -> date:
+    """The day the person's figures are of ("today" for a page): the newest day of their net
+    worth, else of their budgets' spend, else today in UTC."""
+    for days in (net_worth.get("date"), budgets.get("as_of")):
+        newest = pd.to_datetime(days).max() if days is not None and len(days) else None
+        if newest is not None and pd.notna(newest):
+            return newest.date()
+    return datetime.now(UTC).date()
+
+
+def upcoming_bills(lake: Lake, who: Principal, today: date | None = None,
+                   days: int = UPCOMING_DAYS) -> pd.DataFrame:
+    """Subscriptions and bills expected from ``today`` (default: today in UTC) to ``days`` days
+    after it, soonest first: merchant, expected date and amount (the last one paid when the
+    price went up, else the usual one)."""
+    today = today or datetime.now(UTC).date()
+    due = frame(
+        lake, who,
+        """
+        SELECT merchant_key, cadence, next_expected_date, last_date,
+               CASE WHEN coalesce(price_increase, false) THEN last_amount
+                    ELSE typical_amount END AS amount,
+               coalesce(price_increase, false) AS price_increase
+        FROM recurring_payments
+        WHERE user_id = $user AND next_expected_date BETWEEN $today AND $until
+        ORDER BY next_expected_date, merchant_key
+        """, {"today": today, "until": today + timedelta(days=max(0, int(days)))})
+    as_float(due, "amount")
+    due["merchant"] = due["merchant_key"].map(_merchant_names(lake, who, due))
+    due["merchant"] = due["merchant"].fillna(due["merchant_key"])
+    return due.sort_values(["next_expected_date", "merchant", "merchant_key"],
+                           kind="stable").reset_index(drop=True)
+
+
+def _merchant_names(lake: Lake, who: Principal, due: pd.DataFrame) -> dict[str, str]:
+    """The merchant of each series as its last charge names it (as the Recurring page does),
+    reading only the months of those last charges."""
+    lasts = pd.to_datetime(due["last_date"]).dropna()
+    if lasts.empty:
+        return {}
+    names = frame(
+        lake, who,
+        """
+        SELECT merchant_key, arg_max(merchant, coalesce(posted_date, authorized_date))
+               AS merchant
+        FROM transactions
+        WHERE user_id = $user AND posted_month BETWEEN $first AND $last
+          AND merchant_key IN (SELECT unnest($keys))
+        GROUP BY merchant_key
+        """, {"first": f"{lasts.min():%Y-%m}", "last": f"{lasts.max():%Y-%m}",
+              "keys": sorted(set(due["merchant_key"]))})
+    return dict(zip(names["merchant_key"], names["merchant"], strict=True))
+
+
 # Every public function here that reads one person's data (takes the Principal second).
-PER_USER_FUNCTIONS = (accounts, net_worth, budget_progress, alerts, alert_kind,
-                      unusual_activity, monthly_spend, cashflow, trends, recurring)
+PER_USER_FUNCTIONS = (accounts, net_worth, net_worth_by_kind, budget_progress, alerts,
+                      alert_kind, unusual_activity, monthly_spend, cashflow, trends, recurring,
+                      upcoming_bills)

@@ -1,4 +1,5 @@
-"""Budgets: progress per category this month; set or change a budget."""
+"""Budgets: this month's budgets together (budgeted, spent, left) and the month's pace,
+progress per category coloured by status; set or change a budget."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
         st.write("No spending or budgets yet this month.")
     else:
         st.subheader(f"{ui.month_label(progress['month'].iloc[0])}, month to date")
+        totals = money.budget_totals(progress)
+        if totals is not None:
+            _totals(totals)
         for row in progress.itertuples(index=False):
             badge = f":{BADGES[row.state]}-badge[{ui.BUDGET_LABELS[row.state]}]"
             if row.state == "no_budget":
@@ -45,9 +49,34 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
                         + (f" · budget {source}" if source else ""))
         if (progress["state"] != "no_budget").any():
             # one bar per budget, coloured by its status (on track, close, over)
-            st.altair_chart(charts.budget_bars(progress), width="stretch")
+            mark = charts.pace_mark(totals) if totals is not None else None
+            st.altair_chart(charts.budget_bars(progress, mark), width="stretch")
+            if mark is not None:
+                st.caption("The dashed line is how much of the month has gone: a bar beyond it "
+                           "is spending faster than an even pace.")
 
     st.subheader("Set a budget")
+    _form(lake, who)
+
+
+def _totals(t: money.BudgetTotals) -> None:
+    """Budgeted, spent and left for the month, and how spending keeps pace with it."""
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Budgeted", ui.format_money(t.budgeted))
+    c2.metric("Spent", ui.format_money(t.spent))
+    c3.metric("Left" if t.left >= 0 else "Over by", ui.format_money(abs(t.left)))
+    st.html(charts.totals_meter(t, "Spent of budgeted"))
+    remaining = t.days - t.day
+    if t.left > 0 and remaining > 0:
+        st.caption(f"To stay within your budgets: {ui.format_money(t.left / remaining)} a day "
+                   f"for the {remaining} days left in {ui.month_label(t.month)}.")
+    if t.unbudgeted > 0:
+        st.caption(f"Also {ui.format_money(t.unbudgeted)} spent in categories without a "
+                   "budget.")
+
+
+def _form(lake: Lake, who: Principal) -> None:
+    """Set a budget for a category, or go back to the suggested one."""
     names = actions.primaries()
     with st.form("budget_form", clear_on_submit=False):
         primary = st.selectbox("Category", sorted(names, key=names.get), format_func=names.get,

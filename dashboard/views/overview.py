@@ -1,8 +1,11 @@
-"""Overview: net worth, this month's spending against budgets, alerts (this month's, then
-earlier months' by month; each opens on what it is about and can be dismissed)."""
+"""Overview: net worth over 1M / YTD / 1Y and by kind of account, this month's budgets
+(together, with the month's pace, and each coloured by status), the bills expected in the
+next two weeks, and alerts (this month's, then earlier months' by month; each opens on what
+it is about and can be dismissed)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -12,13 +15,15 @@ from dashboard import actions, charts, ui
 from dashboard.auth import Principal
 from dashboard.data import money, txns
 from dashboard.plain import plain
-from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY
+from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY, RECURRING_PAYMENTS
 from pipelines.categories.reference import display_name
 
 if TYPE_CHECKING:
     from lake.lake import Lake
 
-TABLES = [NET_WORTH_DAILY, BUDGET_PROGRESS, ALERTS]
+TABLES = [NET_WORTH_DAILY, BUDGET_PROGRESS, RECURRING_PAYMENTS, ALERTS]
+RANGE_KEY = "overview_range"  # the net-worth chart's span (charts.RANGES)
+DEFAULT_RANGE = "1Y"
 ALERT_TITLES = {"budget_exceeded": "Over budget", "budget_approaching": "Close to budget",
                 "balance_review": "Balance held for review",
                 "institution_health": "Bank having problems"}
@@ -31,9 +36,15 @@ THIS_MONTHS_BUDGET = "this month's budget"
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
+    nw, budgets = money.net_worth(lake, who), money.budget_progress(lake, who)
+    today = money.data_day(nw, budgets)  # the day the figures are of
     return {
-        "net_worth": money.net_worth(lake, who),
-        "budgets": money.budget_progress(lake, who),
+        "net_worth": nw,
+        # by kind of account on the days the breakdown compares (not every day: cheaper)
+        "kinds": money.net_worth_by_kind(lake, who, charts.range_days(nw)),
+        "budgets": budgets,
+        "today": today,
+        "bills": money.upcoming_bills(lake, who, today),
         "alerts": money.alerts(lake, who, limit=8),
         "unusual": money.unusual_activity(lake, who, months=1),
         "cashflow": money.cashflow(lake, who, months=1),  # the newest month's figures
@@ -63,29 +74,53 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
         cols[1].metric(f"Spent in {ui.month_label(m['month'])}", ui.format_money(m["expense"]))
         cols[2].metric(f"Income in {ui.month_label(m['month'])}", ui.format_money(m["income"]))
 
+    _net_worth(nw, d["kinds"])
+    _budgets(d["budgets"], d["today"])
+    _bills(d["bills"], d["today"])
+    _alerts(lake, who, d["alerts"], d["unusual"])
+
+
+def _net_worth(nw: pd.DataFrame, kinds: pd.DataFrame) -> None:
+    """The net-worth line over the chosen span, and what each kind of account holds."""
     st.subheader("Net worth")
     if nw.empty:
         st.write("No balances yet.")
-    else:
-        st.altair_chart(charts.net_worth_chart(nw), width="stretch")
-        last = nw.iloc[-1]
-        st.caption(f"As of {ui.format_day(last['date'])}: assets "
-                   f"{ui.format_money(last['assets'])} · owed "
-                   f"{ui.format_money(-last['liabilities'])} (credit cards and loans) · "
-                   f"net worth {ui.format_money(last['net_worth'])}")
+        return
+    span = st.segmented_control("Show", charts.RANGES, default=DEFAULT_RANGE, key=RANGE_KEY,
+                                label_visibility="collapsed") or DEFAULT_RANGE
+    shown = charts.in_range(nw, span)
+    st.altair_chart(charts.net_worth_chart(shown), width="stretch")
+    last = nw.iloc[-1]
+    st.caption(f"As of {ui.format_day(last['date'])}: assets "
+               f"{ui.format_money(last['assets'])} · owed "
+               f"{ui.format_money(-last['liabilities'])} (credit cards and loans) · "
+               f"net worth {ui.format_money(last['net_worth'])}")
+    table = charts.net_worth_kinds(kinds, shown)
+    if table:
+        st.html(table)
 
-    budgets = d["budgets"]
-    if len(budgets):
-        st.subheader(f"Budgets for {ui.month_label(budgets['month'].iloc[0])}")
-        shown = budgets[budgets["state"] != "no_budget"]
-        for row in shown.itertuples(index=False):
-            share = min(max(float(row.share), 0.0), 1.0) if pd.notna(row.share) else 0.0
-            st.progress(share, text=f"{plain(row.category_name)}: "
-                                    f"{ui.format_money(row.spent)} of "
-                                    f"{ui.format_money(row.budget)} · "
-                                    f"{ui.BUDGET_LABELS[row.state]}")
 
-    _alerts(lake, who, d["alerts"], d["unusual"])
+def _budgets(budgets: pd.DataFrame, today: date) -> None:
+    """This month's budgets: together with the month's pace, then each by status."""
+    totals = money.budget_totals(budgets, today) if len(budgets) else None
+    if totals is None:
+        return
+    st.subheader(f"Budgets for {ui.month_label(totals.month)}")
+    st.html(charts.totals_meter(totals)
+            + charts.budget_meters(budgets, charts.pace_mark(totals)))
+
+
+def _bills(bills: pd.DataFrame, today: date) -> None:
+    """What subscriptions and bills are expected in the next two weeks, soonest first."""
+    st.subheader("Upcoming bills")
+    if bills.empty:
+        st.write(f"No bills expected in the {money.UPCOMING_DAYS} days after "
+                 f"{ui.format_day(today)}.")
+        return
+    st.html(charts.upcoming_bills(bills, today))
+    st.caption(f"Expected in the {money.UPCOMING_DAYS} days after {ui.format_day(today)}, "
+               f"{ui.format_money(bills['amount'].sum())} in all; the Recurring page "
+               "lists every one.")
 
 
 def _alerts(lake: Lake, who: Principal, alerts: pd.DataFrame, unusual: pd.DataFrame) -> None:
@@ -157,10 +192,8 @@ def _budget(lake: Lake, who: Principal, category: str, month: str) -> None:
     row = budgets[budgets["category_primary"] == category]
     name = plain(display_name(category))
     if len(row) and row["state"].iloc[0] != "no_budget":
-        r = row.iloc[0]
-        share = min(max(float(r["share"]), 0.0), 1.0)
-        st.progress(share, text=f"{name} in {label}: {ui.format_money(r['spent'])} of "
-                                f"{ui.format_money(r['budget'])} · {ui.BUDGET_LABELS[r['state']]}")
+        st.html(charts.budget_meters(row.assign(
+            category_name=row["category_name"] + f" in {label}")))
     elif len(row):
         st.write(f"You have no budget for {name} now; "
                  f"{plain(ui.format_money(row['spent'].iloc[0]))} spent in {label}.")

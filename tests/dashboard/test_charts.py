@@ -4,28 +4,17 @@ net-worth chart that shows its changes, and money owed shown as owed."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from dashboard.data import money
 from lake.lake import Lake
 from tests.dashboard.test_dashboard import _open, _texts, who
 from tests.support.lake_fixtures import ALICE, BOB
-
-
-def _specs(at: Any) -> list[tuple[dict[str, Any], pd.DataFrame]]:
-    """Every chart of the page: its spec and the rows it draws."""
-    out = []
-    for chart in at.get("vega_lite_chart"):
-        rows = [pa.ipc.open_stream(d.data.data).read_all().to_pandas()
-                for d in chart.proto.datasets]
-        out.append((json.loads(chart.proto.spec), rows[0] if rows else pd.DataFrame()))
-    return out
+from tests.support.page_html import chart_layers as _specs
 
 
 def _mark(spec: dict[str, Any]) -> str:
@@ -176,3 +165,19 @@ def test_account_balances_of_cards_and_loans_read_as_owed(home: Path) -> None:
     bob = money.accounts(lake, who(lake, BOB)).set_index("account_id")
     assert bob.loc["bob-loan", "balance_shown"] == -8400.0
     assert bob.loc["bob-loan", "balance_current"] == 8400.0  # the bank's figure, unchanged
+
+
+def test_budget_bars_mark_the_months_pace_and_their_legend_fits_a_phone() -> None:
+    from dashboard import charts
+
+    progress = pd.DataFrame({"category_name": ["Food & drink", "Shopping"],
+                             "state": ["ok", "exceeded"], "share": [0.4, 1.2],
+                             "spent": [40.0, 120.0], "budget": [100.0, 100.0]})
+    spec = charts.budget_bars(progress, 15 / 29).to_dict()
+    bars, rule = spec["layer"]
+    assert bars["mark"]["type"] == "bar" and rule["mark"]["type"] == "rule"
+    [pace] = spec["datasets"][rule["data"]["name"]]
+    assert pace == {"Month gone": pytest.approx(15 / 29)}  # where an even pace would be
+    # three statuses in two columns: one row of three ran off a 390 px screen
+    assert bars["encoding"]["color"]["legend"]["columns"] == 2
+    assert len(charts.budget_bars(progress).to_dict()["layer"]) == 1  # a month gone: no mark

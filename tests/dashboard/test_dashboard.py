@@ -39,6 +39,7 @@ from tests.support.lake_fixtures import (
     txn,
     write_table,
 )
+from tests.support.page_html import meters
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 60  # the first run imports pandas, altair, delta-rs...
@@ -153,10 +154,10 @@ def test_overview(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [chart, *_] = at.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
     assert spec["mark"]["type"] == "line"
-    progress = [p.proto.text for p in at.get("progress")]
-    assert progress == [
-        "Food & drink: $4.75 of $100.00 · On track",
-        "Shopping: $1,234.56 of $1,000.00 · Over budget"]
+    assert [(m["name"], m["amounts"], m["note"]) for m in meters(at)] == [
+        ("All budgets", "$1,239.31 of $1,100.00", "$139.31 over · 29 of 29 days gone (100%)"),
+        ("Food & drink", "$4.75 of $100.00", "On track · $95.25 left"),
+        ("Shopping", "$1,234.56 of $1,000.00", "Over budget · $234.56 over")]
     alerts = [m.value for m in at.markdown if m.value.startswith("- ")]
     # the alert's text is escaped (dashboard/plain.py): Streamlit shows "\$" as "$"
     assert alerts[0].startswith(r"- **Over budget** — Shopping: spent \$1,234.56 of \$1,000.00")

@@ -41,6 +41,7 @@ from tests.support.lake_fixtures import (
     small_lake,
     write_table,
 )
+from tests.support.page_html import meters
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 60
@@ -179,9 +180,10 @@ def test_overview_shows_this_months_alerts_as_this_months_and_earlier_ones_by_mo
     # "over" superseded "close to" for the same budget: one line, not two
     assert not [line for line in lines if "Close to budget" in line]
     # what the alerts say agrees with the budgets shown beside them
-    assert [p.proto.text for p in at.get("progress")] == [
-        "Food & drink: $4.75 of $100.00 · On track",
-        "Shopping: $1,234.56 of $1,000.00 · Over budget"]
+    assert [(m["name"], m["amounts"], m["note"]) for m in meters(at)] == [
+        ("All budgets", "$1,239.31 of $1,100.00", "$139.31 over · 29 of 29 days gone (100%)"),
+        ("Food & drink", "$4.75 of $100.00", "On track · $95.25 left"),
+        ("Shopping", "$1,234.56 of $1,000.00", "Over budget · $234.56 over")]
     assert not [t for t in _shown(at) if CODE.search(t)], "raw category codes on screen"
 
 
@@ -192,13 +194,15 @@ def test_an_alert_opens_on_its_budget_and_its_months_transactions(
     at.button(key=f"alert_open_{OVER['alert_key']}").click().run()
     _ok(at)
     shown = _shown(at)
-    assert "Shopping in Feb 2024: $1,234.56 of $1,000.00 · Over budget" in shown
+    assert _opened(at) == ("Shopping in Feb 2024", "$1,234.56 of $1,000.00",
+                           "Over budget · $234.56 over")
     assert _descriptions(at) == ["AMAZON"]  # February's Shopping, not January's groceries
     assert not [t for t in shown if CODE.search(t)], "raw category codes on screen"
 
     at.button(key=f"alert_open_{JAN_KEY}").click().run()  # one open at a time
     _ok(at)
-    assert "Food & drink in Jan 2024: $82.40 of $80.00 · Over budget" in _shown(at)
+    assert _opened(at) == ("Food & drink in Jan 2024", "$82.40 of $80.00",
+                           "Over budget · $2.40 over")
     assert _descriptions(at) == ["WHOLE FOODS"]
     at.button(key=f"alert_open_{JAN_KEY}").click().run()  # and closed again
     _ok(at)
@@ -344,3 +348,9 @@ def test_a_budget_alert_names_its_month() -> None:
                               "Feb 2024 budget")
     assert CLOSE["detail"].endswith("close to the Feb 2024 budget")
     assert ui.month_label(OVER["period"]) == "Feb 2024"
+
+
+def _opened(at: Any) -> tuple[str, str, str]:
+    """The meter of the budget an opened alert is about (one; named with its month)."""
+    [opened] = [(m["name"], m["amounts"], m["note"]) for m in meters(at) if " in " in m["name"]]
+    return opened

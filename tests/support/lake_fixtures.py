@@ -17,6 +17,7 @@ from lake.lake import Lake
 from lake.tables import (
     ACCOUNTS,
     ALERTS,
+    BALANCES_DAILY,
     BUDGET_PROGRESS,
     BUDGETS,
     CATEGORIES,
@@ -185,13 +186,20 @@ def ops_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
 def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
     """Wealth, budgets, cash flow, trends, alerts and recurring payments for alice and bob."""
     d = Decimal
-    nw = []
+    nw, balances = [], []
     for i in range(60):
         day = date(2024, 1, 1) + timedelta(days=i)
         assets = d("15000.00") + d(i * 20)
         nw.append({"user_id": ALICE, "date": day, "assets": assets,
                    "liabilities": d("1250.00"), "net_worth": assets - d("1250.00"),
                    "accounts": 3, "stale_accounts": 0, "month": day.strftime("%Y-%m")})
+        # the same day per account: checking and savings hold the assets, the card is owed
+        for aid, typ, balance in (("alice-checking", "depository", d("3000.00") + d(i * 20)),
+                                  ("alice-savings", "depository", d("12000.00")),
+                                  ("alice-card", "credit", d("1250.00"))):
+            balances.append({"account_id": aid, "user_id": ALICE, "type": typ, "date": day,
+                             "balance": balance, "observed": True,
+                             "month": day.strftime("%Y-%m")})
     def progress(user: str, prim: str, budget: str | None, spent: str, source: str,
                  state: str) -> dict[str, Any]:
         b = d(budget) if budget else None
@@ -214,6 +222,7 @@ def gold_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
                 "avg_12m": ((a + p) / 2).quantize(d("0.01"))}
     return {
         NET_WORTH_DAILY: nw,
+        BALANCES_DAILY: balances,
         BUDGETS: [{"user_id": ALICE, "category_primary": "GENERAL_MERCHANDISE",
                    "amount": d("1000.00"), "set_by": "cli", "set_at": REFRESHED_AT}],
         BUDGET_PROGRESS: [
