@@ -7,7 +7,9 @@ navigation); each has a ``load(lake, principal)`` that does all of its data acce
 through ``dashboard/data/`` (timed by ``bench/page_load.py``).
 
 Nothing shows before signing in but the sign-in form (``dashboard/auth.py``): every page's
-URL is registered to the form only, so a bookmarked page asks for a sign-in first. After
+URL is registered to the form only, so a bookmarked page asks for a sign-in first, unless
+the browser holds a session cookie that is still good (``dashboard/session_cookie.py``): then
+a reload or a new tab carries on signed in, until signing out or 12 hours after signing in. After
 signing in, navigation registers only the pages the role may see: a person's six pages for a
 user login, the Analytics page alone for an analyst. A URL of a page the role may not see
 leads to the role's first page.
@@ -91,6 +93,7 @@ def main() -> None:
     who = ui.principal()
     if who is None:
         _sign_in_navigation().run()
+        ui.forget_session_cookie()
         return
     pages = [st.Page(path, title=title, icon=icon, url_path=_url(path))
              for path, title, icon in allowed(who)]

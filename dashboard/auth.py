@@ -9,9 +9,13 @@ with no password hash signs in only through the OIDC provider (Streamlit's ``st.
 ``.streamlit/secrets.toml`` has an ``[auth]`` section): the provider's verified e-mail
 address is the login.
 
-Only this module makes a :class:`Principal` (:func:`verify`, :func:`oidc_principal`); the
-data layer (``dashboard/data/``) takes nothing else, and binds the user of every per-user
-query from it.
+Only this module makes a :class:`Principal` (:func:`verify`, :func:`oidc_principal`, and
+:func:`resume` for a signed session cookie, ``dashboard/session_cookie.py``); the data layer
+(``dashboard/data/``) takes nothing else, and binds the user of every per-user query from it.
+
+Each login has a session epoch (a random number, 0 in lakes written before there was one) that
+its session cookies are signed with. Signing out, disabling the login and replacing it (a new
+password) renew the epoch, which ends every session of the login, on every device.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
@@ -32,7 +37,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from lake.audit_log import audit
 from lake.people import has_user
-from lake.small_tables import read_rows, upsert_rows
+from lake.small_tables import add_missing_columns, read_rows, update_columns, upsert_rows
 from lake.tables import LOGINS
 
 if TYPE_CHECKING:
@@ -155,21 +160,62 @@ def create_login(lake: Lake, login: str, password: str | None, user_id: str | No
                          "it (finlake login add ... --replace).")
     row = {"login": name, "user_id": user_id if role == "user" else None, "role": role,
            "password_hash": HASHER.hash(password) if password is not None else None,
-           "created_at": datetime.now(UTC), "disabled": False}
+           "created_at": datetime.now(UTC), "disabled": False,
+           "session_epoch": _new_epoch()}  # a replaced login's sessions end
     upsert_rows(lake, LOGINS, [row])
     audit(lake, actor, "create_login", user_id=row["user_id"], role=role,
           replaced=existing is not None, password=password is not None)
-    return {k: v for k, v in row.items() if k != "password_hash"}
+    return {k: v for k, v in row.items() if k not in ("password_hash", "session_epoch")}
 
 
 def disable_login(lake: Lake, login: str) -> bool:
-    """Refuse every future sign-in of ``login`` (sessions already signed in end when their
-    browser tab closes); False if there is no such login."""
+    """Refuse every future sign-in of ``login`` and end its sessions (an open one at its
+    next check, within a minute); False if there is no such login."""
     row = _row(lake, normalise_login(login))
     if row is None:
         return False
-    upsert_rows(lake, LOGINS, [{**row, "disabled": True}])
+    upsert_rows(lake, LOGINS, [{**row, "disabled": True, "session_epoch": _new_epoch()}])
     return True
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+def _new_epoch() -> int:
+    return secrets.randbits(62)
+
+
+def _epoch(row: dict[str, Any]) -> int:
+    return int(row.get("session_epoch") or 0)  # a lake from before the column: 0
+
+
+def session_epoch(lake: Lake, login: str) -> int | None:
+    """The epoch a new session cookie of ``login`` is signed with (None: no such login)."""
+    row = _row(lake, normalise_login(login))
+    return None if row is None else _epoch(row)
+
+
+def resume(lake: Lake, login: str, epoch: int) -> Principal | None:
+    """The principal of a verified session cookie: None unless ``login`` exists, may sign in
+    and still has the ``epoch`` the cookie was signed with. Not audited (it runs at every
+    page load); the sign-in that made the cookie was."""
+    try:
+        row = _row(lake, normalise_login(login))
+    except LoginError:
+        return None
+    if row is None or row["disabled"] or _epoch(row) != epoch:
+        return None
+    return _mint(row["login"], row["user_id"], row["role"])
+
+
+def sign_out(lake: Lake, who: Principal) -> None:
+    """End every session of ``who``'s login (a new epoch: its cookies, copied or not, are
+    refused from now on), audited as ``sign_out``."""
+    dt = lake.delta(LOGINS)
+    if dt is not None:
+        add_missing_columns(dt, LOGINS)  # a lake written before sessions had epochs
+        update_columns(lake, LOGINS, [{"login": who.login, "session_epoch": _new_epoch()}],
+                       ["session_epoch"])
+    audit(lake, DASHBOARD, "sign_out", user_id=who.user_id, role=who.role)
 
 
 # --- throttling failed sign-ins ----------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""What every dashboard page shares: the lake, the signed-in principal (sign-in form and
-sign-out), money and date formats, the freshness banner and chart helpers."""
+"""What every dashboard page shares: the lake, the signed-in principal (sign-in form, session
+cookie and sign-out), money and date formats, the freshness banner and chart helpers."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -12,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.settings import ConfigError, load_settings
-from dashboard import auth
+from dashboard import auth, session_cookie
 from dashboard.auth import Principal
 from dashboard.data import money, queries
 from dashboard.plain import plain
@@ -23,9 +25,18 @@ if TYPE_CHECKING:
 
 EMPTY_MESSAGE = "No data yet: run `./dev demo` (or the nightly job) to fill the lake."
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$"}
+log = logging.getLogger(__name__)
+
 # The signed-in principal: a session_state key no widget uses (no widget key of the
-# dashboard starts with an underscore), set only by sign_in_form() from dashboard.auth.
+# dashboard starts with an underscore), set only from dashboard.auth: by sign_in_form(), or
+# from the session cookie the page was loaded with.
 PRINCIPAL_KEY = "_finlake_principal"
+TOKEN_KEY = "_finlake_session_token"  # the session's signed token (dashboard/session_cookie.py)
+CHECKED_KEY = "_finlake_session_checked"  # when (time.monotonic) the token was last verified
+COOKIE_READ_KEY = "_finlake_cookie_read"  # the cookie the page loaded with has been tried
+WRITE_COOKIE_KEY = "_finlake_write_cookie"  # the script storing a new sign-in's token
+DEAD_COOKIE_KEY = "_finlake_dead_cookie"  # a token the browser should no longer keep
+RECHECK_SECONDS = 30.0  # an open session notices a sign-out elsewhere within this
 FLASH_KEY = "flash"
 NO_LOGINS = ("No one can sign in yet: create a login with `finlake login add LOGIN --user "
              "USER_ID` (or `--analyst`); `finlake demo` creates one called `demo`.")
@@ -109,16 +120,86 @@ def lake() -> Lake | None:
 
 def principal() -> Principal | None:
     """Who this session is signed in as (None before signing in). Nothing a browser sends
-    (query parameters, widget values) changes it: only :func:`sign_in_form` sets it."""
+    (query parameters, widget values) changes it: only :func:`sign_in_form` sets it, or a
+    session cookie signed by :func:`_signed_in` that ``dashboard.auth`` still accepts (checked
+    again every RECHECK_SECONDS: a sign-out elsewhere ends this session too)."""
     who = st.session_state.get(PRINCIPAL_KEY)
-    if who is not None and not isinstance(who, Principal):  # e.g. a reloaded module's class
+    if not isinstance(who, Principal):  # none yet, or e.g. a reloaded module's class
         st.session_state.pop(PRINCIPAL_KEY, None)
+        return _resumed()
+    return None if _session_ended(who) else who
+
+
+def _session_key(*, create: bool = False) -> bytes | None:
+    return session_cookie.session_key(load_settings().key_dir, create=create)
+
+
+def _resumed() -> Principal | None:
+    """The principal of the session's token (its Principal was lost when the dashboard's code
+    was reloaded), else of the session cookie the page was loaded with (tried once a session).
+    Any failure leaves it signed out, with nothing said but the sign-in form."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token is None:
+        if st.session_state.get(COOKIE_READ_KEY):
+            return None
+        st.session_state[COOKIE_READ_KEY] = True
+        token = st.context.cookies.get(session_cookie.COOKIE)
+    the_lake = lake()
+    if not isinstance(token, str) or not token or the_lake is None:
         return None
+    try:
+        who = session_cookie.principal(the_lake, _session_key(), token)
+    except Exception:  # the lake could not be read: signed out, the cookie kept for later
+        log.warning("could not check a session cookie", exc_info=True)
+        return None
+    if who is None:
+        _forget_session(token)
+        return None
+    st.session_state.update({TOKEN_KEY: token, CHECKED_KEY: time.monotonic(),
+                             PRINCIPAL_KEY: who})
     return who
 
 
-def _signed_in(who: Principal) -> Principal:
+def _session_ended(who: Principal) -> bool:
+    """Whether the session's token stopped being accepted (signed out elsewhere, login
+    disabled or replaced, expired); then the session is forgotten and its cookie removed."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token is None or time.monotonic() - st.session_state[CHECKED_KEY] < RECHECK_SECONDS:
+        return False
+    st.session_state[CHECKED_KEY] = time.monotonic()
+    try:
+        still = session_cookie.principal(lake(), _session_key(), token)
+    except Exception:  # the lake could not be read: checked again next time
+        log.warning("could not check a session cookie", exc_info=True)
+        return False
+    if still == who:
+        return False
+    _forget_session(token)
+    return True
+
+
+def _forget_session(token: str | None) -> None:
+    st.session_state.clear()
+    st.session_state[COOKIE_READ_KEY] = True  # the page's cookie: not tried again
+    if token:
+        st.session_state[DEAD_COOKIE_KEY] = token
+
+
+def _signed_in(the_lake: Lake, who: Principal) -> Principal:
+    """Store ``who`` for the session, with a new signed token for the browser to keep."""
+    for key in (TOKEN_KEY, WRITE_COOKIE_KEY, DEAD_COOKIE_KEY):
+        st.session_state.pop(key, None)
     st.session_state[PRINCIPAL_KEY] = who
+    try:
+        key, epoch = _session_key(create=True), auth.session_epoch(the_lake, who.login)
+        if key is not None and epoch is not None:
+            token = session_cookie.mint(key, who.login, epoch)
+            st.session_state.update({
+                TOKEN_KEY: token, CHECKED_KEY: time.monotonic(),
+                WRITE_COOKIE_KEY: session_cookie.write_script(
+                    token, session_cookie.seconds_left(key, token))})
+    except Exception:  # signed in all the same, in this tab only
+        log.warning("could not start a session cookie", exc_info=True)
     return who
 
 
@@ -144,7 +225,7 @@ def _oidc_sign_in(the_lake: Lake) -> Principal | None:
     if st.session_state.get("_oidc_refused") != email:
         who = auth.oidc_principal(the_lake, email, user.get("email_verified"))
         if who is not None:
-            return _signed_in(who)
+            return _signed_in(the_lake, who)
         st.session_state["_oidc_refused"] = email  # audited once, not on every rerun
     st.error(f"{plain(email) or 'This account'} has no finlake login (or it is disabled). Ask an "
              "operator to run `finlake login add <your e-mail> --user USER_ID --no-password`.")
@@ -178,21 +259,40 @@ def sign_in_form() -> Principal | None:
     if who is None:
         st.error(SIGN_IN_FAILED)
         return None
-    return _signed_in(who)
+    return _signed_in(the_lake, who)
 
 
 def sign_out() -> None:
-    """Forget the principal and everything else of this session."""
-    st.session_state.clear()
+    """Forget the principal and everything else of this session, remove its cookie and end
+    every session of the login (a copied cookie no longer works)."""
+    who, token = st.session_state.get(PRINCIPAL_KEY), st.session_state.get(TOKEN_KEY)
+    _forget_session(token)
+    the_lake = lake()
+    if isinstance(who, Principal) and the_lake is not None:
+        try:
+            auth.sign_out(the_lake, who)
+        except Exception:  # this tab is signed out; the login's other sessions may not be
+            log.error("could not end the sessions of a login", exc_info=True)
     if oidc_configured() and _oidc_signed_in():
         st.logout()
 
 
+def forget_session_cookie() -> None:
+    """Remove from the browser a session cookie that no longer works (signed out, refused)."""
+    token = st.session_state.get(DEAD_COOKIE_KEY)
+    if token:
+        st.html(session_cookie.clear_script(token), unsafe_allow_javascript=True)
+
+
 def sidebar(who: Principal) -> None:
-    """Who is signed in, and the way out."""
+    """Who is signed in, and the way out (and, after signing in, the cookie that keeps the
+    session across reloads and tabs)."""
     role = " (analyst)" if who.is_analyst else ""
     st.sidebar.caption(f"Signed in as **{plain(who.login)}**{role}")
     st.sidebar.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
+    script = st.session_state.get(WRITE_COOKIE_KEY)
+    if script:
+        st.sidebar.html(script, unsafe_allow_javascript=True)
 
 
 def context() -> tuple[Lake, Principal] | None:

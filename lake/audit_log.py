@@ -29,7 +29,8 @@ ACTIONS = frozenset({
     "decrypt_credential", "link_credential", "revoke_credential", "rotate_keys",
     "override_transaction", "override_merchant", "add_category", "set_budget", "clear_budget",
     "dismiss_alert",
-    "export", "identified_query", "analyst_query", "sign_in", "sign_in_failed", "create_login",
+    "export", "identified_query", "analyst_query", "sign_in", "sign_in_failed", "sign_out",
+    "create_login",
     "disable_login", "forget_user",
 })
 

@@ -43,7 +43,8 @@ LOGINS = Table(
     name="logins",
     layer="ops",
     description="Dashboard sign-ins: a login name, the person it belongs to (or none for an "
-                "analyst), its role and a password hash from a memory-hard KDF.",
+                "analyst), its role, a password hash from a memory-hard KDF and the epoch "
+                "its session cookies are signed with (renewed to end them all).",
     columns=(
         ("login", "string"),
         ("user_id", "string"),  # null for role analyst
@@ -51,6 +52,7 @@ LOGINS = Table(
         ("password_hash", "string"),
         ("created_at", "timestamp"),
         ("disabled", "boolean"),
+        ("session_epoch", "bigint"),  # null (lakes from before it) reads as 0
     ),
     keys=("login",),
 )

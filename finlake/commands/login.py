@@ -1,4 +1,5 @@
-"""``finlake login``: create, list and disable dashboard logins.
+"""``finlake login``: create, list and disable dashboard logins. Replacing a login (a new
+password) or disabling it ends its dashboard sessions: their cookies are refused.
 
 Passwords are read from a prompt (asked twice, never echoed) or from standard input with
 ``--password-stdin`` (one line), never from the command line, where ``ps`` and the shell
@@ -107,7 +108,7 @@ def login_disable(settings: Settings, login: str) -> int:
 
     audit(_lake(settings), cli_actor(), "disable_login")  # the login name stays out
     print(f"login {login.strip().lower()} disabled: it can no longer sign in "
-          "(sessions already open end when their browser tab closes)")
+          "(its open dashboard sessions end within a minute)")
     return 0
 
 

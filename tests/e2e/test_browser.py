@@ -3,7 +3,8 @@ Debian's headless Chromium through Selenium and chromedriver (both installed by 
 from the distribution's packages; nothing is downloaded by a tool). It signs in through the
 form, clicks through every page checking that none shows another person's data (also when
 the URL asks for them), recategorises a transaction and checks the override is stored, signs
-out, and signs in as an analyst, who sees the Analytics page only.
+out, and signs in as an analyst, who sees the Analytics page only. A session survives a
+reload and a new tab (its signed cookie), and signing out ends it, a copied cookie included.
 
 Every page is also seen on a desktop (1280×900) and a phone (390×844): no Streamlit exception,
 every money column of every table inside the screen without scrolling sideways, no table
@@ -29,7 +30,7 @@ import pytest
 
 from lake.lake import Lake
 from lake.small_tables import read_rows
-from lake.tables import TRANSACTION_OVERRIDES
+from lake.tables import AUDIT_LOG, TRANSACTION_OVERRIDES
 from tests.support.lake_fixtures import ALICE, ANALYST, LOGIN_PASSWORDS, small_lake
 from tests.support.servers import free_port
 
@@ -216,6 +217,13 @@ def _choose(driver, label: str, option: str) -> None:  # noqa: ANN001
     box.find_element("css selector", "input").send_keys(option)
     time.sleep(0.3)
     box.find_element("css selector", "input").send_keys(Keys.ENTER)
+
+
+def _open_signed_out(driver, url: str) -> None:  # noqa: ANN001
+    """Load ``url`` as a first visit: without the session cookie an earlier test left."""
+    driver.get(url)
+    driver.delete_all_cookies()
+    driver.get(url)
 
 
 def _sign_in(driver, login: str) -> None:  # noqa: ANN001
@@ -408,7 +416,7 @@ def _check_page(driver, label: str, marker: str, size: str) -> list[str]:  # noq
 
 def test_every_page_on_a_desktop_and_a_phone(dashboard_url: str, browser) -> None:  # noqa: ANN001
     browser.set_window_size(1280, 900)
-    browser.get(f"{dashboard_url}/")
+    _open_signed_out(browser, f"{dashboard_url}/")
     _sign_in(browser, ALICE)
     _wait_for_text(browser, "Net worth")
     for label, marker in PAGES[1:] + PAGES[:1]:  # a first visit: later ones are warm
@@ -430,7 +438,7 @@ def test_every_page_on_a_desktop_and_a_phone(dashboard_url: str, browser) -> Non
 def test_click_through_every_page_and_recategorise(dashboard_url: str, browser,  # noqa: ANN001
                                                    home: Path) -> None:
     browser.set_window_size(1280, 900)
-    browser.get(f"{dashboard_url}/?user=bob")  # a URL cannot pick anybody
+    _open_signed_out(browser, f"{dashboard_url}/?user=bob")  # a URL cannot pick anybody
     _sign_in(browser, ALICE)
     _wait_for_text(browser, "Data refreshed")
     assert _nav_labels(browser) == [label for label, _ in PAGES]
@@ -444,11 +452,10 @@ def test_click_through_every_page_and_recategorise(dashboard_url: str, browser, 
     body = _wait_for_text(browser, "Gingham Credit Union")
     assert "needs you to sign in again" in body  # the expired sign-in, where it applies
 
-    # A new page load is a new session: it asks to sign in again, whatever the URL says.
-    # (a bookmarked page shows the form, then the page itself)
+    # A new page load carries on as alice (her session cookie), whatever the URL says.
     browser.get(f"{dashboard_url}/transactions?user=bob&user_id=bob")
-    _sign_in(browser, ALICE)
     _wait_for_text(browser, "Change a category")
+    assert "Signed in as alice" in _wait_for_text(browser, "Signed in as")
     assert "Page not found" not in browser.find_element("tag name", "body").text
     _absent(browser, BOB_VALUES)
 
@@ -474,9 +481,80 @@ def test_click_through_every_page_and_recategorise(dashboard_url: str, browser, 
     # A per-user page's URL does not reach it for an analyst: it is not registered, the
     # analyst lands on Analytics.
     for page in ("transactions", "spending", "accounts"):
-        browser.get(f"{dashboard_url}/{page}?user={ALICE}")
-        _sign_in(browser, ANALYST)
+        _open_signed_out(browser, f"{dashboard_url}/{page}?user={ALICE}")
+        _sign_in(browser, ANALYST)  # a bookmarked page shows the form, then the page
         body = _wait_for_text(browser, "Spending by category per month")
         assert "Change a category" not in body and "Net worth" not in body
         assert not browser.current_url.split("?")[0].endswith(f"/{page}")
         _absent(browser, PERSONAL)
+
+
+def _session_cookie(driver, present: bool = True) -> dict | None:  # noqa: ANN001
+    """The session cookie once the page has stored (or removed) it."""
+    deadline = time.monotonic() + 30
+    while True:
+        cookie = driver.get_cookie("finlake_session")
+        if (cookie is not None) == present:
+            return cookie
+        assert time.monotonic() < deadline, f"the session cookie is {cookie!r}"
+        time.sleep(0.3)
+
+
+def _signed_out(driver) -> None:  # noqa: ANN001
+    """The page comes to show the sign-in form and nothing signed in."""
+    deadline = time.monotonic() + 60
+    while True:  # the signed-in page stays until the run that replaces it has finished
+        _settle(driver)
+        body = driver.find_element("tag name", "body").text
+        if "Sign in to finlake" in body and "Signed in as" not in body \
+                and "Data refreshed" not in body and "Running..." not in body:
+            break
+        assert time.monotonic() < deadline, f"still signed in; the page shows:\n{body[:2000]}"
+        time.sleep(0.3)
+    assert not driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
+
+
+def test_a_session_survives_a_reload_and_a_new_tab_until_signing_out(
+        dashboard_url: str, browser, home: Path) -> None:  # noqa: ANN001
+    browser.set_window_size(1280, 900)
+    _open_signed_out(browser, f"{dashboard_url}/")
+    _sign_in(browser, ALICE)
+    _wait_for_text(browser, "Net worth")
+    cookie = _session_cookie(browser)
+    assert (cookie["path"], cookie["sameSite"], cookie["secure"]) == ("/", "Strict", False)
+    assert 11.9 * 3600 < cookie["expiry"] - time.time() <= 12 * 3600  # Max-Age: 12 h
+    token = cookie["value"]
+
+    browser.refresh()  # a reload: still alice, on the Overview, without the form
+    body = _wait_for_text(browser, "Net worth")
+    assert "Signed in as alice" in _wait_for_text(browser, "Signed in as")
+    assert "Sign in to finlake" not in body
+
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")  # a link opened in a new tab: signed in there too
+    try:
+        browser.get(f"{dashboard_url}/transactions")
+        body = _wait_for_text(browser, "Change a category")
+        assert "Signed in as alice" in _wait_for_text(browser, "Signed in as")
+        assert "Sign in to finlake" not in body and "Page not found" not in body
+        _absent(browser, BOB_VALUES)
+    finally:
+        browser.close()
+        browser.switch_to.window(first)
+
+    _settle(browser)
+    _retry(lambda: _click_button(browser, "Sign out"))
+    _signed_out(browser)
+    assert _session_cookie(browser, present=False) is None  # removed from the browser
+    browser.refresh()
+    _signed_out(browser)
+
+    # The cookie copied before signing out no longer works (ended in the lake, not only in
+    # this browser); the page removes it again.
+    browser.add_cookie({"name": "finlake_session", "value": token, "path": "/",
+                        "sameSite": "Strict"})
+    browser.refresh()
+    _signed_out(browser)
+    assert _session_cookie(browser, present=False) is None
+    actions = [r["action"] for r in read_rows(Lake(str(home / "lake")), AUDIT_LOG)]
+    assert "sign_out" in actions

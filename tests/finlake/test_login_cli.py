@@ -143,3 +143,21 @@ def test_demo_creates_one_first_login(lake: Lake) -> None:
     assert len(password) >= auth.MIN_PASSWORD
     assert auth.verify(lake, "demo", password).user_id == ALICE  # the first user by id
     assert login_commands.demo_login(settings) is None  # only while there is no login
+
+
+def test_a_new_password_or_disabling_ends_open_sessions(
+        lake: Lake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``login add --replace`` (a new password) and ``login disable`` renew the login's
+    session epoch: the session cookies it signed in with are refused from then on."""
+    from dashboard import session_cookie
+
+    key = session_cookie.session_key(tmp_path / "keys", create=True)
+    cookies = {login: session_cookie.mint(key, login, auth.session_epoch(lake, login))
+               for login in (ALICE, BOB)}
+    assert all(session_cookie.principal(lake, key, c) for c in cookies.values())
+    assert finlake(monkeypatch, "add", BOB, "--user", BOB, "--replace", "--password-stdin",
+                   stdin=PASSWORD) == 0
+    assert session_cookie.principal(lake, key, cookies[BOB]) is None
+    assert session_cookie.principal(lake, key, cookies[ALICE]).user_id == ALICE
+    assert finlake(monkeypatch, "disable", ALICE) == 0
+    assert session_cookie.principal(lake, key, cookies[ALICE]) is None
