@@ -57,6 +57,7 @@ LAYOUT_CSS = """<style>
 [data-testid="stElementContainer"]:has([data-testid="stHeading"])
   + [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) { margin-top: 2.5rem; }
 </style>"""
+MONEY_IN_COLOUR = "#1a7f37"  # money in, in every list of transactions
 SOURCE_LABELS = {"manual": "set by you", "history": "from your history",
                  "template": "suggested from income", "none": ""}
 
@@ -71,6 +72,24 @@ def format_money(amount: float | Decimal | None, currency: str | None = "USD") -
     symbol = SYMBOLS.get(code)
     text = f"{abs(value):,.2f}"
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {code}"
+
+
+def format_flow(amount: float | Decimal | None, currency: str | None = "USD") -> str:
+    """A transaction's amount the way people read it: money in positive with a plus
+    (``+$450.00``), money out negative (``-$12.34``). The lake keeps the partner's sign
+    (positive is money out); only what is shown turns round."""
+    if amount is None or pd.isna(amount):
+        return ""
+    value = -Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = format_money(value, currency)
+    return f"+{text}" if value > 0 else text
+
+
+def money_in_green(table: pd.DataFrame, column: str = "Amount") -> Any:
+    """``table`` styled for st.dataframe: the ``column`` cells of money in (``+``) green."""
+    return table.style.map(
+        lambda v: f"color: {MONEY_IN_COLOUR}" if str(v).startswith("+") else "",
+        subset=[column])
 
 
 def format_when(when: datetime | None, now: datetime | None = None) -> str:

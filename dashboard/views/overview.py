@@ -205,13 +205,13 @@ def _budget(lake: Lake, who: Principal, category: str, month: str) -> None:
     if rows.empty:
         st.caption(f"No {name} transactions in {label}.")
         return
-    st.dataframe(pd.DataFrame({
+    st.dataframe(ui.money_in_green(pd.DataFrame({
         "Date": [ui.format_day(x) for x in rows["date"]],
+        "Amount": [ui.format_flow(v, c) for v, c in
+                   zip(rows["amount"], rows["currency"], strict=True)],
         "Description": rows["description"],
         "Category": rows["category_name"],
-        "Amount": [ui.format_money(v, c) for v, c in
-                   zip(rows["amount"], rows["currency"], strict=True)],
-    }), hide_index=True, width="stretch")
+    })), hide_index=True, width="stretch")
     more = f", the newest {len(rows)} shown" if total > len(rows) else ""
     st.caption(f"{total:,} {name} transactions in {label}{more}; the Transactions page "
                "finds every one.")

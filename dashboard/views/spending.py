@@ -114,12 +114,12 @@ def _drill_down(lake: Lake, who: Principal, in_month: pd.DataFrame, totals: pd.D
                f"{ui.month_label(month)}"
                + (f" ({waiting} pending: in no total until posted)" if waiting else "")
                + (" (newest 100 shown)" if total > 100 else ""))
-    st.dataframe(pd.DataFrame({  # key columns first: amounts stay on screen on a phone
+    st.dataframe(ui.money_in_green(pd.DataFrame({  # key columns first: amounts on a phone
         "Date": [ui.format_day(x) for x in rows["date"]],
-        "Amount": [ui.format_money(a, c) for a, c in
+        "Amount": [ui.format_flow(a, c) for a, c in
                    zip(rows["amount"], rows["currency"], strict=True)],
         "Category": rows["category_name"], "Description": rows["description"],
-        "Pending": ["Pending" if p else "" for p in rows["pending"]]}),
+        "Pending": ["Pending" if p else "" for p in rows["pending"]]})),
         hide_index=True, width="stretch", column_config={
             "Date": st.column_config.TextColumn(width=90),
             "Amount": st.column_config.TextColumn(width=85, alignment="right"),

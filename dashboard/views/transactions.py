@@ -115,7 +115,7 @@ def _table(rows: pd.DataFrame, names: dict[str, str], **more: Any) -> pd.DataFra
     """What a table shows of ``rows``: the key columns, then ``more`` (name -> values)."""
     return pd.DataFrame({
         "Date": [ui.format_day(x) for x in rows["date"]],
-        "Amount": [ui.format_money(a, c) for a, c in
+        "Amount": [ui.format_flow(a, c) for a, c in
                    zip(rows["amount"], rows["currency"], strict=True)],
         "Category": _cells(rows, names),
         "Description": rows["description"],
@@ -131,7 +131,7 @@ def _editor(table: pd.DataFrame, key: str, names: dict[str, str], editable: set[
     them, and choosing one changes nothing."""
     options = sorted({*names.values(), *table["Category"]}, key=str.casefold)
     return st.data_editor(
-        table, hide_index=True, width="stretch",
+        ui.money_in_green(table), hide_index=True, width="stretch",
         key=f"{key}_{st.session_state.get(EDITS_KEY, 0)}",
         disabled=[c for c in table.columns if c not in editable],
         column_config={**{c: COLUMNS[c] for c in table.columns}, "Category":
@@ -190,16 +190,16 @@ def _all(lake: Lake, who: Principal, d: dict[str, Any], page: int) -> None:
     rows, total, codes = d["rows"], d["total"], dict(d["choices"])
     pages = max(1, -(-total // txns.PAGE_SIZE))
     page = min(page, pages - 1)
-    st.caption(f"{total:,} transactions · page {page + 1} of {pages} · positive amounts are "
-               "money out, negative money in")
+    st.caption(f"{total:,} transactions · page {page + 1} of {pages} · money in is "
+               "positive (green), money out negative")
     bulk = st.toggle("Tick several to change them together", key=BULK_KEY)
     names = short_names(codes)
     table = _table(rows, names, Merchant=rows["merchant"].fillna(""),
                    Pending=["Pending" if p else "" for p in rows["pending"]])
     ticked: list[int] = []
     if bulk:
-        picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                              selection_mode="multi-row",
+        picked = st.dataframe(ui.money_in_green(table), hide_index=True, width="stretch",
+                              on_select="rerun", selection_mode="multi-row",
                               key=f"{TABLE_KEY}_{page}_{st.session_state.get(EDITS_KEY, 0)}",
                               column_config={c: COLUMNS[c] for c in table.columns})
         ticked = [i for i in picked.selection.rows if i < len(rows)]

@@ -247,7 +247,11 @@ def test_transactions_page_search(home: Path, monkeypatch: pytest.MonkeyPatch) -
                                    "Pending"]
     assert list(table["Description"]) == ["UBER", "AMAZON", "BLUE BOTTLE", "ACME PAYROLL",
                                           "WHOLE FOODS"]  # removed rows are not shown
-    assert list(table["Amount"]) == ["$18.20", "$1,234.56", "$4.75", "-$2,500.00", "$82.40"]
+    # shown as people read them: money in positive (green), money out negative; the lake
+    # keeps the partner's sign (the pay is -2,500.00 there)
+    assert list(table["Amount"]) == ["-$18.20", "-$1,234.56", "-$4.75", "+$2,500.00", "-$82.40"]
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    assert "color: #1a7f37" in styles and styles.count("color:") == 1, styles  # the pay only
     assert list(table["Pending"]) == ["Pending", "", "", "", ""]
     assert list(table["Date"])[0] == "20 Feb 2024"
     at.text_input(key="txn_text").input("blue").run()

@@ -1,9 +1,11 @@
-"""Issue 25: money coming in is never spending, and the spending drill-down counts what it
-lists (pending rows shown, marked, and not counted twice with their posted version).
+"""Issue 25: money coming in is never spending (and is shown positive), and the spending
+drill-down counts what it lists (pending rows shown, marked, and not counted twice with
+their posted version).
 
 Alice's December is built as silver rows and run through the real gold pipeline
 (pipelines/gold/refresh.py on the session's Sail engine), so the pages read what the nightly
-run would write. Amounts keep Plaid's sign: positive is money out, negative money in.
+run would write. The lake keeps Plaid's sign (positive is money out, negative money in);
+the pages show money in positive and green, money out negative.
 """
 
 from __future__ import annotations
@@ -301,8 +303,9 @@ def test_food_drill_down_summary_caption_and_list_agree(home: Path,
     marks = dict(zip(listed["Description"], listed["Pending"], strict=True))
     assert marks == {"WHOLE FOODS REFUND": "", "WHOLE FOODS": "", "BLUE BOTTLE": "",
                      "CHIPOTLE": "", "SWEETGREEN": "Pending", "STARBUCKS": "Pending"}
-    assert sum(_money(a) for a, p in zip(listed["Amount"], listed["Pending"], strict=True)
-               if not p) == FOOD  # the posted rows add up to the category's spend
+    # the posted rows add up to the category's spend (shown money out is negative)
+    assert -sum(_money(a) for a, p in zip(listed["Amount"], listed["Pending"], strict=True)
+                if not p) == FOOD
 
 
 def test_uncategorised_drill_down_lists_its_spending_only(
@@ -314,4 +317,17 @@ def test_uncategorised_drill_down_lists_its_spending_only(
     assert caption.startswith("2 transactions in Uncategorised, Dec 2024"), caption
     listed = _table(at, "Description", "Amount")
     assert dict(zip(listed["Description"], listed["Amount"], strict=True)) == {
-        "SQ *MYSTERY": "$35.00", "CARD VERIFICATION": "$0.00"}
+        "SQ *MYSTERY": "-$35.00", "CARD VERIFICATION": "$0.00"}
+
+
+@pytest.mark.parametrize(("partner", "currency", "shown"), [
+    (-2500, "USD", "+$2,500.00"),      # pay: money in, positive
+    (12.345, "USD", "-$12.35"),        # a purchase: money out, negative (rounded half up)
+    (Decimal("0.004"), "USD", "$0.00"),  # nothing either way: no sign
+    (0, "USD", "$0.00"),
+    (-19.99, "EUR", "+€19.99"),
+    (7, "CHF", "-7.00 CHF"),           # a currency without a symbol: by its code
+    (None, "USD", ""),
+])
+def test_amounts_are_shown_the_way_people_read_them(partner, currency, shown) -> None:
+    assert ui.format_flow(partner, currency) == shown
