@@ -358,6 +358,21 @@ def _toolbars_over_headings(driver) -> list[str]:  # noqa: ANN001
     return covered
 
 
+AMOUNTS_JS = """
+return [...document.querySelectorAll(
+    '[data-testid="stMetricValue"], [data-testid="stHtml"] [style*="tabular-nums"]')]
+  .map(e => [e.textContent.trim(), e.getBoundingClientRect()])
+  .filter(([t, r]) => r.width > 0 && (r.left < 0 || r.right > window.innerWidth + 0.5))
+  .map(([t, r]) => `${t} (${Math.round(r.left)}..${Math.round(r.right)} px of `
+                   + `${window.innerWidth})`);"""
+
+
+def _amounts_off_screen(driver) -> list[str]:  # noqa: ANN001
+    """Amounts outside the tables (metrics, budget meters, bills, net worth by type) that
+    stick out of the window's width, left or right."""
+    return driver.execute_script(AMOUNTS_JS)
+
+
 def _visit(driver, label: str, marker: str) -> float:  # noqa: ANN001
     """Open the page; the seconds until it is drawn (its marker shown, the run finished)."""
     assert marker not in driver.find_element("tag name", "body").text
@@ -408,6 +423,7 @@ def _check_page(driver, label: str, marker: str, size: str) -> list[str]:  # noq
         problems.append(f"{name}-{size}: took {took:.2f} s to render warm")
     problems += [f"{name}-{size}: column off screen: {o}" for o in
                  _key_columns_off_screen(driver, KEY_COLUMNS.get(name, set()))]
+    problems += [f"{name}-{size}: amount off screen: {a}" for a in _amounts_off_screen(driver)]
     problems += [f"{name}-{size}: a table toolbar covers the heading {h!r}"
                  for h in _toolbars_over_headings(driver)]
     _page_shot(driver, f"{name}-{size}")
