@@ -16,6 +16,7 @@ from finlake.commands import (
     forget,
     gold,
     keys,
+    link,
     login,
     maintain,
     pipeline,
@@ -29,7 +30,7 @@ from finlake.commands.args import Parser
 
 # The command groups, in the order `finlake --help` lists their commands.
 GROUPS = (pipeline, category, gold, quarantine, keys, forget, login, maintain, runs, sandbox,
-          sql, apps, engine, sandbox_bank)
+          link, sql, apps, engine, sandbox_bank)
 
 
 def build_parser() -> argparse.ArgumentParser:

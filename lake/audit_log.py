@@ -26,7 +26,7 @@ from lake.small_tables import append_rows, read_rows
 from lake.tables import AUDIT_LOG, AUDIT_SUBJECTS
 
 ACTIONS = frozenset({
-    "decrypt_credential", "link_credential", "revoke_credential", "rotate_keys",
+    "decrypt_credential", "link_credential", "revoke_credential", "rotate_keys", "request_sync",
     "override_transaction", "override_merchant", "add_category", "set_budget", "clear_budget",
     "dismiss_alert",
     "export", "identified_query", "analyst_query", "sign_in", "sign_in_failed", "sign_out",
