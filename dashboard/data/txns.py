@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.months import months_back
 from dashboard.auth import Principal
-from dashboard.data.queries import as_float, capped, frame, scope_of
+from dashboard.data.queries import as_float, capped, frame, newest_month, scope_of
 from dashboard.data.taxonomy import add_names, category_names
+from lake.tables import TRANSACTIONS
 from pipelines.categories.reference import categories, primary_of
 from pipelines.gold.flows import (
     NO_CATEGORY_PRIMARY,
@@ -234,6 +236,9 @@ def transactions_by_id(lake: Lake, who: Principal, txn_ids: Sequence[str] = ()
 # --- the review queue ------------------------------------------------------------------------
 
 REVIEW_LIMIT = 100  # rows listed at once (the count covers them all)
+# The queue holds the newest months' transactions (the lake's newest month and the two
+# before it): what is waiting to be looked at, read from 3 month partitions, not 60.
+REVIEW_MONTHS = 3
 # Why a transaction is in the queue, in the order they are told.
 UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE = "uncategorised", "low_confidence", "sent_twice"
 REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE)
@@ -252,7 +257,7 @@ _REVIEW_SQL = f"""
                         AND t.category_confidence < $threshold, false) AS {LOW_CONFIDENCE},
                coalesce(t.partner_duplicate, false) AND NOT {_THEIR_OWN} AS {SENT_TWICE}
         {_TXN_FROM}
-        WHERE t.user_id = $user AND t.status = 'live')
+        WHERE t.user_id = $user AND t.status = 'live' AND t.posted_month >= $since)
     SELECT * REPLACE ({LOW_CONFIDENCE} AND NOT {UNCATEGORISED_REASON} AS {LOW_CONFIDENCE}),
            count(*) OVER () AS waiting
     FROM q
@@ -273,8 +278,8 @@ def low_confidence_below() -> float:
 
 def review_queue(lake: Lake, who: Principal, limit: int = REVIEW_LIMIT
                  ) -> tuple[pd.DataFrame, int]:
-    """The person's live transactions that need a look (newest first, at most ``limit``), and
-    how many there are in all.
+    """The person's live transactions of the newest :data:`REVIEW_MONTHS` months that need a
+    look (newest first, at most ``limit``), and how many there are in all.
 
     ``reasons`` lists why each is there (:data:`REVIEW_REASONS`): no category; a category the
     categoriser gave with a confidence below :func:`low_confidence_below`; the bank sent it
@@ -283,9 +288,10 @@ def review_queue(lake: Lake, who: Principal, limit: int = REVIEW_LIMIT
     transaction (or for its merchant) takes the first two away; set or confirmed for the
     transaction, the third.
     """
+    since = months_back(newest_month(lake, TRANSACTIONS, "posted_month"), REVIEW_MONTHS)
     df = frame(lake, who, _REVIEW_SQL,
                {**_uncategorised_params(), "threshold": low_confidence_below(),
-                "limit": capped(limit)})
+                "limit": capped(limit), "since": since})
     waiting = int(df["waiting"].iloc[0]) if len(df) else 0
     df["reasons"] = [tuple(r for r in REVIEW_REASONS if flags[r]) for flags in
                      df[list(REVIEW_REASONS)].to_dict("records")]

@@ -293,9 +293,11 @@ def _why(reasons: tuple[str, ...], confidence: float | None) -> str:
 def _review(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     queue, waiting, codes = d["review"], d["waiting"], dict(d["choices"])
     if queue.empty:
-        st.success("Nothing to review: every transaction has a category you can trust.")
+        st.success(f"Nothing to review: every transaction of the last {txns.REVIEW_MONTHS} "
+                   "months has a category you can trust.")
         return
-    count = f"{waiting:,} transaction{'s' if waiting != 1 else ''} to look at"
+    count = (f"{waiting:,} transaction{'s' if waiting != 1 else ''} of the last "
+             f"{txns.REVIEW_MONTHS} months to look at")
     if waiting > len(queue):
         count += f" (the newest {len(queue)} here)"
     st.caption(f"{count}. Pick the right category, or tick “{CONFIRM}” to keep the one "

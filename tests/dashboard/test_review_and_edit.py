@@ -221,6 +221,19 @@ def test_the_queue_holds_what_the_person_should_look_at_and_why(
     assert [d for d, _ in _queue_shown(_review(bob))] == ["MYSTERY MART", "NETFLIX REFUND"]
 
 
+def test_the_queue_reads_the_newest_months_only(lake: Lake,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Older months are out of the queue (and are never read: 3 month partitions, not a
+    person's whole history)."""
+    full, waiting = txns.review_queue(lake, who(lake, ALICE))
+    assert set(full["posted_month"]) == {"2024-02"} and waiting == 3
+    monkeypatch.setattr(txns, "newest_month", lambda *_: "2024-04")  # Feb is 3 months back
+    assert txns.review_queue(lake, who(lake, ALICE))[1] == 3
+    monkeypatch.setattr(txns, "REVIEW_MONTHS", 2)  # March and April only
+    queue, waiting = txns.review_queue(lake, who(lake, ALICE))
+    assert queue.empty and waiting == 0
+
+
 def test_confirming_takes_a_row_off_the_queue_for_good(
         lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _review(_page(lake, monkeypatch))
