@@ -1,16 +1,32 @@
 """Weekly categorisation assets: crowd rules (k-anonymous) and the category model."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from assets.resources import CategorySettings, LakeResource, SparkResource
+from assets.table_assets import materialized, table_spec
+from lake.tables import MERCHANT_RULES
+
+# The silver step categorises every transaction with the merchant rules and the model these
+# assets publish (their edges to silver_transactions are declared there). The model is trained
+# on silver's transactions too, but that edge is left out: it would close a cycle, and the
+# training reads only de-identified pairs of merchants people agree on.
 
 
-@dg.asset(group_name="categories", kinds={"spark", "delta"})
+@dg.multi_asset(
+    specs=[dg.AssetSpec("crowd_rules", group_name="categories", kinds={"spark", "delta"},
+                        description="Merchant rules promoted from overrides that at least k "
+                                    "distinct users agree on.",
+                        deps=["category_overrides"]),
+           table_spec(MERCHANT_RULES, group="categories", deps=["crowd_rules"])],
+    can_subset=False,
+)
 def crowd_rules(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource,
-                categories: CategorySettings) -> dg.MaterializeResult:
+                categories: CategorySettings) -> Iterator[dg.MaterializeResult]:
     """Merchant rules promoted from overrides that at least k distinct users agree on."""
     from lake import delta
-    from lake.tables import CATEGORY_OVERRIDES, MERCHANT_RULES
+    from lake.tables import CATEGORY_OVERRIDES
     from pipelines.categories.crowd import crowd_rules as compute
 
     session, the_lake = spark.session(), lake.lake()
@@ -25,10 +41,12 @@ def crowd_rules(context: dg.AssetExecutionContext, lake: LakeResource, spark: Sp
         "WHEN NOT MATCHED THEN INSERT (merchant_key, category, source, version, votes) "
         "VALUES (s.merchant_key, s.category, s.source, s.version, s.votes)",
     ])
-    return dg.MaterializeResult(metadata={"k": categories.k, "rules_changed": n})
+    yield dg.MaterializeResult(asset_key="crowd_rules",
+                               metadata={"k": categories.k, "rules_changed": n})
+    yield from materialized(the_lake, [MERCHANT_RULES])
 
 
-@dg.asset(group_name="categories", deps=[crowd_rules], kinds={"python"})
+@dg.asset(group_name="categories", deps=["merchant_rules"], kinds={"python"})
 def category_model(context: dg.AssetExecutionContext, lake: LakeResource,
                    spark: SparkResource, categories: CategorySettings) -> dg.MaterializeResult:
     """Category model trained on the merchant knowledge base plus de-identified (merchant,

@@ -10,9 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.groups import NIGHTLY_ASSETS
+from assets.groups import FRESHNESS_KEYS
 from assets.resources import LakeResource, SlaSettings
-from assets.transactions import raw_transaction_pages
 from core.settings import Settings
 
 SLA_CHECK = "due_items_synced_by_deadline"
@@ -22,7 +21,7 @@ SLA_CHECK = "due_items_synced_by_deadline"
 FRESH_UNTIL = "dagster/fresh_until_timestamp"
 
 
-@dg.asset_check(asset=raw_transaction_pages, blocking=False,
+@dg.asset_check(asset="raw_transaction_pages", blocking=False,
                 description="Every item due on the sync date was synced by the SLA deadline "
                             "(FINLAKE_SLA_DEADLINE in FINLAKE_SLA_TIMEZONE)")
 def due_items_synced_by_deadline(
@@ -59,14 +58,17 @@ def due_items_synced_by_deadline(
 def freshness_definitions(settings: Settings
                           ) -> tuple[list[dg.AssetChecksDefinition], list[dg.SensorDefinition]]:
     """Per-asset partition freshness checks (deadline cron and time zone from ``settings``),
-    the due-items SLA check, and the sensor that evaluates them after each deadline."""
+    the due-items SLA check, and the sensor that evaluates them after each deadline. The
+    sensor runs by default: with ``finlake ui`` (or the daemon) up, the checks are evaluated
+    without anyone switching it on."""
     with warnings.catch_warnings():
         # Superseded by FreshnessPolicy on the assets; kept for the per-partition deadline.
         warnings.simplefilter("ignore", dg.SupersessionWarning)
         partition_checks = dg.build_time_partition_freshness_checks(
-            assets=NIGHTLY_ASSETS, deadline_cron=settings.sla_deadline_cron,
+            assets=FRESHNESS_KEYS, deadline_cron=settings.sla_deadline_cron,
             timezone=settings.sla_timezone, severity=dg.AssetCheckSeverity.WARN)
         checks = [*partition_checks, due_items_synced_by_deadline]
         sensor = dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks, minimum_interval_seconds=300)
+            freshness_checks=checks, minimum_interval_seconds=300,
+            default_status=dg.DefaultSensorStatus.RUNNING)
     return checks, [sensor]

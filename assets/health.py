@@ -1,5 +1,6 @@
 """Institution health (gold) from the day's sync attempts, with the freshness SLA."""
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -7,7 +8,8 @@ import dagster as dg
 
 from assets.partitions import daily_partitions
 from assets.resources import LakeResource, SlaSettings
-from assets.transactions import raw_transaction_pages
+from assets.table_assets import column_schema, table_metadata
+from lake.tables import INSTITUTION_HEALTH
 
 if TYPE_CHECKING:
     from lake.lake import Lake
@@ -64,15 +66,17 @@ def _columns(the_lake: "Lake", t: "Table", columns: list[str], where: Any = None
         return (table if where is None else table.filter(where)).select(columns)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="gold", deps=[raw_transaction_pages],
-          kinds={"python", "delta"})
+@dg.asset(partitions_def=daily_partitions, group_name="gold",
+          deps=["raw_transaction_pages", "sync_jobs", "credentials", "institutions"],
+          kinds={"python", "delta"},
+          metadata={"dagster/column_schema": column_schema(INSTITUTION_HEALTH)})
 def institution_health(context: dg.AssetExecutionContext, lake: LakeResource, sla: SlaSettings
                        ) -> dg.MaterializeResult:
     """Per institution and day: success rate, silent-empty detection, freshness SLA and lag."""
     import pyarrow.dataset as ds
 
     from lake.small_tables import read_rows, upsert_rows
-    from lake.tables import ALERTS, INSTITUTION_HEALTH, SYNC_JOBS
+    from lake.tables import ALERTS, SYNC_JOBS
     from pipelines.health.freshness import freshness_summary, health_with_freshness
     from pipelines.health.institutions import health_alerts
     from pipelines.health.institutions import institution_health as compute
@@ -93,8 +97,9 @@ def institution_health(context: dg.AssetExecutionContext, lake: LakeResource, sl
     for f in fresh:
         if not f["sla_met"]:
             context.log.warning(f["summary"])
-    lags = {f["institution_id"]: float(f["lag_hours"]) for f in fresh
-            if f["lag_hours"] is not None}
+    names = bank_names(the_lake)
+    lags = {names.get(f["institution_id"], f["institution_id"]): float(f["lag_hours"])
+            for f in fresh if f["lag_hours"] is not None}
     return dg.MaterializeResult(metadata={
         "institutions": len(health), "unhealthy": ", ".join(
             f"{k} ({v})" for k, v in sorted(unhealthy.items())) or "-",
@@ -103,4 +108,18 @@ def institution_health(context: dg.AssetExecutionContext, lake: LakeResource, sl
         "items_due": sum(f["items_due"] for f in fresh),
         "items_stale": sum(f["items_stale"] for f in fresh),
         **({"max_lag_hours": max(lags.values())} if lags else {}),
-        **{f"lag_hours/{inst}": lag for inst, lag in sorted(lags.items())}})
+        # One plot per bank in the UI, named as people know it.
+        **{f"lag_hours/{bank}": lag for bank, lag in sorted(lags.items())},
+        **table_metadata(the_lake, INSTITUTION_HEALTH)})
+
+
+def bank_names(the_lake: "Lake") -> dict[str, str]:
+    """Each institution's name by id ("name (id)" when two banks share a name; the id when
+    it has none)."""
+    from lake.small_tables import read_rows
+    from lake.tables import INSTITUTIONS
+
+    names = {r["institution_id"]: (r.get("name") or r["institution_id"])
+             for r in read_rows(the_lake, INSTITUTIONS)}
+    counts = Counter(names.values())
+    return {i: (f"{n} ({i})" if counts[n] > 1 else n) for i, n in names.items()}

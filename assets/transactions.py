@@ -16,24 +16,46 @@ from assets.resources import (
     SparkResource,
     VaultResource,
 )
+from assets.table_assets import column_schema, materialized, table_metadata, table_spec
 from lake import step_marks
+from lake.tables import (
+    ACCOUNTS,
+    BALANCE_OBSERVATIONS,
+    CATEGORIES,
+    CREDENTIALS,
+    GOLD_CHANGES,
+    QUARANTINE,
+    SERIES_CHANGES,
+    SYNC_JOBS,
+    TRANSACTIONS,
+)
 
 
 def _partition_date(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="ingest", pool="partner_sync",
-          kinds={"python", "s3"})
+RAW_TABLES = (SYNC_JOBS, CREDENTIALS)  # every sync attempt; each item's sync status
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("raw_transaction_pages", group_name="ingest", kinds={"python", "s3"},
+                        description="Partner /transactions/sync pages of the day, landed "
+                                    "write-once in raw storage.",
+                        deps=["institutions"], partitions_def=daily_partitions),
+           *(table_spec(t, group="ingest", deps=["raw_transaction_pages"],
+                        partitions_def=daily_partitions) for t in RAW_TABLES)],
+    partitions_def=daily_partitions, pool="partner_sync", can_subset=False,
+)
 def raw_transaction_pages(
     context: dg.AssetExecutionContext, lake: LakeResource, partner: PartnerResource,
     vault: VaultResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """Partner /transactions/sync pages of the day, landed write-once in raw storage."""
     report = ingest(lake, partner, vault, _partition_date(context), run_id=context.run_id,
                     actor=f"pipeline:{context.job_name}", warn=context.log.warning,
                     progress=context.log.info)
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key="raw_transaction_pages", metadata={
         "items_synced": report.count("success"),
         "items_deferred": report.count("deferred"),
         "items_failed": report.count("failed"),
@@ -44,10 +66,35 @@ def raw_transaction_pages(
         "modified": report.total("txns_modified"),
         "removed": report.total("txns_removed"),
     })
+    yield from materialized(lake.lake(), RAW_TABLES)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="silver", deps=[raw_transaction_pages],
-          kinds={"spark", "delta"}, check_specs=silver_check_specs("silver_transactions"))
+# Written by the silver step besides transactions: the accounts and balances in the pages,
+# records held back, the ledgers of what gold and the time series must redo, the taxonomy.
+SILVER_TABLES = {ACCOUNTS: ["raw_transaction_pages"],
+                 BALANCE_OBSERVATIONS: ["raw_transaction_pages"],
+                 QUARANTINE: ["raw_transaction_pages"],
+                 GOLD_CHANGES: ["silver_transactions"],
+                 SERIES_CHANGES: ["silver_transactions"],
+                 CATEGORIES: []}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("silver_transactions", group_name="silver", kinds={"spark", "delta"},
+                        description="Transactions merged from the day's raw pages (idempotent "
+                                    "MERGE on account + partner id).",
+                        # Categorised with the rules and model the categories group publishes,
+                        # and with people's own overrides and categories.
+                        deps=["raw_transaction_pages", "merchant_rules", "category_model",
+                              "category_overrides", "transaction_overrides",
+                              "custom_categories"],
+                        metadata={"dagster/column_schema": column_schema(TRANSACTIONS)},
+                        partitions_def=daily_partitions),
+           *(table_spec(t, group="silver", deps=deps, partitions_def=daily_partitions)
+             for t, deps in SILVER_TABLES.items())],
+    check_specs=silver_check_specs("silver_transactions"),
+    partitions_def=daily_partitions, can_subset=False,
+)
 def silver_transactions(
     context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource,
     quality: QualitySettings,
@@ -80,7 +127,7 @@ def silver_transactions(
     context.log.info(f"silver: {result.changes} changes, {result.quarantined} quarantined, "
                      f"months {result.months}, {result.seconds:.1f}s")
     yield from _check_results(result.audits)
-    yield dg.Output(result.months, metadata={
+    yield from _tables(the_lake, {
         "pages": result.pages, "changes": result.changes, "quarantined": result.quarantined,
         "rows_affected": result.rows_affected, "recategorised": recategorised,
         "months": ", ".join(result.months) or "-",
@@ -89,6 +136,13 @@ def silver_transactions(
         "quality_reports": dg.MetadataValue.json(
             {a.suite: a.report_uri for a in result.audits}),
     })
+
+
+def _tables(the_lake, metadata: dict) -> Iterator[dg.MaterializeResult]:
+    """The silver step's assets: transactions (with the step's metadata) and the others."""
+    yield dg.MaterializeResult(asset_key="silver_transactions", metadata={
+        **metadata, **table_metadata(the_lake, TRANSACTIONS)})
+    yield from materialized(the_lake, SILVER_TABLES)
 
 
 def silver_inputs(the_lake, day: date, ceiling: float, raw: str | None = None) -> dict:
@@ -121,7 +175,7 @@ def _skipped(context: dg.AssetExecutionContext, session, the_lake, day: date, ma
             description=f"skipped: {note}; nothing staged or merged",
             metadata={"reconciliation_then": dg.MetadataValue.json(
                 mark.get("reconciliation") or {})})
-    yield dg.Output(sorted(recat_months), metadata={
+    yield from _tables(the_lake, {
         "skipped": note, "pages": 0, "changes": 0, "recategorised": recategorised,
         "months": ", ".join(sorted(recat_months)) or "-"})
 

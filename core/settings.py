@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from core import settings_checks as check
@@ -69,6 +70,8 @@ class Settings:
     pseudonym_key: str | None = None  # analysts' pseudonyms (secret; default: key dir file)
     log_level: str = "WARNING"
     writer_wait: int = 6 * 3600  # seconds a writer waits for the lake's writer lease
+    # The first daily partition; None: the first day the lake synced (assets/partitions.py).
+    partition_start: date | None = None
 
     @property
     def locks_dir(self) -> Path:
@@ -230,4 +233,5 @@ def _read_settings(env: Mapping[str, str], read: check.EnvReader) -> Settings:
         log_level=read.parsed("FINLAKE_LOG_LEVEL", "WARNING", check.log_level),
         writer_wait=read.whole("FINLAKE_WRITER_WAIT", 6 * 3600, 0, 7 * 86400,
                                "seconds a run waits for another writer (0: do not wait)"),
+        partition_start=read.parsed("FINLAKE_PARTITION_START", None, check.partition_start),
     )

@@ -11,6 +11,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,7 @@ KNOWN_VARIABLES = frozenset({
     "FINLAKE_K_ANONYMITY", "FINLAKE_CATEGORY_THRESHOLD", "FINLAKE_BUDGET_APPROACHING",
     "FINLAKE_ALERT_SINK", "FINLAKE_SLA_TIMEZONE", "FINLAKE_SLA_DEADLINE",
     "FINLAKE_QUARANTINE_CEILING", "FINLAKE_KMS_KEY_ID", "FINLAKE_KMS_ENDPOINT",
+    "FINLAKE_PARTITION_START",
     "FINLAKE_PSEUDONYM_KEY", "FINLAKE_LOG_LEVEL",
     "FINLAKE_CRASH_AT",  # core/crashpoints.py (crash tests)
     "FINLAKE_SPARK_JARS",  # lake/spark_delta.py: where the Delta jars are kept
@@ -246,6 +248,17 @@ def sla_deadline(raw: str) -> str:
         raise ValueError(f"FINLAKE_SLA_DEADLINE={raw!r} is not a time of day; use HH:MM "
                          "(24-hour), e.g. 08:00")
     return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def partition_start(raw: str) -> date:
+    """A calendar day, YYYY-MM-DD: the first daily partition."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+            raise ValueError
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(f"FINLAKE_PARTITION_START={raw!r} is not a day; use YYYY-MM-DD, e.g. "
+                         "the first day you synced: 2026-01-01") from None
 
 
 PRODUCTION_SERVICES = {

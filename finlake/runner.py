@@ -86,6 +86,70 @@ def run_errors(result: Any) -> list[str]:
     return []
 
 
+def run_tags(definitions: dg.Definitions, job: str, partition: str | None = None
+             ) -> dict[str, str]:
+    """What a run of ``job`` started here is tagged with: the partition (checked against the
+    job's partitions), the schedule that runs the job (the UI lists the run under it) and
+    that the CLI started it."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+
+    job_def = definitions.resolve_job_def(job)
+    tags = {**job_def.run_tags, "finlake/launched_by": "cli"}
+    if partition is not None:
+        with partition_loading_context() as context:
+            job_def.validate_partition_key(partition, selected_asset_keys=None,
+                                           context=context)
+        tags.update(job_def.get_tags_for_partition_key(partition, selected_asset_keys=None))
+    schedules = [s.name for s in definitions.get_repository_def().schedule_defs
+                 if s.job_name == job]
+    if schedules:
+        tags["dagster/schedule_name"] = schedules[0]
+    return tags
+
+
+def launch(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str, *,
+           partition: str | None = None, run_config: dict[str, Any] | None = None
+           ) -> dg.ExecuteInProcessResult:
+    """Run ``job`` in this process, as ``execute_in_process`` does, but as a run of finlake's
+    code location (finlake/location.py): the run carries the job's origin and the repository
+    tag, so the Dagster UI shows it under its job, schedule and partitions. Returns the
+    in-process result (events, outputs)."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.api import (
+        ExecuteRunWithPlanIterable,
+        create_execution_plan,
+        job_execution_iterator,
+    )
+    from dagster._core.execution.context_creation_job import (
+        PlanOrchestrationContextManager,
+        orchestration_context_event_generator,
+    )
+
+    from finlake.location import job_origins
+
+    job_def = definitions.resolve_job_def(job)
+    tags = run_tags(definitions, job, partition)
+    ephemeral = InMemoryJob(job_def.as_ephemeral_job(resource_defs={}, input_values={}))
+    run_config = run_config or {}
+    plan = create_execution_plan(ephemeral, run_config=run_config, tags=tags,
+                                 instance_ref=instance.get_ref() if instance.is_persistent
+                                 else None)
+    remote_origin, code_origin = job_origins(job, definitions.get_repository_def().name)
+    run = instance.create_run_for_job(
+        job_def=ephemeral.get_definition(), execution_plan=plan, run_config=run_config,
+        tags=tags, remote_job_origin=remote_origin, job_code_origin=code_origin)
+    outputs: dict = {}
+    events = list(ExecuteRunWithPlanIterable(
+        execution_plan=plan, iterator=job_execution_iterator,
+        execution_context_manager=PlanOrchestrationContextManager(
+            context_event_generator=orchestration_context_event_generator, job=ephemeral,
+            execution_plan=plan, dagster_run=run, instance=instance, run_config=run_config,
+            executor_defs=None, output_capture=outputs, raise_on_error=False)))
+    return dg.ExecuteInProcessResult(job_def=ephemeral.get_definition(), event_list=events,
+                                     dagster_run=instance.get_run_by_id(run.run_id) or run,
+                                     output_capture=outputs)
+
+
 @dataclass
 class PartitionRun:
     partition: str
@@ -99,10 +163,10 @@ class PartitionRun:
 
 def run_partition(defs: dg.Definitions, instance: dg.DagsterInstance, job: str,
                   partition: str) -> PartitionRun:
-    """Materialise one partition of ``job``; returns per-step timings and asset metadata."""
+    """Materialise one partition of ``job`` (:func:`launch`); returns per-step timings and
+    asset metadata."""
     t0 = time.perf_counter()
-    result = defs.resolve_job_def(job).execute_in_process(
-        partition_key=partition, instance=instance, run_config=QUIET, raise_on_error=False)
+    result = launch(defs, instance, job, partition=partition, run_config=QUIET)
     run = PartitionRun(partition, result.success, time.perf_counter() - t0)
     for stat in instance.get_run_step_stats(result.run_id):
         if stat.start_time and stat.end_time:

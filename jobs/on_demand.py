@@ -62,7 +62,9 @@ def on_demand_sync() -> None:
     sync_account()
 
 
-@dg.sensor(job=on_demand_sync, minimum_interval_seconds=10)
+@dg.sensor(job=on_demand_sync, minimum_interval_seconds=10,
+           description="Turns each sync request (an object under requests/sync/ in the lake, "
+                       "e.g. the dashboard's refresh) into one on-demand sync run.")
 def sync_requests(context: dg.SensorEvaluationContext, lake: LakeResource):
     """Turns sync requests (objects under requests/sync/ in the lake) into runs, once each."""
     store = lake.lake().store

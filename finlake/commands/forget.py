@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
     from finlake.definitions import defs
-    from finlake.runner import prepare_instance, run_errors
+    from finlake.runner import launch, prepare_instance, run_errors
     from jobs.forget import REQUEST_PREFIX, request_forget
     from lake.audit_log import cli_actor
     from lake.forget_objects import forget_requested
@@ -38,10 +38,9 @@ def forget_user(settings: Settings, user_id: str, *, yes: bool) -> int:
             return 1
     request_id = request_forget(lake, user_id, cli_actor())
     print(f"forgetting {user_id} (request {request_id})", flush=True)
-    result = defs().resolve_job_def("forget_user").execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                    "ops": {"forget_user_op": {"config": {"request_id": request_id}}}},
-        instance=prepare_instance(settings), raise_on_error=False)
+    result = launch(defs(), prepare_instance(settings), "forget_user", run_config={
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        "ops": {"forget_user_op": {"config": {"request_id": request_id}}}})
     if not result.success:
         lake.store.delete(f"{REQUEST_PREFIX}{request_id}.json")
         errors = run_errors(result)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,
              min_small_files: int | None = None) -> int:
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance, run_errors
+    from finlake.runner import QUIET, launch, prepare_instance, run_errors
     from lake.maintenance import FULL_MIN_SMALL_FILES
     from lake.tables import table
 
@@ -28,9 +28,8 @@ def maintain(settings: Settings, tables: list[str] | None, *, dry_run: bool,
         return 2
     config = {"tables": list(tables or ()), "dry_run": dry_run,
               "min_small_files": min_small_files or FULL_MIN_SMALL_FILES}
-    result = defs().resolve_job_def("maintenance").execute_in_process(
-        run_config={**QUIET, "ops": {"maintain_tables": {"config": config}}},
-        instance=prepare_instance(settings), raise_on_error=False)
+    result = launch(defs(), prepare_instance(settings), "maintenance",
+                    run_config={**QUIET, "ops": {"maintain_tables": {"config": config}}})
     if not result.success:
         errors = run_errors(result)
         print(f"finlake: maintenance failed: {'; '.join(errors) or 'see the Dagster UI'}",

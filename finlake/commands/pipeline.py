@@ -67,12 +67,12 @@ def _describe(run) -> str:  # noqa: ANN001 - finlake.runner.PartitionRun
 
 def _run_days(settings: Settings, days: list[date], job: str) -> bool:
     from assets.resources import resources_for
-    from finlake.definitions import defs
+    from finlake.definitions import build
     from finlake.runner import prepare_instance, run_partition
 
     instance = prepare_instance(settings)
     _say(f"  {settings.describe()}")
-    definitions = defs()
+    definitions = build(earliest=min(days))  # a backfill before the first partition widens it
     url = resources_for(settings)["partner"].url() if settings.embedded_partner else None
     ok = True
     for i, day in enumerate(days, 1):
@@ -131,9 +131,9 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
     t0 = time.perf_counter()
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     window = [yesterday - timedelta(days=days - 1 - i) for i in range(days)]
-    from assets.partitions import FIRST_SYNC_DATE
+    from assets.partitions import earliest_day
 
-    first = date.fromisoformat(FIRST_SYNC_DATE)
+    first = earliest_day(settings)
     if window[0] < first:
         print(f"finlake demo: --days {days} starts before the first partition ({first}); "
               f"use at most {(yesterday - first).days + 1}", file=sys.stderr)
@@ -169,6 +169,7 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
                  "run; --faults none clears it)")
     if not _run_days(settings, window, "nightly"):
         return 1
+    _say(f"  {evaluate_freshness(settings)}")
     _say("\nrows per table:")
     for name, n in sorted(_table_counts(settings).items()):
         _say(f"  {name:<22} {n:>9,}")
@@ -187,15 +188,35 @@ def demo(settings: Settings, *, users: int, days: int, faults: str | None = None
     return 0
 
 
-def nightly(settings: Settings, day: date, *, replay: bool) -> int:
-    from assets.partitions import FIRST_SYNC_DATE
+def evaluate_freshness(settings: Settings) -> str:
+    """Run the freshness checks now (what their sensor does after each deadline), so the
+    Dagster UI shows them evaluated; one line saying how they came out."""
+    from finlake.definitions import defs
+    from finlake.runner import QUIET, launch, prepare_instance, run_errors
 
-    last = datetime.now(UTC).date() - timedelta(days=1)
-    if not date.fromisoformat(FIRST_SYNC_DATE) <= day <= last:
-        print(f"finlake: no partition {day}: daily partitions run from {FIRST_SYNC_DATE} to "
-              f"yesterday ({last}); a day is synced once it is over", file=sys.stderr)
-        return 2
-    return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
+    result = launch(defs(), prepare_instance(settings), "freshness", run_config=QUIET)
+    if not result.success:
+        return f"freshness checks not evaluated: {'; '.join(run_errors(result)) or 'failed'}"
+    checks = result.get_asset_check_evaluations()
+    late = sorted({c.asset_key.to_user_string() for c in checks if not c.passed})
+    return (f"freshness checks: {len(checks) - len(late)} of {len(checks)} passed"
+            + (f"; late: {', '.join(late)}" if late else ""))
+
+
+def nightly(settings: Settings, day: date, *, replay: bool) -> int:
+    """One day's nightly (or its replay). A day before the first partition the UI shows
+    (the first day synced) is a backfill: the partitions reach back to it."""
+    from assets.partitions import earliest_day
+    from finlake.runner import prepare_instance
+
+    first, last = earliest_day(settings), datetime.now(UTC).date() - timedelta(days=1)
+    if first <= day <= last:
+        prepare_instance(settings)  # an unreachable Dagster storage is named before the lake
+        return 0 if _run_days(settings, [day], "replay" if replay else "nightly") else 1
+    print(f"finlake: no partition {day}: daily partitions run from {first} "
+          f"(FINLAKE_PARTITION_START, or the earliest finlake takes) to yesterday ({last}); "
+          "a day is synced once it is over", file=sys.stderr)
+    return 2
 
 
 def weekly(settings: Settings) -> int:
@@ -203,14 +224,14 @@ def weekly(settings: Settings) -> int:
     import json
 
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance, run_errors
+    from finlake.runner import QUIET, launch, prepare_instance, run_errors
 
     t0 = time.perf_counter()
-    result = defs().resolve_job_def("weekly_categories").execute_in_process(
-        run_config=QUIET, instance=prepare_instance(settings), raise_on_error=False)
+    result = launch(defs(), prepare_instance(settings), "weekly_categories", run_config=QUIET)
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
-        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()
+                if k != "dagster/column_schema"}  # the table's columns: for the UI
         _say(f"{mat.asset_key.to_user_string()}: {json.dumps(meta, default=str)}")
     if not result.success:
         _say(f"error: {'; '.join(run_errors(result)) or 'failed'}")
@@ -224,12 +245,11 @@ def sync_account(settings: Settings, account_id: str) -> int:
     import json
 
     from finlake.definitions import defs
-    from finlake.runner import QUIET, prepare_instance, run_errors
+    from finlake.runner import QUIET, launch, prepare_instance, run_errors
 
     t0 = time.perf_counter()
-    result = defs().resolve_job_def("on_demand_sync").execute_in_process(
-        run_config={**QUIET, "ops": {"sync_account": {"config": {"account_id": account_id}}}},
-        instance=prepare_instance(settings), raise_on_error=False)
+    result = launch(defs(), prepare_instance(settings), "on_demand_sync", run_config={
+        **QUIET, "ops": {"sync_account": {"config": {"account_id": account_id}}}})
     if not result.success:
         print(f"finlake sync: {'; '.join(run_errors(result)) or 'run failed'}", file=sys.stderr)
         return 1

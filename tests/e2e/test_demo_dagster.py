@@ -11,7 +11,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -113,6 +113,118 @@ def test_demo_reconciles_and_a_rerun_changes_nothing(demo_build, demo_home) -> N
     assert commands.reconcile(settings) == 0
 
 
+def _demo_days(demo_build) -> list[str]:
+    """The partitions the demo ran ("partitions FIRST .. LAST" in its first line)."""
+    first, last = (date.fromisoformat(d) for d in demo_build.stdout.split("partitions ", 1)[1]
+                   .split(",")[0].split(" .. "))
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def test_cli_runs_show_under_their_job_schedule_and_partitions(demo_build, demo_home) -> None:
+    """Issue 25, item 9: the nightly runs `finlake demo` started carry the origin of the code
+    location `finlake ui` serves, so the job's page, the schedule's page and the assets'
+    partitions list them (they used to appear under Runs only)."""
+    import dagster as dg
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG, SCHEDULE_NAME_TAG
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    from finlake.location import write_workspace
+    from finlake.runner import prepare_instance
+
+    settings = load_settings()
+    instance = prepare_instance(settings)
+    # What `finlake ui` serves: its workspace file, loaded the way `dagster dev` loads it.
+    [served] = location_origins_from_yaml_paths([str(write_workspace(settings.dagster_home))])
+    location = InProcessCodeLocationOrigin(
+        served.loadable_target_origin, location_name=served.location_name
+    ).create_location(instance)
+    try:
+        [repo] = location.get_repositories().values()
+        label = repo.get_remote_origin().get_label()
+        nightly = repo.get_full_job("nightly")
+        [schedule] = [s for s in repo.get_schedules() if s.job_name == "nightly"]
+        keys = repo.asset_graph.get(dg.AssetKey("silver_transactions")).partitions_def \
+            .get_partition_keys()
+    finally:
+        location.cleanup()
+    days = _demo_days(demo_build)
+    # The job's page: runs of the job, tagged with the served repository.
+    runs = instance.get_runs(dg.RunsFilter(job_name="nightly",
+                                           tags={REPOSITORY_LABEL_TAG: label}))
+    assert sorted({r.tags["dagster/partition"] for r in runs}) == days
+    for run in runs:
+        origin = run.remote_job_origin
+        assert origin is not None and origin.location_name == served.location_name
+        assert origin.repository_origin.repository_name == repo.name
+        assert origin.job_name == nightly.name and run.job_code_origin is not None
+        assert run.tags["dagster/partition_set"] == "nightly_partition_set"
+        assert run.tags["finlake/launched_by"] == "cli"
+    # The schedule's page: the runs tagged with the schedule, in the served repository.
+    assert {r.run_id for r in instance.get_runs(dg.RunsFilter(tags={
+        SCHEDULE_NAME_TAG: schedule.name, REPOSITORY_LABEL_TAG: label}))} \
+        == {r.run_id for r in runs}
+    # The partitions: from the first day with data to yesterday, every one of them filled.
+    assert keys[0] == days[0] and keys[:len(days)] == days
+    assert set(days) <= instance.get_materialized_partitions(dg.AssetKey("silver_transactions"))
+
+
+def test_every_table_the_nightly_writes_reports_its_schema_and_rows(demo_home) -> None:
+    """Issue 25, item 9: every table in the lake after the demo is in the lineage; those the
+    nightly run writes are materialised by it with their column schema and row count."""
+    import dagster as dg
+
+    from assets.table_assets import INPUT_TABLES, NOT_ASSETS, STEP_TABLES
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance
+    from lake.tables import table
+
+    settings = load_settings()
+    instance = prepare_instance(settings)
+    lake = Lake(settings.lake_root)
+    keys = {k.to_user_string() for k in defs().resolve_asset_graph().get_all_asset_keys()}
+    asset_of = {t.name: key for key, t in STEP_TABLES.items()}
+    written = {t.name for t in lake.tables()} - set(NOT_ASSETS)
+    assert {asset_of.get(name, name) for name in written} <= keys
+    nightly = [t for t in written if table(t) not in INPUT_TABLES]
+    assert {"accounts", "alerts", "sync_jobs", "credentials", "balances_daily",
+            "expense_days", "gold_changes"} <= set(nightly)  # 14 asset keys for 29 tables
+    last = max(instance.get_run_records(dg.RunsFilter(job_name="nightly")),
+               key=lambda r: (r.dagster_run.tags["dagster/partition"], r.create_timestamp))
+    reported = {}
+    for entry in instance.all_logs(last.dagster_run.run_id,
+                                   of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        mat = entry.asset_materialization
+        reported[mat.asset_key.to_user_string()] = mat.metadata
+    for name in nightly:
+        if name == "merchant_rules":  # the weekly job's: seeded by silver, not a nightly asset
+            continue
+        meta = reported[asset_of.get(name, name)]
+        columns = [c.name for c in meta["dagster/column_schema"].schema.columns]
+        assert columns == table(name).column_names, name
+        rows = lake.delta(table(name)).to_pyarrow_dataset().count_rows()
+        assert meta["dagster/row_count"].value == rows, name
+
+
+def test_the_demo_evaluates_the_freshness_checks(demo_build, demo_home) -> None:
+    """Issue 25, item 9: after its nightlies the demo evaluates the freshness checks (their
+    sensor also runs by default), so the UI no longer shows them "Not evaluated"."""
+    import dagster as dg
+
+    from finlake.definitions import defs
+    from finlake.runner import prepare_instance
+
+    assert "freshness checks: " in demo_build.stdout
+    instance = prepare_instance(load_settings())
+    checks = [k for c in defs().asset_checks for k in c.check_keys
+              if k.name in ("freshness_check", "due_items_synced_by_deadline")]
+    assert len(checks) == 13
+    summary = instance.event_log_storage.get_asset_check_summary_records(checks)
+    assert [k.to_user_string() for k, s in summary.items()
+            if s.last_completed_check_execution_record is None] == []
+    assert instance.get_runs(dg.RunsFilter(job_name="freshness"))
+
+
 def test_no_plaintext_token_lands_on_disk(demo_home) -> None:
     from connectors.credentials import CredentialStore
     from connectors.vault import LocalKeyProvider, Vault
@@ -141,7 +253,7 @@ def lake_table(name: str):
     return table(name)
 
 
-def test_dagster_definitions_validate(tmp_path) -> None:
+def test_dagster_definitions_validate(tmp_path, monkeypatch) -> None:
     env = {"FINLAKE_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path), "PATH": ""}
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m",
@@ -149,6 +261,8 @@ def test_dagster_definitions_validate(tmp_path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from finlake.definitions import defs
 
+    # Partitions start on the first day synced; the tick below is from before the demo's.
+    monkeypatch.setenv("FINLAKE_PARTITION_START", "2026-01-01")
     d = defs()
     assert {j.name for j in d.jobs} >= {"nightly", "replay"}
     schedule = d.resolve_schedule_def("nightly_schedule")
@@ -227,7 +341,7 @@ def test_a_corrupted_raw_partition_is_blocked_before_publishing(demo_home) -> No
             lake.store.put(key, body)
 
 
-def test_a_day_with_nothing_landed_runs_clean(demo_home) -> None:
+def test_a_day_with_nothing_landed_runs_clean(demo_home, monkeypatch) -> None:
     """No page landed for the day: every check still reports (nothing to validate)."""
     from finlake.definitions import defs
     from finlake.runner import prepare_instance, run_partition
@@ -235,6 +349,8 @@ def test_a_day_with_nothing_landed_runs_clean(demo_home) -> None:
 
     lake = _demo_lake()
     first = min(r["sync_date"] for r in lake.delta(TRANSACTIONS).to_pyarrow_table().to_pylist())
+    # Partitions start on the first day synced; days before it are the operator's to add.
+    monkeypatch.setenv("FINLAKE_PARTITION_START", (first - timedelta(days=7)).isoformat())
     version = lake.delta(TRANSACTIONS).version()
     run = run_partition(defs(), prepare_instance(load_settings()), "replay",
                         (first - timedelta(days=3)).isoformat())
