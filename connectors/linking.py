@@ -28,7 +28,7 @@ from plaid.model.sandbox_public_token_create_request_options import (
 from connectors.credentials import Credential, CredentialStore
 
 SANDBOX_USERNAME = "user_good"  # Plaid's sandbox sign-in for every institution
-SANDBOX_PASSWORD = "pass_good"
+SANDBOX_PASSWORD = "pass_good"  # public, in Plaid's sandbox docs: not a secret
 # The sandbox bank's display message for INVALID_CREDENTIALS (and Plaid sandbox's for a
 # sign-in other than user_good / pass_good).
 WRONG_CREDENTIALS = "The credentials you provided were incorrect."

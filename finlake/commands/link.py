@@ -71,19 +71,31 @@ def _actor(args: argparse.Namespace) -> str:
     return args.actor or cli_actor()
 
 
-def add(settings: Settings, args: argparse.Namespace) -> int:
-    """Sign in, link the person's item at the institution, then its first sync."""
-    from assets.runs import writing
-    from connectors.linking import LinkRefused, check_sign_in, link_institution
-    from lake.audit_log import AuditLog
+def _checked_sign_in(args: argparse.Namespace, steps: Steps) -> tuple[str, str] | int:
+    """The sandbox sign-in (username, password) once the bank's check accepted it, else the
+    exit status of the refusal (said as a step)."""
+    from connectors.linking import LinkRefused, check_sign_in
 
-    steps = Steps(args.json)
     username, password = _sign_in(args.sign_in_stdin)
     try:
         check_sign_in(username, password)
     except LinkRefused as e:
         return steps.fail(e.code, str(e))
     steps.say("signed_in", "Signed in to the sandbox bank")
+    return username, password
+
+
+def add(settings: Settings, args: argparse.Namespace) -> int:
+    """Sign in, link the person's item at the institution, then its first sync."""
+    from assets.runs import writing
+    from connectors.linking import LinkRefused, link_institution
+    from lake.audit_log import AuditLog
+
+    steps = Steps(args.json)
+    signed_in = _checked_sign_in(args, steps)
+    if isinstance(signed_in, int):
+        return signed_in
+    username, password = signed_in
     res = _resources(settings)
     lake = res["lake"].lake()
     with writing(settings, "link", lake):
@@ -107,16 +119,14 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
 def reconnect(settings: Settings, args: argparse.Namespace) -> int:
     """Sign in again at an institution whose login expired, then sync it."""
     from assets.runs import writing
-    from connectors.linking import LinkRefused, check_sign_in, relink_item
+    from connectors.linking import LinkRefused, relink_item
     from lake.audit_log import AuditLog
 
     steps = Steps(args.json)
-    username, password = _sign_in(args.sign_in_stdin)
-    try:
-        check_sign_in(username, password)
-    except LinkRefused as e:
-        return steps.fail(e.code, str(e))
-    steps.say("signed_in", "Signed in to the sandbox bank")
+    signed_in = _checked_sign_in(args, steps)
+    if isinstance(signed_in, int):
+        return signed_in
+    username, password = signed_in
     res = _resources(settings)
     lake = res["lake"].lake()
     with writing(settings, "link", lake):
