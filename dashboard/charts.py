@@ -19,7 +19,8 @@ from html import escape
 import altair as alt
 import pandas as pd
 
-from dashboard.data.money import ACCOUNT_KINDS, BudgetTotals
+from dashboard.data.money import ACCOUNT_KINDS
+from dashboard.data.plans import BudgetTotals
 from dashboard.ui import format_day, format_money
 
 # One colour per taxonomy primary (pipelines/categories/reference.py ``categories()``).
@@ -181,7 +182,7 @@ def _left(spent: float, budget: float) -> str:
 
 
 def budget_meters(progress: pd.DataFrame, elapsed: float | None = None) -> str:
-    """Each budgeted category of :func:`~dashboard.data.money.budget_progress` as a meter."""
+    """Each budgeted category of :func:`~dashboard.data.plans.budget_progress` as a meter."""
     rows = progress[progress["state"].isin(list(STATUS_LABELS))]
     return "".join(
         meter(str(r.category_name), float(r.spent), float(r.budget), str(r.state),

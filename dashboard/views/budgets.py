@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import actions, charts, ui
 from dashboard.auth import Principal
-from dashboard.data import money
+from dashboard.data import plans
 from dashboard.plain import plain
 from lake.tables import BUDGET_PROGRESS, BUDGETS
 
@@ -21,7 +21,7 @@ BADGES = {"ok": "green", "approaching": "orange", "exceeded": "red", "no_budget"
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"progress": money.budget_progress(lake, who)}
+    return {"progress": plans.budget_progress(lake, who)}
 
 
 def render() -> None:
@@ -34,7 +34,7 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
         st.write("No spending or budgets yet this month.")
     else:
         st.subheader(f"{ui.month_label(progress['month'].iloc[0])}, month to date")
-        totals = money.budget_totals(progress)
+        totals = plans.budget_totals(progress)
         if totals is not None:
             _totals(totals)
         for row in progress.itertuples(index=False):
@@ -59,7 +59,7 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     _form(lake, who)
 
 
-def _totals(t: money.BudgetTotals) -> None:
+def _totals(t: plans.BudgetTotals) -> None:
     """Budgeted, spent and left for the month, and how spending keeps pace with it."""
     c1, c2, c3 = st.columns(3)
     c1.metric("Budgeted", ui.format_money(t.budgeted))

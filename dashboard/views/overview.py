@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import actions, charts, ui
 from dashboard.auth import Principal
-from dashboard.data import money, txns
+from dashboard.data import money, plans, txns
 from dashboard.plain import plain
 from lake.tables import ALERTS, BUDGET_PROGRESS, NET_WORTH_DAILY, RECURRING_PAYMENTS
 from pipelines.categories.reference import display_name
@@ -36,7 +36,7 @@ THIS_MONTHS_BUDGET = "this month's budget"
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    nw, budgets = money.net_worth(lake, who), money.budget_progress(lake, who)
+    nw, budgets = money.net_worth(lake, who), plans.budget_progress(lake, who)
     today = money.data_day(nw, budgets)  # the day the figures are of
     return {
         "net_worth": nw,
@@ -44,7 +44,7 @@ def load(lake: Lake, who: Principal) -> dict[str, Any]:
         "kinds": money.net_worth_by_kind(lake, who, charts.range_days(nw)),
         "budgets": budgets,
         "today": today,
-        "bills": money.upcoming_bills(lake, who, today),
+        "bills": plans.upcoming_bills(lake, who, today),
         "alerts": money.alerts(lake, who, limit=8),
         "unusual": money.unusual_activity(lake, who, months=1),
         "cashflow": money.cashflow(lake, who, months=1),  # the newest month's figures
@@ -102,7 +102,7 @@ def _net_worth(nw: pd.DataFrame, kinds: pd.DataFrame) -> None:
 
 def _budgets(budgets: pd.DataFrame, today: date) -> None:
     """This month's budgets: together with the month's pace, then each by status."""
-    totals = money.budget_totals(budgets, today) if len(budgets) else None
+    totals = plans.budget_totals(budgets, today) if len(budgets) else None
     if totals is None:
         return
     st.subheader(f"Budgets for {ui.month_label(totals.month)}")
@@ -114,11 +114,11 @@ def _bills(bills: pd.DataFrame, today: date) -> None:
     """What subscriptions and bills are expected in the next two weeks, soonest first."""
     st.subheader("Upcoming bills")
     if bills.empty:
-        st.write(f"No bills expected in the {money.UPCOMING_DAYS} days after "
+        st.write(f"No bills expected in the {plans.UPCOMING_DAYS} days after "
                  f"{ui.format_day(today)}.")
         return
     st.html(charts.upcoming_bills(bills, today))
-    st.caption(f"Expected in the {money.UPCOMING_DAYS} days after {ui.format_day(today)}, "
+    st.caption(f"Expected in the {plans.UPCOMING_DAYS} days after {ui.format_day(today)}, "
                f"{ui.format_money(bills['amount'].sum())} in all; the Recurring page "
                "lists every one.")
 
@@ -188,7 +188,7 @@ def _budget(lake: Lake, who: Principal, category: str, month: str) -> None:
     """What a budget alert is about: the budget of its month and the category's transactions
     of that month."""
     label = _month_name(month)
-    budgets = money.budget_progress(lake, who, month)
+    budgets = plans.budget_progress(lake, who, month)
     row = budgets[budgets["category_primary"] == category]
     name = plain(display_name(category))
     if len(row) and row["state"].iloc[0] != "no_budget":

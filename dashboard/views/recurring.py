@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.auth import Principal
-from dashboard.data import money
+from dashboard.data import plans
 from dashboard.plain import plain
 from lake.tables import RECURRING_PAYMENTS
 
@@ -29,7 +29,7 @@ COLUMNS = {"Merchant": st.column_config.TextColumn(width=125),
 
 
 def load(lake: Lake, who: Principal) -> dict[str, Any]:
-    return {"recurring": money.recurring(lake, who)}
+    return {"recurring": plans.recurring(lake, who)}
 
 
 def render() -> None:

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 import dashboard.data
 from dashboard import actions, auth, ui
-from dashboard.data import aggregates, money, queries, txns
+from dashboard.data import aggregates, money, plans, queries, txns
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import (
@@ -881,8 +881,8 @@ def test_per_user_functions_take_only_a_principal(home: Path) -> None:
 def test_queries_are_per_user(home: Path) -> None:
     lake = Lake(str(home / "lake"))
     nobody = auth._mint("nobody", "nobody", "user")  # a login whose person has no rows
-    for fn in (money.monthly_spend, money.cashflow, money.net_worth, money.budget_progress,
-               money.alerts, money.recurring, money.accounts):
+    for fn in (money.monthly_spend, money.cashflow, money.net_worth, plans.budget_progress,
+               money.alerts, plans.recurring, money.accounts):
         assert fn(lake, nobody).empty, fn.__name__
     assert set(money.accounts(lake, who(lake, BOB))["account_id"]) == {"bob-checking",
                                                                        "bob-loan"}
@@ -925,7 +925,7 @@ def test_cache_sees_new_versions_and_missing_tables(tmp_path: Path,
     assert money.monthly_spend(lake, alice)["amount"].sum() > 0
     write_table(lake, TRANSACTIONS, [r for r in transactions() if r["user_id"] == BOB])
     assert txns.search_transactions(lake, alice)[1] == 0
-    assert money.recurring(lake, alice).empty
+    assert plans.recurring(lake, alice).empty
     assert txns.search_transactions(Lake(str(tmp_path / "elsewhere")), alice)[1] == 0
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts
-from dashboard.data import money
+from dashboard.data import money, plans
 from lake.lake import Lake
 from lake.tables import (
     BALANCES_DAILY,
@@ -193,12 +193,12 @@ def _ok(at: Any) -> None:
     ("2024-01", date(2024, 2, 10), (31, 31)),  # over: counted to its end
 ])
 def test_days_gone_in_a_month(month: str, day: date, gone: tuple[int, int]) -> None:
-    assert money.month_days(month, day) == gone
+    assert plans.month_days(month, day) == gone
 
 
 def test_budget_totals_are_the_sum_of_the_budgets_and_pace_the_day(lake: Lake) -> None:
-    progress = money.budget_progress(lake, who(lake, ALICE), "2024-02")
-    t = money.budget_totals(progress)
+    progress = plans.budget_progress(lake, who(lake, ALICE), "2024-02")
+    t = plans.budget_totals(progress)
     assert t is not None
     with_budget = progress[progress["state"] != "no_budget"]
     assert t.budgeted == with_budget["budget"].sum() == 1600.0
@@ -222,7 +222,7 @@ def test_the_pace_of_a_month(spent: str, day: int, pace: str, state: str, note: 
     progress = pd.DataFrame({
         "month": ["2024-02"], "category_primary": ["FOOD_AND_DRINK"], "budget": [700.0],
         "spent": [float(spent)], "state": ["ok"], "as_of": [date(2024, 2, day)]})
-    t = money.budget_totals(progress)
+    t = plans.budget_totals(progress)
     assert t is not None and (t.pace, t.state, t.day) == (pace, state, day)
     assert charts.pace_note(t) == note
     # the mark of an even pace sits at the share of the month gone, until the month is over
@@ -232,7 +232,7 @@ def test_the_pace_of_a_month(spent: str, day: int, pace: str, state: str, note: 
 def test_no_budget_no_totals() -> None:
     progress = pd.DataFrame({"month": ["2024-02"], "budget": [None], "spent": [5.0],
                              "state": ["no_budget"], "as_of": [date(2024, 2, 3)]})
-    assert money.budget_totals(progress) is None
+    assert plans.budget_totals(progress) is None
 
 
 def test_budgets_page_shows_totals_and_pace(home: Path, monkeypatch: pytest.MonkeyPatch
@@ -306,18 +306,18 @@ def test_an_over_budget_meter_is_red_and_full(tmp_path: Path,
 
 def test_upcoming_bills_are_the_next_two_weeks_soonest_first(lake: Lake) -> None:
     alice = who(lake, ALICE)
-    due = money.upcoming_bills(lake, alice, TODAY)
+    due = plans.upcoming_bills(lake, alice, TODAY)
     days = [pd.Timestamp(d).date() for d in due["next_expected_date"]]
     assert list(zip(due["merchant"], days, due["amount"], strict=True)) == [
         (name, day, _money(amount)) for name, day, amount in DUE]
     assert all(TODAY <= d <= TODAY + timedelta(days=14) for d in days)
     assert days == sorted(days)
     # a shorter window, and another day
-    assert list(money.upcoming_bills(lake, alice, TODAY, days=3)["merchant"]) == [
+    assert list(plans.upcoming_bills(lake, alice, TODAY, days=3)["merchant"]) == [
         "newspaper", "Acme Insurance", "Spotify"]
-    assert list(money.upcoming_bills(lake, alice, date(2024, 3, 2))["merchant"]) == [
+    assert list(plans.upcoming_bills(lake, alice, date(2024, 3, 2))["merchant"]) == [
         "Spotify", "City Gym", "water"]
-    bob = money.upcoming_bills(lake, who(lake, BOB), TODAY)
+    bob = plans.upcoming_bills(lake, who(lake, BOB), TODAY)
     assert list(bob["merchant"]) == ["Landlord", "Netflix"]
     assert list(bob["amount"]) == [1500.0, 15.49]  # Netflix went up: its new price
 

@@ -21,7 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, ui
-from dashboard.data import money, txns
+from dashboard.data import money, plans, txns
 from lake.lake import Lake
 from lake.small_tables import read_rows
 from lake.tables import (
@@ -220,7 +220,7 @@ def test_data_functions_never_report_negative_spending(home: Path) -> None:
         "Food & drink": float(FOOD), "Uncategorised": float(UNCATEGORISED)}
     flow = money.cashflow(lake, alice)
     assert list(flow["expense"]) == [float(SPENT)]
-    budgets = money.budget_progress(lake, alice)
+    budgets = plans.budget_progress(lake, alice)
     assert (budgets["spent"] >= 0).all(), budgets
 
 
