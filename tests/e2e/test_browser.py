@@ -16,6 +16,7 @@ every page at both sizes is kept in ``test-artifacts/screenshots/`` (``transacti
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -53,10 +54,13 @@ VIEWPORTS = [("desktop", 1280, 900), ("phone", 390, 844)]
 # The money columns of the dashboard's tables: each must be on screen wherever it is.
 MONEY_COLUMNS = {"Amount", "Balance", "Spend", "This month", "Usual amount", "Per month"}
 KEY_COLUMNS = {"transactions": {"Category"}, "accounts": {"Status"}}  # also on screen
-# A warm page is measured against its 1 s / 500 ms P99 targets in bench/page_load.py, not
-# here: on a CI runner busy with the rest of the suite a 1 s bound fails at random (Spending
-# took 1.04-1.05 s warm beside other tests). This catches a page gone badly slow.
-WARM_RENDER_SECONDS = 5.0
+# A page must render within 1 s warm. On a CI runner busy with the rest of the suite one
+# visit can take a little longer at random (Spending took 1.04-1.05 s beside other tests), so a
+# page over the bound is visited twice more (by way of another page) and judged by its best
+# visit: a page that is slow every time still fails. The P99 targets are in bench/page_load.py.
+WARM_RENDER_SECONDS = 1.0
+WARM_VISITS = 3
+WARM_TIMES: dict[str, float] = {}  # the best warm visit of each page, written beside the shots
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +193,18 @@ def _nav(driver, label: str) -> None:  # noqa: ANN001
     _retry(lambda: _click_link(driver, label))
 
 
-def _click_link(driver, label: str) -> None:  # noqa: ANN001
+def _nav_link(driver, label: str):  # noqa: ANN001, ANN202
     _unfold_sidebar(driver)
     links = driver.find_elements("css selector", '[data-testid="stSidebarNavLink"]')
     # a link's text is its icon's ligature name, then its label
     matching = [a for a in links if a.text.strip().split("\n")[-1] == label]
     if not matching:
         raise ValueError(f"no link {label!r} in {[a.text for a in links]}")
-    matching[0].click()
+    return matching[0]
+
+
+def _click_link(driver, label: str) -> None:  # noqa: ANN001
+    _nav_link(driver, label).click()
 
 
 def _unfold_sidebar(driver) -> None:  # noqa: ANN001
@@ -373,22 +381,40 @@ def _amounts_off_screen(driver) -> list[str]:  # noqa: ANN001
     return driver.execute_script(AMOUNTS_JS)
 
 
+# Clicks a link and times, in the page itself, until the marker is drawn and Streamlit's run is
+# over: no WebDriver round trip is inside the figure (each costs tens of ms on a busy runner).
+TIMED_CLICK_JS = """
+const [link, marker, done] = arguments;
+const start = performance.now();
+link.click();
+const poll = () => {
+  const text = document.body.innerText;
+  if (text.includes(marker) && !text.includes('Running...')
+      && !document.querySelector('[data-testid="stStatusWidget"]')) {
+    done((performance.now() - start) / 1000);
+  } else if (performance.now() - start > 60000) {
+    done(-1);
+  } else {
+    setTimeout(poll, 20);
+  }
+};
+setTimeout(poll, 0);
+"""
+
+
 def _visit(driver, label: str, marker: str) -> float:  # noqa: ANN001
     """Open the page; the seconds until it is drawn (its marker shown, the run finished)."""
     assert marker not in driver.find_element("tag name", "body").text
     _settle(driver)
     _retry(lambda: _unfold_sidebar(driver))
-    start = time.monotonic()
-    _retry(lambda: _click_link(driver, label))
-    while True:
-        body = driver.find_element("tag name", "body").text
-        if marker in body and "Running..." not in body and not driver.find_elements(
-                "css selector", '[data-testid="stStatusWidget"]'):
-            took = time.monotonic() - start
-            _fold_sidebar(driver)
-            return took
-        assert time.monotonic() - start < 60, f"{label} never showed {marker!r}:\n{body[:2000]}"
-        time.sleep(0.05)
+    found = []
+    _retry(lambda: found.append(_nav_link(driver, label)))
+    driver.set_script_timeout(90)
+    took = driver.execute_async_script(TIMED_CLICK_JS, found[-1], marker)
+    body = driver.find_element("tag name", "body").text
+    assert took >= 0, f"{label} never showed {marker!r}:\n{body[:2000]}"
+    _fold_sidebar(driver)
+    return took
 
 
 def _fold_sidebar(driver) -> None:  # noqa: ANN001
@@ -414,13 +440,22 @@ def _check_page(driver, label: str, marker: str, size: str) -> list[str]:  # noq
     """Visit the page (warm) and say what is wrong with it at this size; a screenshot."""
     name = label.split()[0].lower()
     took = _visit(driver, label, marker)
+    other = next(p for p in PAGES if p[0] != label)
+    for _ in range(WARM_VISITS - 1):
+        if took <= WARM_RENDER_SECONDS:
+            break
+        _visit(driver, *other)
+        took = min(took, _visit(driver, label, marker))
     problems = []
     body = driver.find_element("tag name", "body").text
     if driver.find_elements("css selector", '[data-testid="stException"]') \
             or "Traceback" in body:
         problems.append(f"{name}-{size}: an exception on the page")
+    WARM_TIMES[f"{name}-{size}"] = round(took, 3)
+    (ARTIFACTS.parent / "warm_page_seconds.json").write_text(json.dumps(WARM_TIMES, indent=1))
     if took > WARM_RENDER_SECONDS:
-        problems.append(f"{name}-{size}: took {took:.2f} s to render warm")
+        problems.append(f"{name}-{size}: took {took:.2f} s to render warm (best of "
+                        f"{WARM_VISITS} visits)")
     problems += [f"{name}-{size}: column off screen: {o}" for o in
                  _key_columns_off_screen(driver, KEY_COLUMNS.get(name, set()))]
     problems += [f"{name}-{size}: amount off screen: {a}" for a in _amounts_off_screen(driver)]
