@@ -1,7 +1,10 @@
 """Versioned category-model artifacts in the lake: ``models/category/<version>/``.
 
-Each version holds ``model.json`` (the artifact) and ``report.json`` (its evaluation),
-written once; ``models/category/CURRENT`` names the published version.
+Each version holds ``model.json`` (the artifact, written once: the version is the digest of
+its content), ``report.json`` (its latest evaluation) and ``reports/<trained_at>.json`` (every
+evaluation, written once). Training on unchanged data gives the same version again, so a
+version can be evaluated more than once (a later ``weekly`` against another published
+model). ``models/category/CURRENT`` names the published version.
 """
 
 from __future__ import annotations
@@ -58,8 +61,11 @@ def save(store: ObjectStore, version: str, model: dict[str, Any], report: dict[s
         if model.get("version") == version:
             _keep(_ENCODED, version, encoded)
     store.put_once(f"{PREFIX}/{version}/model.json", encoded)
-    store.put_once(f"{PREFIX}/{version}/report.json",
-                   json.dumps(report, sort_keys=True, indent=1, default=str).encode())
+    body = json.dumps(report, sort_keys=True, indent=1, default=str).encode()
+    stamp = str(report.get("trained_at", "")).replace(":", "").replace("+", "_")
+    if stamp:
+        store.put_once(f"{PREFIX}/{version}/reports/{stamp}.json", body)
+    store.put(f"{PREFIX}/{version}/report.json", body)
 
 
 def publish(store: ObjectStore, version: str) -> None:

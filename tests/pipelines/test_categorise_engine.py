@@ -205,3 +205,26 @@ def test_new_model_published_only_if_not_worse(tmp_path) -> None:
     assert not second["published"]
     assert models.current_version(lake.store) == first["version"]
     assert models.load(lake.store, second["version"], "report.json")["published"] is False
+
+
+def test_training_again_on_the_same_pairs_evaluates_the_same_version_again(tmp_path) -> None:
+    """A second ``weekly`` on unchanged data trains the same artifact (same version): it is
+    evaluated again (report.json the latest, every evaluation kept), not refused as a
+    rewrite of an immutable object."""
+    from pipelines.categories.training import train_and_publish
+
+    lake = Lake(str(tmp_path / "lake"))
+    pairs = pd.DataFrame({
+        "merchant_key": [f"zorblat qix {i}" for i in range(30)]
+        + [f"vemmick dran {i}" for i in range(30)],
+        "category": ["FOOD_AND_DRINK_COFFEE"] * 30 + ["TRANSPORTATION_GAS"] * 30,
+        "users": [4] * 60})
+    first = train_and_publish(pairs, lake.store, threshold=0.5, k=3)
+    second = train_and_publish(pairs, lake.store, threshold=0.5, k=3)
+    assert second["version"] == first["version"]
+    assert second["current_version"] == first["version"]  # evaluated against itself
+    assert models.current_version(lake.store) == first["version"]
+    report = models.load(lake.store, first["version"], "report.json")
+    assert report["trained_at"] == second["trained_at"]
+    kept = lake.store.list(f"{models.PREFIX}/{first['version']}/reports/")
+    assert len(kept) == 2
