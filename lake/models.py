@@ -60,7 +60,10 @@ def save(store: ObjectStore, version: str, model: dict[str, Any], report: dict[s
         encoded = json.dumps(model, sort_keys=True).encode()
         if model.get("version") == version:
             _keep(_ENCODED, version, encoded)
-    store.put_once(f"{PREFIX}/{version}/model.json", encoded)
+    # The same version trained again (in a later process) differs only in ``trained_at``: the
+    # artifact first stored stays, as its version says nothing else changed.
+    if not store.exists(f"{PREFIX}/{version}/model.json"):
+        store.put_once(f"{PREFIX}/{version}/model.json", encoded)
     body = json.dumps(report, sort_keys=True, indent=1, default=str).encode()
     stamp = str(report.get("trained_at", "")).replace(":", "").replace("+", "_")
     if stamp:

@@ -207,7 +207,8 @@ def test_new_model_published_only_if_not_worse(tmp_path) -> None:
     assert models.load(lake.store, second["version"], "report.json")["published"] is False
 
 
-def test_training_again_on_the_same_pairs_evaluates_the_same_version_again(tmp_path) -> None:
+def test_training_again_on_the_same_pairs_evaluates_the_same_version_again(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second ``weekly`` on unchanged data trains the same artifact (same version): it is
     evaluated again (report.json the latest, every evaluation kept), not refused as a
     rewrite of an immutable object."""
@@ -220,6 +221,16 @@ def test_training_again_on_the_same_pairs_evaluates_the_same_version_again(tmp_p
         "category": ["FOOD_AND_DRINK_COFFEE"] * 30 + ["TRANSPORTATION_GAS"] * 30,
         "users": [4] * 60})
     first = train_and_publish(pairs, lake.store, threshold=0.5, k=3)
+    stored = lake.store.get(f"{models.PREFIX}/{first['version']}/model.json")
+
+    class Later(datetime):  # the next week, in another process (nothing cached)
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206
+            return datetime(2030, 1, 6, 3, 0, tzinfo=tz)
+
+    monkeypatch.setattr("pipelines.categories.model.datetime", Later)
+    monkeypatch.setattr("pipelines.categories.training.datetime", Later)
+    monkeypatch.setattr(models, "_ENCODED", {})
     second = train_and_publish(pairs, lake.store, threshold=0.5, k=3)
     assert second["version"] == first["version"]
     assert second["current_version"] == first["version"]  # evaluated against itself
@@ -228,3 +239,4 @@ def test_training_again_on_the_same_pairs_evaluates_the_same_version_again(tmp_p
     assert report["trained_at"] == second["trained_at"]
     kept = lake.store.list(f"{models.PREFIX}/{first['version']}/reports/")
     assert len(kept) == 2
+    assert lake.store.get(f"{models.PREFIX}/{first['version']}/model.json") == stored
