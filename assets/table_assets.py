@@ -23,15 +23,19 @@ from lake.tables import (
     CATEGORY_OVERRIDES,
     CUSTOM_CATEGORIES,
     DAILY_SPEND,
+    DUPLICATE_KEEPS,
     INSTITUTION_HEALTH,
     INSTITUTIONS,
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     RECURRING_PAYMENTS,
     SPEND_TRENDS,
+    TRANSACTION_NOTES,
     TRANSACTION_OVERRIDES,
+    TRANSACTION_TAGS,
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
+    USER_RULES,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +52,13 @@ STEP_TABLES: dict[str, Table] = {
 
 # Written by people (dashboard, CLI, linking) and read by the pipeline.
 INPUT_TABLES = (INSTITUTIONS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, CUSTOM_CATEGORIES,
-                BUDGETS)
+                BUDGETS,
+                # a person's own categorisation rules (the categorisation layers read them)
+                USER_RULES,
+                # people's tags and notes (the silver step carries them to a posting)
+                TRANSACTION_TAGS, TRANSACTION_NOTES,
+                # a person's "not a duplicate" (the silver step's re-issue flags read it)
+                DUPLICATE_KEEPS)
 INPUT_GROUP = "inputs"
 
 # Registered tables that are no asset, and why.

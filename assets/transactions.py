@@ -87,7 +87,8 @@ SILVER_TABLES = {ACCOUNTS: ["raw_transaction_pages"],
                         # and with people's own overrides and categories.
                         deps=["raw_transaction_pages", "merchant_rules", "category_model",
                               "category_overrides", "transaction_overrides",
-                              "custom_categories"],
+                              "custom_categories",
+                              "user_rules", "duplicate_keeps"],
                         metadata={"dagster/column_schema": column_schema(TRANSACTIONS)},
                         partitions_def=daily_partitions),
            *(table_spec(t, group="silver", deps=deps, partitions_def=daily_partitions)

@@ -10,7 +10,7 @@ Nothing shows before signing in but the sign-in form (``dashboard/auth.py``): ev
 URL is registered to the form only, so a bookmarked page asks for a sign-in first, unless
 the browser holds a session cookie that is still good (``dashboard/session_cookie.py``): then
 a reload or a new tab carries on signed in, until signing out or 12 hours after signing in. After
-signing in, navigation registers only the pages the role may see: a person's six pages for a
+signing in, navigation registers only the pages the role may see: a person's seven pages for a
 user login, the Analytics page alone for an analyst. A URL of a page the role may not see
 leads to the role's first page.
 
@@ -37,6 +37,7 @@ USER_PAGES = [
     ("views/transactions.py", "Transactions", ":material/receipt_long:"),
     ("views/recurring.py", "Recurring", ":material/event_repeat:"),
     ("views/accounts.py", "Accounts & sync", ":material/account_balance:"),
+    ("views/rules.py", "Rules", ":material/rule:"),
 ]
 ANALYST_PAGES = [("views/analytics.py", "Analytics", ":material/query_stats:")]
 ROOT = ""  # the url path of "/"

@@ -10,9 +10,12 @@ import warnings
 
 from core.file_modes import keep_files_private
 from finlake.commands import (
+    annotate,
     apps,
     category,
+    duplicate,
     engine,
+    file_import,
     forget,
     gold,
     keys,
@@ -21,6 +24,7 @@ from finlake.commands import (
     maintain,
     pipeline,
     quarantine,
+    rule,
     runs,
     sandbox,
     sandbox_bank,
@@ -29,8 +33,8 @@ from finlake.commands import (
 from finlake.commands.args import Parser
 
 # The command groups, in the order `finlake --help` lists their commands.
-GROUPS = (pipeline, category, gold, quarantine, keys, forget, login, maintain, runs, sandbox,
-          link, sql, apps, engine, sandbox_bank)
+GROUPS = (pipeline, category, rule, annotate, gold, quarantine, file_import, keys, forget, login,
+          maintain, runs, sandbox, link, sql, apps, engine, sandbox_bank, duplicate)
 
 
 def build_parser() -> argparse.ArgumentParser:

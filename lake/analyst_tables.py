@@ -27,6 +27,7 @@ from lake.duck import (
     view_sql,
 )
 from lake.tables import PSEUDONYMISED_COLUMNS, WITHHELD_COLUMNS, Table
+from lake.tables_rules import RULE_TEXT_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,7 +58,8 @@ class TableBuilder:
     def columns(self, t: Table) -> list[tuple[str, str]]:
         """(name, DuckDB type) of what the analyst gets of ``t``."""
         return [(c, duck_type(typ)) for c, typ in t.columns
-                if self.identified or c not in WITHHELD_COLUMNS]
+                if self.identified or (c not in WITHHELD_COLUMNS and not (
+                    t.name == "user_rules" and c in RULE_TEXT_COLUMNS))]
 
     def create_sql(self, t: Table) -> str:
         """``CREATE TABLE`` for ``t`` as the analyst gets it (no rows)."""

@@ -16,6 +16,7 @@ from lake.tables_categories import (
     MERCHANT_RULES,
     TRANSACTION_OVERRIDES,
 )
+from lake.tables_duplicates import DUPLICATE_KEEPS
 from lake.tables_health import (
     ALERT_DISMISSALS,
     ALERTS,
@@ -33,6 +34,8 @@ from lake.tables_ledger import (
     STEP_MARKS,
     TRANSACTIONS,
 )
+from lake.tables_notes import TRANSACTION_NOTES, TRANSACTION_TAGS
+from lake.tables_rules import USER_RULES
 from lake.tables_security import (
     AUDIT_LOG,
     AUDIT_SUBJECTS,
@@ -64,6 +67,9 @@ __all__ = [
     "RECURRING_PAYMENTS", "REGISTRY", "SERIES_CHANGES", "SPEND_TRENDS", "STEP_MARKS", "SYNC_JOBS",
     "TRANSACTIONS", "TRANSACTION_OVERRIDES", "Table", "UNUSUAL_ACTIVITY", "WITHHELD_COLUMNS",
     "table",
+    "TRANSACTION_NOTES", "TRANSACTION_TAGS",
+    "USER_RULES",
+    "DUPLICATE_KEEPS",
 ]
 
 REGISTRY: dict[str, Table] = {
@@ -75,7 +81,10 @@ REGISTRY: dict[str, Table] = {
               NET_WORTH_DAILY, RECURRING_PAYMENTS, DAILY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS,
               BUDGETS, BUDGET_PROGRESS, UNUSUAL_ACTIVITY, EXPENSE_DAYS, GOLD_CHANGES,
               SERIES_CHANGES, QUALITY_RESULTS,
-              AUDIT_LOG, AUDIT_SUBJECTS, LOGINS, STEP_MARKS)
+              AUDIT_LOG, AUDIT_SUBJECTS, LOGINS, STEP_MARKS,
+              TRANSACTION_TAGS, TRANSACTION_NOTES,
+              USER_RULES,
+              DUPLICATE_KEEPS)
 }
 
 

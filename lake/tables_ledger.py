@@ -31,7 +31,7 @@ TRANSACTIONS = Table(
         ("category_source", "string"),
         ("category_confidence", "double"),
         ("user_category", "string"),
-        ("status", "string"),  # live | removed | superseded
+        ("status", "string"),  # live | removed | superseded | duplicate (a re-issued copy)
         ("removed_at", "timestamp"),
         ("superseded_by", "string"),  # partner id of the posted row replacing this pending
         ("supersede_method", "string"),  # link | heuristic
@@ -46,6 +46,10 @@ TRANSACTIONS = Table(
     keys=("account_id", "partner_txn_id"),
     partition_by=("posted_month",),
 )
+
+# The institution of a manual account: one the person fills from their bank's files
+# (``finlake import``), never synced from a partner (it has no credentials).
+MANUAL_INSTITUTION = "manual"
 
 ACCOUNTS = Table(
     name="accounts",

@@ -63,4 +63,5 @@ LOGINS = Table(
 PSEUDONYMISED_COLUMNS = frozenset({"user_id", "account_id", "item_id", "txn_id",
                                    "credentials_id", "job_id", "record_id"})
 WITHHELD_COLUMNS = frozenset({"description", "partner_txn_id", "pending_partner_txn_id",
-                              "raw_ref", "record", "detail_text"})
+                              "raw_ref", "record", "detail_text",
+                              "note"})  # a person's note on a transaction (lake/tables_notes.py)

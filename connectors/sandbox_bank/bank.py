@@ -249,7 +249,8 @@ class SandboxBank(PlaidEndpoints):
                    or (fault.kind == "mutation" and code == er.mutation_during_pagination()
                        .error_code)
                    or (fault.kind in ("empty_results", "unreadable_page") and status == 200)
-                   or (fault.kind == "duplicate_ids" and bool(inj.details.get("transaction_ids")))
+                   or (fault.kind in ("duplicate_ids", "reissued_ids")
+                       and bool(inj.details.get("transaction_ids")))
                    or (fault.kind == "malformed_records" and bool(inj.details.get("breaks")))
                    or (fault.kind == "leaky_descriptions" and bool(inj.details.get("leaks"))))
         if not applied:

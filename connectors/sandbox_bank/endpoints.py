@@ -133,8 +133,9 @@ class PlaidEndpoints:
 
     @_endpoint
     def transactions_sync(self, body: dict, inj: Injection | None = None) -> dict:
-        """``inj``: a ``mutation``, ``empty_results``, ``duplicate_ids``, ``malformed_records``
-        or ``leaky_descriptions`` fault to inject (others are carried out by the caller)."""
+        """``inj``: a ``mutation``, ``empty_results``, ``duplicate_ids``, ``reissued_ids``,
+        ``malformed_records`` or ``leaky_descriptions`` fault to inject (others are carried
+        out by the caller)."""
         item = self._item(body)
         count = body.get("count", 100)
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
@@ -176,6 +177,17 @@ class PlaidEndpoints:
             inj.details["transaction_ids"] = [p["transaction_id"] for p in again]
             if again:
                 accounts = self._accounts(item, clock)
+        if inj and kind == "reissued_ids" and cur.since is not None:
+            copies, seen = self.overlay.reissue(
+                self.gen, item, cur.since, cur.until, self.history_start,
+                {p["transaction_id"] for _, p in changes}, int(inj.fault["count"]), inj.rng,
+                cur.seen)
+            added += copies
+            inj.details["transaction_ids"] = [p["transaction_id"] for p in copies]
+            inj.details["reissues"] = [
+                {"transaction_id": e["transaction_id"], "reissue_of": e["reissue_of"]}
+                for e in self.overlay.reissues(item.item_id, seen)[-len(copies):]
+            ] if copies else []
         nxt = ch.Cursor(cur.since, cur.until, offset + count, cur.gen, cur.since_gen, seen) \
             if has_more else ch.Cursor(cur.until, cur.until, gen=seen)
         out = {"added": added,
@@ -246,14 +258,13 @@ class PlaidEndpoints:
         return result
 
     # -- ground truth ---------------------------------------------------------------------
-    def truth(self, access_token: str, cursor: str | None) -> list[dict]:
-        """The live instances a perfect client holds after applying every update up to
-        ``cursor`` (a completed update's ``next_cursor``; None/"" = nothing synced yet),
-        with the true ``category_detailed`` and ``mcc`` (and bank-side corrections that
-        position includes)."""
+    def _completed(self, access_token: str, cursor: str | None
+                   ) -> tuple[Item, ch.Cursor | None]:
+        """(the item, its decoded cursor: None before anything was synced); the cursor must
+        be a completed update's."""
         item = self._item({"access_token": access_token})
         if not cursor:
-            return []
+            return item, None
         try:
             cur = ch.decode_cursor(item, cursor)
         except ValueError as e:
@@ -261,8 +272,26 @@ class PlaidEndpoints:
         if cur.offset is not None:
             raise invalid_field("cursor: truth needs the cursor of a completed update "
                                 "(the next_cursor of a page with has_more = false)")
+        return item, cur
+
+    def truth(self, access_token: str, cursor: str | None) -> list[dict]:
+        """The live instances a perfect client holds after applying every update up to
+        ``cursor`` (a completed update's ``next_cursor``; None/"" = nothing synced yet),
+        with the true ``category_detailed`` and ``mcc`` (and bank-side corrections that
+        position includes)."""
+        item, cur = self._completed(access_token, cursor)
+        if cur is None:
+            return []
         rows = ch.live_at(self.gen, item, cur.until, self.history_start)
         return self.overlay.apply_rows(item.item_id, rows, cur.gen)
+
+    def truth_reissues(self, access_token: str, cursor: str | None) -> list[dict]:
+        """Which of :meth:`truth`'s ids re-issue which (the ``reissued_ids`` fault) as of
+        ``cursor``: ``transaction_id``, ``account_id``, ``reissue_of``, ``seq``."""
+        item, cur = self._completed(access_token, cursor)
+        if cur is None:
+            return []
+        return self.overlay.reissues(item.item_id, cur.gen)
 
     def truth_for_user(self, user_id: str, cursors_by_item: Mapping[str, str | None]
                        ) -> list[dict]:

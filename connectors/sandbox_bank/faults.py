@@ -16,6 +16,11 @@ Kinds (parameters with their defaults in :data:`KINDS`):
 - sync only (:data:`SYNC_ONLY`): ``mutation`` (a page cursor is refused mid-pagination),
   ``duplicate_ids`` (``count`` ids sent again with corrected details), ``empty_results``
   (nothing new, cursor unmoved);
+- ``reissued_ids`` (sync only, later updates): ``count`` posted transactions the client
+  already has are sent again in ``added`` under NEW transaction ids, the old ids kept (never
+  removed): the partner then lists both, one real purchase (ground truth:
+  :meth:`~connectors.sandbox_bank.overlay.Overlay.reissues`, ``/sandbox/truth``'s
+  ``reissues``);
 - ``wrong_balance``: balances multiplied by ``factor`` on the wire;
 - ``malformed_records`` (sync only): ``count`` records of the page's ``added``/``modified``
   get one wrong field each on the wire (amount as a string, amount NaN, currency "ZZZ",
@@ -60,14 +65,15 @@ KINDS: dict[str, dict[str, Any]] = {
     "malformed_records": {"count": 2},
     "unreadable_page": {},
     "leaky_descriptions": {"count": 2, "in_name": True},
+    "reissued_ids": {"count": 1},
 }
 MAX_DELAY = 600.0  # a timeout's answer comes at most this late (a server thread waits it out)
 # kinds added after plans from every_kind were relied on (acceptance runs, seeds in tests)
-ADDED_LATER = ("leaky_descriptions",)
+ADDED_LATER = ("leaky_descriptions", "reissued_ids")
 INSTITUTION_DOWN_CODES = ("INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING",
                           "INSTITUTION_NOT_AVAILABLE", "PLANNED_MAINTENANCE")
 SYNC_ONLY = frozenset({"mutation", "duplicate_ids", "empty_results", "malformed_records",
-                       "unreadable_page", "leaky_descriptions"})
+                       "unreadable_page", "leaky_descriptions", "reissued_ids"})
 
 
 class Fault:
@@ -143,7 +149,8 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
                               or not isinstance(p["delay"], int | float)
                               or not 0 <= p["delay"] <= MAX_DELAY):
         raise bad("delay", f"a number of seconds from 0 to {MAX_DELAY:.0f}")
-    if kind in ("duplicate_ids", "malformed_records", "leaky_descriptions") and (
+    if kind in ("duplicate_ids", "malformed_records", "leaky_descriptions",
+                "reissued_ids") and (
             isinstance(p["count"], bool) or not isinstance(p["count"], int) or p["count"] < 1):
         raise bad("count", "an integer >= 1")
     if kind == "wrong_balance":
@@ -234,4 +241,5 @@ _ACCEPTANCE: dict[str, Fault] = {
     "unreadable_page": Fault("unreadable_page", 0.2),
     # names are compared with the bank's truth, which a leak on the wire does not change
     "leaky_descriptions": Fault("leaky_descriptions", 0.3, in_name=False),
+    "reissued_ids": Fault("reissued_ids", 0.3),
 }

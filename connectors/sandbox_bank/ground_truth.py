@@ -1,5 +1,12 @@
 """Compare the lake's silver transactions with the sandbox partner's ground truth (its
-``/sandbox/truth`` endpoint)."""
+``/sandbox/truth`` endpoint).
+
+The partner's live records are silver's ``live`` rows and its ``duplicate`` rows (a copy the
+partner re-issued under a new id, flagged and counted once: pipelines/silver/reissued.py).
+The truth also says which ids re-issue which (the ``reissued_ids`` fault): a pair whose rows
+are both counted is one purchase counted twice (``duplicated``), and a flagged row that is no
+re-issue is a purchase left out of every total (``merged``).
+"""
 
 from __future__ import annotations
 
@@ -24,20 +31,31 @@ class Reconciliation:
     duplicated: int = 0
     phantom: int = 0
     mismatched: int = 0
+    reissued: int = 0  # re-issued ids in the truth (each a copy of another live id)
+    flagged: int = 0  # silver rows flagged as probable duplicates
+    merged: int = 0  # flagged rows that are no re-issue: a real purchase counted nowhere
 
     @property
     def exact(self) -> bool:
-        return not (self.lost or self.duplicated or self.phantom or self.mismatched)
+        return not (self.lost or self.duplicated or self.phantom or self.mismatched
+                    or self.merged)
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "exact": self.exact})
 
 
 def partner_truth(bank_url: str, token: str, cursor: str | None) -> list[dict]:
+    return partner_truth_and_reissues(bank_url, token, cursor)[0]
+
+
+def partner_truth_and_reissues(bank_url: str, token: str, cursor: str | None
+                               ) -> tuple[list[dict], list[dict]]:
+    """The partner's live transactions as of ``cursor`` and which of their ids re-issue
+    which (``transaction_id``, ``account_id``, ``reissue_of``)."""
     from connectors.linking import sandbox_call
 
-    return sandbox_call(bank_url, "/sandbox/truth",
-                        {"access_token": token, "cursor": cursor})["transactions"]
+    got = sandbox_call(bank_url, "/sandbox/truth", {"access_token": token, "cursor": cursor})
+    return got["transactions"], got.get("reissues") or []
 
 
 def _text(description: str | None) -> str | None:
@@ -54,7 +72,9 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str,
     """Lost, duplicated, phantom and mismatched transactions per item, as of its cursor.
 
     ``duplicated`` counts keys present more than once plus pending rows still live while a
-    live posted row links to them (the same purchase counted twice).
+    live posted row links to them, plus re-issue pairs of the truth whose rows both count
+    (each the same purchase counted twice). ``merged`` counts flagged rows the truth does not
+    know as re-issues.
     """
     out = Reconciliation()
     dt = lake.delta(TRANSACTIONS)
@@ -67,10 +87,10 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str,
             continue
         out.items += 1
         cursor, _ = load_cursor(lake.store, cred.item_id)
-        truth = {(t["account_id"], t["transaction_id"]): t
-                 for t in partner_truth(bank_url, creds.token(cred), cursor)}
+        listed, reissues = partner_truth_and_reissues(bank_url, creds.token(cred), cursor)
+        truth = {(t["account_id"], t["transaction_id"]): t for t in listed}
         rows = by_item.get(cred.item_id, [])
-        live = [r for r in rows if r["status"] == "live"]
+        live = [r for r in rows if r["status"] in ("live", "duplicate")]
         # A pending row we superseded (a posting replaced it) is accounted for even while
         # the partner still lists it; it is not live, so it never counts twice.
         superseded = {(r["account_id"], r["partner_txn_id"]) for r in rows
@@ -85,6 +105,15 @@ def reconcile(lake: Lake, creds: CredentialStore, bank_url: str,
                               and (r["account_id"], r["partner_txn_id"]) in linked)
         out.lost += sum(1 for k in truth if k not in counts and k not in superseded)
         out.phantom += sum(1 for k in counts if k not in truth)
+        status = {(r["account_id"], r["partner_txn_id"]): r["status"] for r in live}
+        pairs = [((p["account_id"], p["transaction_id"]), (p["account_id"], p["reissue_of"]))
+                 for p in reissues]
+        out.reissued += len(pairs)
+        out.flagged += sum(1 for v in status.values() if v == "duplicate")
+        out.duplicated += sum(1 for copy, first in pairs
+                              if status.get(copy) == "live" and status.get(first) == "live")
+        in_pairs = {k for pair in pairs for k in pair}
+        out.merged += sum(1 for k, v in status.items() if v == "duplicate" and k not in in_pairs)
         for r in live:
             t = truth.get((r["account_id"], r["partner_txn_id"]))
             if t is not None and (

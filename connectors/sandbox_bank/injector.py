@@ -2,8 +2,8 @@
 
 Error faults (``rate_limit``, ``login_required``, ``mfa_required``, ``institution_down``,
 ``server_error``) are answered here; the bank carries out the others (``timeout``,
-``mutation``, ``duplicate_ids``, ``wrong_balance``, ``empty_results``, ``malformed_records``,
-``unreadable_page``, ``leaky_descriptions``) and records them with
+``mutation``, ``duplicate_ids``, ``reissued_ids``, ``wrong_balance``, ``empty_results``,
+``malformed_records``, ``unreadable_page``, ``leaky_descriptions``) and records them with
 :meth:`FaultInjector.record`.
 """
 
@@ -50,7 +50,7 @@ def _fits(kind: str, endpoint: str, cursor_kind: str | None) -> bool:
         return cursor_kind in ("page_initial", "page")
     if kind == "empty_results":
         return cursor_kind in ("initial", "complete")
-    if kind == "duplicate_ids":
+    if kind in ("duplicate_ids", "reissued_ids"):  # a later update: the client has some
         return cursor_kind in ("complete", "page")
     if kind in ("malformed_records", "unreadable_page", "leaky_descriptions"):
         return cursor_kind != "invalid"  # a request the bank answers with a page

@@ -41,7 +41,9 @@ def _call(bank: SandboxBank, path: str, body: dict) -> dict:
         except ValueError as e:
             raise invalid_field(f"day: {e}") from e
     elif path == "/sandbox/truth":
-        return {"transactions": bank.truth(str(body.get("access_token")), body.get("cursor"))}
+        token, cursor = str(body.get("access_token")), body.get("cursor")
+        return {"transactions": bank.truth(token, cursor),
+                "reissues": bank.truth_reissues(token, cursor)}
     elif path == "/sandbox/items":
         return {"items": [{k: i[k] for k in ("user_id", "institution_id", "item_id")}
                           for i in bank.items()]}

@@ -57,6 +57,7 @@ class TxnFilter:
     # Only what counts as spending in ``category`` (pipelines/gold/flows.py): the rows its
     # spending total is made of, plus its pending ones. Needs ``category``.
     spending: bool = False
+    tag: str | None = None  # only transactions with this tag (``text`` matches tags too)
 
 
 # Each bound a filter may set: the TxnFilter field (also the parameter), its condition.
@@ -71,8 +72,12 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
     if f.text.strip():
         like = "%" + "".join("\\" + ch if ch in "\\%_" else ch for ch in f.text.strip()) + "%"
         where.append("(t.description ILIKE $like ESCAPE '\\' OR t.merchant ILIKE $like "
-                     "ESCAPE '\\')")
+                     f"ESCAPE '\\' OR {_ANNOTATED_LIKE})")
         params["like"] = like
+    if f.tag:
+        where.append("t.txn_id IN (SELECT txn_id FROM transaction_tags "
+                     "WHERE user_id = $user AND tag = $tag)")
+        params["tag"] = f.tag
     for name, condition in _BOUNDS:
         value = getattr(f, name)
         if value is not None:
@@ -100,6 +105,13 @@ def _txn_where(f: TxnFilter) -> tuple[str, dict[str, Any]]:
         where.extend(_spending(primary_of(f.category)))
         params["transfer_detailed"] = list(TRANSFER_DETAILED)
     return " AND ".join(where), params
+
+
+# The text search also finds a transaction by its tags and note (dashboard/data/annotations.py).
+_ANNOTATED_LIKE = (
+    "t.txn_id IN (SELECT txn_id FROM transaction_tags WHERE user_id = $user AND tag ILIKE "
+    "$like ESCAPE '\\' UNION ALL SELECT txn_id FROM transaction_notes WHERE user_id = $user "
+    "AND note ILIKE $like ESCAPE '\\')")
 
 
 # No category: none, or one neither the taxonomy nor the person has (or the person's own
@@ -241,7 +253,12 @@ REVIEW_LIMIT = 100  # rows listed at once (the count covers them all)
 REVIEW_MONTHS = 3
 # Why a transaction is in the queue, in the order they are told.
 UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE = "uncategorised", "low_confidence", "sent_twice"
-REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE)
+SENT_AGAIN = "sent_again"
+REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE, SENT_AGAIN)
+# Silver's status of a transaction the bank re-sent under a new id while the first is still
+# listed (pipelines/silver/reissued.py): counted once, listed here as sent again until the
+# person says it is not a duplicate (`finlake duplicate keep`).
+PROBABLE_DUPLICATE = "duplicate"
 # The person's own category for the transaction (set or confirmed here, or already copied to
 # silver's user_category by a nightly): nothing the categoriser was unsure of is left.
 _THEIR_OWN = "(o.category IS NOT NULL OR t.user_category IS NOT NULL)"
@@ -255,13 +272,15 @@ _REVIEW_SQL = f"""
                coalesce(NOT {_THEIR_OWN} AND m.category IS NULL
                         AND coalesce(t.category_source, '') <> 'override'
                         AND t.category_confidence < $threshold, false) AS {LOW_CONFIDENCE},
-               coalesce(t.partner_duplicate, false) AND NOT {_THEIR_OWN} AS {SENT_TWICE}
+               coalesce(t.partner_duplicate, false) AND NOT {_THEIR_OWN} AS {SENT_TWICE},
+               t.status = '{PROBABLE_DUPLICATE}' AS {SENT_AGAIN}
         {_TXN_FROM}
-        WHERE t.user_id = $user AND t.status = 'live' AND t.posted_month >= $since)
+        WHERE t.user_id = $user AND t.status IN ('live', '{PROBABLE_DUPLICATE}')
+          AND t.posted_month >= $since)
     SELECT * REPLACE ({LOW_CONFIDENCE} AND NOT {UNCATEGORISED_REASON} AS {LOW_CONFIDENCE}),
            count(*) OVER () AS waiting
     FROM q
-    WHERE {UNCATEGORISED_REASON} OR {LOW_CONFIDENCE} OR {SENT_TWICE}
+    WHERE {UNCATEGORISED_REASON} OR {LOW_CONFIDENCE} OR {SENT_TWICE} OR {SENT_AGAIN}
     ORDER BY posted_month DESC, date DESC NULLS LAST, updated_at DESC, txn_id
     LIMIT $limit
 """
@@ -284,9 +303,11 @@ def review_queue(lake: Lake, who: Principal, limit: int = REVIEW_LIMIT
     ``reasons`` lists why each is there (:data:`REVIEW_REASONS`): no category; a category the
     categoriser gave with a confidence below :func:`low_confidence_below`; the bank sent it
     again as new with other details (silver's ``partner_duplicate``: it is counted once, but
-    its amount, date or description changed). A category the person set or confirmed for the
-    transaction (or for its merchant) takes the first two away; set or confirmed for the
-    transaction, the third.
+    its amount, date or description changed); the bank sent an exact copy under a new id
+    (``sent_again``: silver's status ``duplicate``, the copy counts in no total). A category
+    the person set or confirmed for the transaction (or for its merchant) takes the first two
+    away; set or confirmed for the transaction, the third; a copy stays until the person says
+    it is not a duplicate.
     """
     since = months_back(newest_month(lake, TRANSACTIONS, "posted_month"), REVIEW_MONTHS)
     df = frame(lake, who, _REVIEW_SQL,

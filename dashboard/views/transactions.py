@@ -1,6 +1,7 @@
-"""Transactions: search by text, amount, date and category; page through; change a category
-in the table itself, for several ticked transactions at once, or always for a merchant; and
-the transactions to review (no category, an unsure one, or sent twice by the bank)."""
+"""Transactions: search by text (tags and notes too), amount, date, category and tag; page
+through; change a category in the table itself, for several ticked transactions at once, or
+always for a merchant; tag a transaction and write a note on it (dashboard/views/annotations.py);
+and the transactions to review (no category, an unsure one, or sent twice by the bank)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dashboard import actions, ui
 from dashboard.auth import Principal
 from dashboard.data import taxonomy, txns
 from dashboard.plain import plain
+from dashboard.views import annotations as annotation_views
 from lake.tables import TRANSACTIONS
 from pipelines.categories.reference import categories
 
@@ -44,6 +46,7 @@ COLUMNS = {
     "Pending": st.column_config.TextColumn(width=75),
     CONFIRM: st.column_config.CheckboxColumn(width=105),
     "Why": st.column_config.TextColumn(width=245),
+    "Tags": annotation_views.COLUMN,
 }
 
 
@@ -55,25 +58,27 @@ def load(lake: Lake, who: Principal, f: txns.TxnFilter | None = None, page: int 
             "review": review, "waiting": waiting}
 
 
-def _filters() -> txns.TxnFilter:
+def _filters(lake: Lake, who: Principal) -> txns.TxnFilter:
     with st.expander("Search", expanded=True):
         c1, c2, c3 = st.columns([3, 2, 2])
-        text = c1.text_input("Description or merchant", key="txn_text")
+        text = c1.text_input("Description, merchant, tag or note", key="txn_text")
         primaries = {c["category_primary"]: c["primary_display_name"] for c in categories()}
         category = c2.selectbox("Category", [None, *sorted(primaries, key=primaries.get)],
                                 format_func=lambda c: "Any" if c is None else primaries[c],
                                 key="txn_category")
         dates = c3.date_input("Dates", value=(), key="txn_dates", format="YYYY-MM-DD")
-        c4, c5, _ = st.columns([2, 2, 3])
+        c4, c5, c6 = st.columns([2, 2, 3])
         low = c4.number_input("Amount at least ($)", min_value=0.0, value=None, step=10.0,
                               key="txn_min")
         high = c5.number_input("Amount at most ($)", min_value=0.0, value=None, step=10.0,
                                key="txn_max")
+        tag = annotation_views.tag_filter(lake, who, c6)
     start = dates[0] if len(dates) >= 1 else None
     end = dates[1] if len(dates) == 2 else None
     return txns.TxnFilter(text=text or "", min_amount=low, max_amount=high,
                           start=start if isinstance(start, date) else None,
-                          end=end if isinstance(end, date) else None, category=category)
+                          end=end if isinstance(end, date) else None, category=category,
+                          tag=tag)
 
 
 def _nothing_chosen_yet(chosen_for: str) -> None:
@@ -195,7 +200,8 @@ def _all(lake: Lake, who: Principal, d: dict[str, Any], page: int) -> None:
     bulk = st.toggle("Tick several to change them together", key=BULK_KEY)
     names = short_names(codes)
     table = _table(rows, names, Merchant=rows["merchant"].fillna(""),
-                   Pending=["Pending" if p else "" for p in rows["pending"]])
+                   Pending=["Pending" if p else "" for p in rows["pending"]],
+                   **annotation_views.tag_column(lake, who, rows))
     ticked: list[int] = []
     if bulk:
         picked = st.dataframe(ui.money_in_green(table), hide_index=True, width="stretch",
@@ -220,6 +226,7 @@ def _all(lake: Lake, who: Principal, d: dict[str, Any], page: int) -> None:
         _change_many(lake, who, rows.iloc[ticked], codes)
     else:
         _change_one(lake, who, rows, ticked[0] if ticked else 0, page, codes)
+    annotation_views.editor(lake, who, rows, page)
 
 
 def _change_many(lake: Lake, who: Principal, rows: pd.DataFrame, codes: dict[str, str]
@@ -286,7 +293,8 @@ def _why(reasons: tuple[str, ...], confidence: float | None) -> str:
     said = {txns.UNCATEGORISED_REASON: "No category" + (f" (the model was {sure})"
                                                        if sure else ""),
             txns.LOW_CONFIDENCE: f"Unsure category ({sure})",
-            txns.SENT_TWICE: "Your bank sent it twice, with other details"}
+            txns.SENT_TWICE: "Your bank sent it twice, with other details",
+            txns.SENT_AGAIN: "A copy your bank sent again under a new id: counted once"}
     return "; ".join(said[r] for r in reasons)
 
 
@@ -348,7 +356,7 @@ def render() -> None:
     lake, who = ctx
     view = st.session_state.get(VIEW_KEY) or ALL
     head = st.container()
-    f = _filters() if view == ALL else txns.TxnFilter()
+    f = _filters(lake, who) if view == ALL else txns.TxnFilter()
     if view == ALL and st.session_state.get("txn_filter") != f:  # a new search: first page
         st.session_state["txn_filter"] = f
         st.session_state[PAGE_KEY] = 0

@@ -1,8 +1,10 @@
-"""Categorisation, map side: three layers in order, each recorded in ``category_source``.
+"""Categorisation, map side: four layers in order, each recorded in ``category_source``.
 
 1. the user's own override for the merchant (``category_overrides``: user x merchant key);
-2. global rules (``merchant_rules``: curated seed rules and k-anonymous crowd rules);
-3. the model (trained on aggregated, de-identified pairs) for the rest; below the
+2. the user's own rules (``user_rules``, source ``user_rule``: see
+   :mod:`pipelines.categories.user_rules`), skipped when nobody has one;
+3. global rules (``merchant_rules``: curated seed rules and k-anonymous crowd rules);
+4. the model (trained on aggregated, de-identified pairs) for the rest; below the
    confidence threshold the row stays uncategorised (source ``none``) for review.
 
 Rules and the model depend on the merchant key and description only, so they run once per
@@ -29,6 +31,7 @@ DEFAULT_THRESHOLD = 0.6
 CATEGORY_COLUMNS = ("category", "category_source", "category_confidence")
 LAYER_COLUMNS = ("_r_category", "_r_source", "_model_category", "_model_confidence",
                  "_f_category")
+USER_LAYER_COLUMNS = ("_u_category", "_u_merchant", "_u_hidden")  # user_rules.LAYER_COLUMNS
 
 
 def model_scores(keys: DataFrame, model: dict[str, Any], threshold: float) -> DataFrame:
@@ -178,9 +181,15 @@ def pair_layers(pairs: DataFrame, rules: DataFrame, model: dict[str, Any] | None
                   ["merchant_key", "description"])
 
 
-def apply_layers(rows: DataFrame, overrides: DataFrame) -> DataFrame:
+def apply_layers(rows: DataFrame, overrides: DataFrame,
+                 user_rules: DataFrame | None = None) -> DataFrame:
     """Rows carrying :func:`global_layers`' columns -> ``category``, ``category_source`` and
-    ``category_confidence`` (appended), a person's override first, then rule, then model."""
+    ``category_confidence`` (appended), a person's override first, then their rules
+    (``user_rules``: compiled, see :func:`pipelines.categories.user_rules.attach_rules`),
+    then rule, then model."""
+    from pipelines.categories.user_rules import attach_rules
+
+    rows = attach_rules(rows, user_rules)
     o = overrides.select(F.col("user_id").alias("_o_user"),
                          F.col("merchant_key").alias("_o_key"),
                          F.col("category").alias("_o_category"))
@@ -198,6 +207,7 @@ def decide(j: DataFrame) -> DataFrame:
     modelled = F.col("_model_category").isNotNull()
     fallback = F.col("_f_category").isNotNull()
     rule_source = F.when(F.col("_r_source") == "crowd", "crowd").otherwise("rule")
+    user = F.col("_u_category").isNotNull() if "_u_category" in j.columns else F.lit(False)
     rule_conf = F.when(F.col("_r_source") == "crowd", RULE_CONFIDENCE["crowd"]) \
         .when(F.col("_r_source") == "pattern", RULE_CONFIDENCE["pattern"]) \
         .otherwise(RULE_CONFIDENCE["seed"])
@@ -205,15 +215,16 @@ def decide(j: DataFrame) -> DataFrame:
     if "amount" in j.columns:  # rules and the model name one direction: follow the sign
         found = _directed(found, F.col("amount"))
     return (
-        j.withColumn("category", F.coalesce("_o_category", found))
+        j.withColumn("category", F.coalesce(F.col("_o_category"), *(
+            [F.col("_u_category")] if "_u_category" in j.columns else []), found))
         .withColumn("category_source",
-                    F.when(override, "override").when(rule, rule_source)
+                    F.when(override, "override").when(user, "user_rule").when(rule, rule_source)
                     .when(modelled, "model").when(fallback, "rule").otherwise("none"))
         .withColumn("category_confidence",
-                    F.when(override, F.lit(1.0)).when(rule, rule_conf)
+                    F.when(override | user, F.lit(1.0)).when(rule, rule_conf)
                     .when(~modelled & fallback, RULE_CONFIDENCE["fallback"])
                     .otherwise(F.col("_model_confidence")).cast("double"))
-        .drop("_o_category", *LAYER_COLUMNS)
+        .drop("_o_category", *LAYER_COLUMNS, *USER_LAYER_COLUMNS)
     )
 
 
@@ -235,7 +246,8 @@ def _directed(category: Column, amount: Column) -> Column:
 def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
                model: dict[str, Any] | None = None,
                threshold: float = DEFAULT_THRESHOLD,
-               patterns: DataFrame | None = None) -> DataFrame:
+               patterns: DataFrame | None = None,
+               user_rules: DataFrame | None = None) -> DataFrame:
     """Set ``category``/``category_source``/``category_confidence`` on every row.
 
     ``rows`` needs ``user_id`` and ``merchant_key`` (and ``description`` for pattern
@@ -247,4 +259,4 @@ def categorise(rows: DataFrame, overrides: DataFrame, rules: DataFrame,
     base = rows.drop(*[c for c in CATEGORY_COLUMNS if c in rows.columns])
     layers = global_layers(base, rules, model, threshold, patterns)
     on = [c for c in ("merchant_key", "description") if c in base.columns]
-    return apply_layers(attach(base, layers, on), overrides)
+    return apply_layers(attach(base, layers, on), overrides, user_rules)

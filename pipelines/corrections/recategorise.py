@@ -28,7 +28,8 @@ from lake.tables import (
     TRANSACTION_OVERRIDES,
     TRANSACTIONS,
 )
-from pipelines.categories.categorise import CATEGORY_COLUMNS, categorise
+from pipelines.categories import rule_book
+from pipelines.categories.categorise import CATEGORY_COLUMNS
 from pipelines.categories.refresh import EPOCH, REFRESH_STATE_KEY
 from pipelines.silver.merge import UNSEEN_MONTH, neighbour_months
 
@@ -66,14 +67,17 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
     state = _load_state(lake)
     rules_version = lake.delta(MERCHANT_RULES).version()  # type: ignore[union-attr]
     model_version = models.current_version(lake.store)
+    user_rules = rule_book.rules_version(lake)
     since = state.get("overrides_at", EPOCH)
-    newest, affected = _affected(spark, lake, state, since, rules_version, model_version)
+    newest, affected = _affected(spark, lake, state, since, rules_version, model_version,
+                                 user_rules)
     months: list[str] = []
     written = 0
     if affected is not None:
         months, written = _rewrite_changed(spark, lake, affected, sync_date)
     new_state = {"overrides_at": newest.isoformat() if newest is not None else since,
                  "rules_version": rules_version, "model_version": model_version,
+                 "user_rules_version": user_rules,
                  "refreshed_at": datetime.now().astimezone().isoformat()}
     lake.store.put(STATE_KEY, json.dumps(new_state).encode())
     txn_months, txn_rows = apply_transaction_overrides(spark, lake, sync_date)
@@ -82,16 +86,17 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
 
 
 # What the categorisation layers read of a silver row, and where the row lives.
-READ = (*TRANSACTIONS.keys, "user_id", "merchant_key", "description", "posted_month",
-        *CATEGORY_COLUMNS)
+READ = (*rule_book.AGAIN, "posted_month", *CATEGORY_COLUMNS)
 
 
 def _affected(spark: SparkSession, lake: Lake, state: dict[str, Any], since: str,
-              rules_version: int, model_version: Any) -> tuple[datetime | None, DataFrame | None]:
+              rules_version: int, model_version: Any, user_rules: int | None = None
+              ) -> tuple[datetime | None, DataFrame | None]:
     """(newest new override, the silver rows the changes since ``state`` can recategorise:
     ``READ``'s columns only, or None when nothing changed). The rows of a new or changed
     override's (user, merchant key), of a merchant key whose rule changed, and, after a new
-    model, those the model decided (or left uncategorised)."""
+    model, those the model decided (or left uncategorised), and every row of a person whose
+    own rules changed."""
     silver = delta.read_table(spark, lake, TRANSACTIONS).select(*READ)
     new_overrides = delta.read_table(spark, lake, CATEGORY_OVERRIDES).filter(
         F.col("created_at") > F.lit(since).cast("timestamp"))
@@ -106,6 +111,9 @@ def _affected(spark: SparkSession, lake: Lake, state: dict[str, Any], since: str
         changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if changed:
             parts.append(silver.filter(F.col("merchant_key").isin(changed)))
+    people = rule_book.changed_rule_users(lake, state.get("user_rules_version"), user_rules)
+    if people:
+        parts.append(silver.filter(F.col("user_id").isin(people)))
     if state.get("model_version") != model_version:
         parts.append(silver.filter(F.col("category_source").isin("model", "none")))
     if not parts:
@@ -156,13 +164,12 @@ def _rewrite_changed(spark: SparkSession, lake: Lake, affected: DataFrame,
     before any MERGE, so a crash between two months loses no cell, and the next run finds
     the months not yet written (their rows still differ) and writes them."""
     from lake.staging import discard, new_run, stage_frame
-    from pipelines.categories.refresh import engine_inputs
 
     old = affected.select(*TRANSACTIONS.keys, "user_id", "posted_month",
                           *[F.col(c).alias(f"_old_{c}") for c in CATEGORY_COLUMNS])
-    new = categorise(affected.select(*TRANSACTIONS.keys, "user_id", "merchant_key",
-                                     "description"), **engine_inputs(spark, lake))
-    diff = new.drop("user_id", "merchant_key", "description").join(
+    new = rule_book.categorised_again(spark, lake, affected,
+                                      rule_book.user_rules_input(spark, lake))
+    diff = new.drop("user_id", "merchant_key", "description", "merchant", "amount").join(
         old, list(TRANSACTIONS.keys)).filter(" OR ".join(
             f"NOT ({c} <=> _old_{c})" for c in CATEGORY_COLUMNS))
     prefix = new_run("recategorise", sync_date)

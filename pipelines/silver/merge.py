@@ -20,6 +20,7 @@ from core.months import shift_month
 from lake.delta import read_table, run_merge
 from lake.lake import Lake
 from lake.tables import TRANSACTIONS
+from pipelines.silver.carry import carry_annotations
 from pipelines.silver.pending import DEFAULT_WINDOW_DAYS, pending_matches
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def merge_transactions(spark: SparkSession, lake: Lake, rows: DataFrame, months:
     ])
     # The partner re-sent an id it had delivered as new, with different details: apply the
     # newer details and flag the row (observational: set when seen in stream order).
-    resent = ("s.change_kind = 'added' AND t.status = 'live' AND NOT (t.amount <=> s.amount "
+    resent = ("s.change_kind = 'added' AND t.status IN ('live', 'duplicate') "
+              "AND NOT (t.amount <=> s.amount "
               "AND t.posted_date <=> s.posted_date AND t.description <=> s.description)")
     upsert = ", ".join([
         *[f"t.{c} = s.{c}" for c in PARTNER_COLUMNS],
@@ -121,7 +123,8 @@ def apply_supersession(spark: SparkSession, lake: Lake, months: list[str],
     Runs over the batch's months and their neighbours, so a pending row and its posting
     are paired whichever arrived first. Superseded pending rows stay for audit (status
     ``superseded``, ``superseded_by``, ``supersede_method`` link|heuristic) and are excluded
-    from every aggregate. The posted row inherits the pending row's ``user_category``.
+    from every aggregate. The posted row inherits the pending row's ``user_category``, and
+    its tags and note (pipelines/silver/carry.py).
     """
     scope = neighbour_months(months)
     if not scope:
@@ -140,6 +143,7 @@ def apply_supersession(spark: SparkSession, lake: Lake, months: list[str],
     if not pairs:
         return 0
     found = spark.createDataFrame(pairs, schema=found.schema)
+    carry_annotations(spark, lake, found, silver)  # tags and notes: before the marking
     pending_months = sorted({r["posted_month"] for r in pairs})
     n = run_merge(
         spark, lake, TRANSACTIONS, found,
@@ -148,6 +152,7 @@ def apply_supersession(spark: SparkSession, lake: Lake, months: list[str],
          "t.status = 'superseded'"],
         partitions=pending_months,
     )
+    carry_annotations(spark, lake, found, silver)  # and after: any made while marking
     carry = found.filter(F.col("pending_user_category").isNotNull()
                          & F.col("posted_user_category").isNull()).select(
         "account_id", F.col("superseded_by").alias("partner_txn_id"),

@@ -3,11 +3,13 @@
 A posted transaction supersedes its pending one. Partners usually link them through
 ``pending_transaction_id``; when the link is null we match by heuristic: same account, same
 amount, a similar merchant key, and the posted date within ``window_days`` of the pending
-date. Each pending row is superseded by at most one posted row and vice versa.
+date. Each pending row is superseded by at most one posted row and vice versa. The posted row
+inherits the pending row's tags and note (:func:`carried_annotations`, pipelines/silver/carry.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -82,3 +84,17 @@ def pending_matches(posted: DataFrame, pendings: DataFrame,
         "account_id", F.col("pending_id").alias("partner_txn_id"),
         F.col("posted_id").alias("superseded_by"), "supersede_method",
         "pending_user_category", "posted_user_category")
+
+
+def carried_annotations(links: DataFrame, own: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """What a posting inherits of an annotation table (tags, notes: ``user_id``, ``txn_id``
+    and the rest), like the pending row's ``user_category``.
+
+    ``links``: (``user_id``, ``pending_txn_id``, ``posted_txn_id``) of each pending row a
+    posted row supersedes; ``own``: the annotation table, keyed by ``keys``. Returns the
+    pending rows' annotations keyed to the posted transaction, without those whose key the
+    posted transaction has already (the person's own on the posted row win)."""
+    moved = own.join(links.withColumnRenamed("pending_txn_id", "txn_id"),
+                     ["user_id", "txn_id"]).drop("txn_id").withColumnRenamed(
+        "posted_txn_id", "txn_id").select(*own.columns)
+    return moved.join(own.select(*keys), list(keys), "left_anti").dropDuplicates(list(keys))

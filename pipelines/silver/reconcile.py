@@ -102,7 +102,7 @@ def reconcile(spark: SparkSession, lake: Lake, changes: DataFrame | None,
 def _outcome(j: DataFrame) -> DataFrame:
     applied = F.col("s_seq") == F.col("seq")
     same = F.when(F.col("change") == "upsert",
-                  F.col("s_status").isin("live", "superseded")
+                  F.col("s_status").isin("live", "superseded", "duplicate")
                   & (F.col("s_amount") == F.col("raw_amount"))
                   & (F.col("s_currency") == F.col("raw_currency"))
                   & (F.col("s_date") == F.col("raw_date")))\

@@ -27,6 +27,7 @@ from lake.tables import ACCOUNTS, ALERTS, BALANCE_OBSERVATIONS, QUARANTINE
 from pipelines.categories.categorise import pair_layers
 from pipelines.categories.merchants import merchant_pairs
 from pipelines.categories.refresh import engine_inputs
+from pipelines.categories.rule_book import user_rules_input
 from pipelines.health.institutions import alert_key
 from pipelines.raw.contract import ContractStats
 from pipelines.raw.intake import stage_landed_pages
@@ -39,6 +40,7 @@ from pipelines.silver.merge import (
     place_in_months,
 )
 from pipelines.silver.reconcile import reconcile
+from pipelines.silver.reissued import flag_reissued
 from quality.validation import Audit, audit_before_publish, check
 
 if TYPE_CHECKING:
@@ -111,6 +113,8 @@ def merge_partition(spark: SparkSession, lake: Lake, sync_date: date,
         result.months = [m for m in months if m != UNSEEN_MONTH]
         if result.months:
             result.rows_affected += apply_supersession(spark, lake, result.months)
+            # a partner's re-issued ids: the later copy is flagged, counted once
+            result.rows_affected += flag_reissued(spark, lake, result.months)
     if intake.accounts_uri:
         merge_accounts(spark, lake, sync_date, spark.read.parquet(intake.accounts_uri), result)
     result.reconciliation, rules = reconcile(spark, lake, changes, stats, intake.rejected,
@@ -136,7 +140,7 @@ def categorised_day(spark: SparkSession, lake: Lake, changes: DataFrame,
              else delta.pin(spark, pairs))
     layers = pair_layers(pairs, inputs["rules"], inputs["model"], patterns=inputs["patterns"])
     return silver.categorised_rows(silver.latest_changes(changes), layers,
-                                   inputs["overrides"])
+                                   inputs["overrides"], user_rules_input(spark, lake))
 
 
 def quarantine_share(stats: ContractStats, ceiling: float) -> dict:

@@ -39,16 +39,17 @@ def transaction_rows(latest: DataFrame) -> DataFrame:
         "merchant_display")
 
 
-def categorised_rows(latest: DataFrame, layers: DataFrame, overrides: DataFrame
-                     ) -> DataFrame:
+def categorised_rows(latest: DataFrame, layers: DataFrame, overrides: DataFrame,
+                     user_rules: DataFrame | None = None) -> DataFrame:
     """Silver rows for the newest change of each key, merchant key and category set.
 
     ``layers`` holds, once per distinct (``description``, ``merchant``) pair of the day, its
     ``merchant_key`` and what rules and the model say
     (:func:`pipelines.categories.categorise.pair_layers`); it is looked up null-safe, and only
-    a person's override is joined per row."""
+    a person's override (and, for people who have them, their rules) is joined per row."""
     rows = shaped_rows(latest).drop(*CATEGORY_COLUMNS)
-    return apply_layers(attach(rows, layers, ["description", "merchant"]), overrides)
+    return apply_layers(attach(rows, layers, ["description", "merchant"]), overrides,
+                        user_rules)
 
 
 def description_pairs(changes: DataFrame) -> DataFrame:

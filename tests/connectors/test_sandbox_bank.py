@@ -262,7 +262,7 @@ def test_sandbox_endpoints(running: RunningBank) -> None:
     assert items and all(set(i) == {"user_id", "institution_id", "item_id"} for i in items)
     token = running.bank.items()[0]["access_token"]
     assert post("/sandbox/truth", {"access_token": token, "cursor": None}) == {
-        "transactions": []}
+        "transactions": [], "reissues": []}
 
 
 def test_account_types_and_catalog(tmp_path: Path) -> None:

@@ -22,11 +22,12 @@ from lake.tables import AUDIT_LOG, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES
 from tests.dashboard.test_dashboard import APP, TIMEOUT, _button, _open, _sign_in, who
 from tests.support.lake_fixtures import ALICE, ANALYST, BOB
 
-USER_URLS = ["overview", "spending", "budgets", "transactions", "recurring", "accounts"]
+USER_URLS = ["overview", "spending", "budgets", "transactions", "recurring", "accounts",
+             "rules"]
 TITLES = {"": "Overview", "overview": "Overview", "spending": "Spending",
           "budgets": "Budgets", "transactions": "Transactions",
           "recurring": "Recurring payments", "accounts": "Accounts & sync",
-          "analytics": "Analytics"}
+          "analytics": "Analytics", "rules": "Rules"}
 PLACEHOLDER = "Choose a category…"
 SET_ONE = "Set for this transaction"
 NOTHING_CHOSEN = "Choose a new category first: nothing was changed."
@@ -97,7 +98,8 @@ def test_every_page_has_its_own_url_and_the_root_is_the_home_page(
     pages = _addresses(navigations[-1])
     assert sorted(pages) == sorted(["", *USER_URLS])
     assert [p.title for u, p in pages.items() if u] == [
-        "Overview", "Spending", "Budgets", "Transactions", "Recurring", "Accounts & sync"]
+        "Overview", "Spending", "Budgets", "Transactions", "Recurring", "Accounts & sync",
+        "Rules"]
     assert pages[""].visibility == "hidden"  # the menu lists each page once
     assert all(p.visibility == "visible" for u, p in pages.items() if u)
     for url in USER_URLS[1:]:

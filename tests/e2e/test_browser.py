@@ -41,7 +41,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PAGES = [("Overview", "Net worth"), ("Spending", "Spending per month"),
          ("Budgets", "Set a budget"), ("Transactions", "Change a category"),
-         ("Recurring", "Recurring payments"), ("Accounts & sync", "First Platypus Bank")]
+         ("Recurring", "Recurring payments"), ("Accounts & sync", "First Platypus Bank"),
+         ("Rules", "Add a rule")]
 # Only bob's data holds these: none may reach a page alice is signed in to.
 BOB_VALUES = ["LANDLORD", "Landlord", "NETFLIX", "Netflix", "Car Loan", "Tartan Bank",
               "$830.55", "$1,500.00", "$1,515.49", "••1234"]
