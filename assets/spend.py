@@ -23,7 +23,8 @@ GOLD_SPEND = {
 
 
 # What every gold spend table is computed from (budget_progress: people's budgets too).
-GOLD_INPUTS = ["silver_transactions", "gold_changes", "categories", "custom_categories"]
+GOLD_INPUTS = ["silver_transactions", "gold_changes", "categories", "custom_categories",
+               "transaction_splits"]
 
 
 @dg.multi_asset(

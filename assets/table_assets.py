@@ -32,6 +32,7 @@ from lake.tables import (
     SPEND_TRENDS,
     TRANSACTION_NOTES,
     TRANSACTION_OVERRIDES,
+    TRANSACTION_SPLITS,
     TRANSACTION_TAGS,
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
@@ -58,7 +59,9 @@ INPUT_TABLES = (INSTITUTIONS, CATEGORY_OVERRIDES, TRANSACTION_OVERRIDES, CUSTOM_
                 # people's tags and notes (the silver step carries them to a posting)
                 TRANSACTION_TAGS, TRANSACTION_NOTES,
                 # a person's "not a duplicate" (the silver step's re-issue flags read it)
-                DUPLICATE_KEEPS)
+                DUPLICATE_KEEPS,
+                # people's split transactions (gold counts the parts)
+                TRANSACTION_SPLITS)
 INPUT_GROUP = "inputs"
 
 # Registered tables that are no asset, and why.

@@ -22,19 +22,22 @@ from finlake.commands import (
     link,
     login,
     maintain,
+    manual,
     pipeline,
     quarantine,
     rule,
     runs,
     sandbox,
     sandbox_bank,
+    split,
     sql,
 )
 from finlake.commands.args import Parser
 
 # The command groups, in the order `finlake --help` lists their commands.
 GROUPS = (pipeline, category, rule, annotate, gold, quarantine, file_import, keys, forget, login,
-          maintain, runs, sandbox, link, sql, apps, engine, sandbox_bank, duplicate)
+          maintain, runs, sandbox, link, sql, apps, engine, sandbox_bank, duplicate,
+          manual, split)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,6 +54,7 @@ from lake.tables_spend import (
     SPEND_TRENDS,
     UNUSUAL_ACTIVITY,
 )
+from lake.tables_splits import TRANSACTION_SPLITS
 from lake.tables_wealth import BALANCE_OBSERVATIONS, BALANCES_DAILY, NET_WORTH_DAILY
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "TRANSACTION_NOTES", "TRANSACTION_TAGS",
     "USER_RULES",
     "DUPLICATE_KEEPS",
+    "TRANSACTION_SPLITS",
 ]
 
 REGISTRY: dict[str, Table] = {
@@ -84,7 +86,8 @@ REGISTRY: dict[str, Table] = {
               AUDIT_LOG, AUDIT_SUBJECTS, LOGINS, STEP_MARKS,
               TRANSACTION_TAGS, TRANSACTION_NOTES,
               USER_RULES,
-              DUPLICATE_KEEPS)
+              DUPLICATE_KEEPS,
+              TRANSACTION_SPLITS)
 }
 
 

@@ -214,3 +214,80 @@ def land_import(store: ObjectStore, account: ManualAccount, plan: ImportPlan,
                          "removed": 0})
     raw.save_cursor(store, account.item_id, cursor, ref.update_seq, expected=start)
     return keys
+
+
+# --- a manual account and transaction typed by the person (``finlake manual``) -------------
+
+MANUAL_TYPES = {"checking": ("depository", "checking"), "savings": ("depository", "savings"),
+                "credit card": ("credit", "credit card"), "loan": ("loan", "loan"),
+                "cash": ("depository", "cash")}
+MAX_NAME = 100
+MAX_AMOUNT = Decimal("1000000000")  # the raw contract's limit for one transaction
+MAX_BALANCE = Decimal("1000000000000")
+EARLIEST_DAY = date(1990, 1, 1)  # the raw contract's earliest plausible posting date
+
+
+class EntryRefused(ValueError):
+    """What the person typed cannot be recorded; the message says why and what to do."""
+
+
+def entry_name(text: str) -> str:
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise EntryRefused(f"give the account a name of 1 to {MAX_NAME} printable characters, "
+                           "e.g. \"Wallet\"")
+    return name
+
+
+def entry_money(text: str, what: str, most: Decimal, negative: bool = False) -> Decimal:
+    """A sum of money as typed: finite, at most two decimals, within ``most``."""
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise EntryRefused(f"{what} {text[:30]!r} is not a number; write it like 12.50")
+    if abs(value) >= most or (value <= 0 and not negative):
+        raise EntryRefused(f"{what} must be {'' if negative else 'more than 0 and '}less than "
+                           f"{most:,}")
+    if value != value.quantize(CENT):
+        raise EntryRefused(f"{what} {text[:30]!r} has more than two decimals; write it like "
+                           "12.50")
+    return value.quantize(CENT)
+
+
+def entry_day(text: str, today: date) -> date:
+    """A transaction's day: from 1990 to tomorrow (a person ahead of UTC is on it already)."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise EntryRefused(f"{text[:30]!r} is not a date; use YYYY-MM-DD") from None
+    if day < EARLIEST_DAY or (day - today).days > 1:
+        raise EntryRefused(f"{day} is not a day a transaction happened: give one from "
+                           f"{EARLIEST_DAY} to today")
+    return day
+
+
+def entry_description(text: str) -> str:
+    from connectors.files.statement import MAX_DESCRIPTION, clean_text
+
+    described = clean_text(text)
+    if not described or len(described) > MAX_DESCRIPTION or not described.isprintable():
+        raise EntryRefused(f"give a description of 1 to {MAX_DESCRIPTION} printable characters")
+    return described
+
+
+def entry_id(account: ManualAccount, line: StatementLine, entry: str) -> str:
+    """A typed transaction's id: its content and the entry's own id (one per form sent), so a
+    form sent twice is one transaction and two entries of the same purchase are two."""
+    content = "|".join((line.posted.isoformat(), str(line.amount),
+                        " ".join(line.description.casefold().split()), entry))
+    return "manual-" + _hash(account.user_id, account.account_id, content)[:32]
+
+
+def held_account_record(held: dict[str, Any], balance: Decimal | None) -> dict[str, Any]:
+    """An account silver holds as a page's account, with ``balance`` as its current one."""
+    return {"account_id": held["account_id"], "name": held["name"], "official_name": None,
+            "mask": held["mask"], "type": held["type"], "subtype": held["subtype"],
+            "balances": {"current": None if balance is None else float(balance),
+                         "available": None, "iso_currency_code": held["currency"]}}

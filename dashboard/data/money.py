@@ -27,6 +27,7 @@ from lake.tables import (
     UNUSUAL_ACTIVITY,
     Table,
 )
+from lake.tables_ledger import MANUAL_INSTITUTION
 from pipelines.wealth.networth import LIABILITY_TYPES
 
 if TYPE_CHECKING:
@@ -41,9 +42,10 @@ def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.Data
     holds is owed (``owed``), so negative; ``balance_current`` stays the bank's figure.
 
     ``state`` is one of ``ok``, ``stale`` (not synced within its institution's refresh
-    cadence plus a day), ``relink`` (the bank wants the person to sign in again),
-    ``mfa`` (a one-time code is needed), ``institution_down`` (the bank's latest health is
-    down, degraded or silently empty) or ``review`` (a balance jump held back for review).
+    cadence plus a day; never a manual account, which nobody syncs), ``relink`` (the bank
+    wants the person to sign in again), ``mfa`` (a one-time code is needed),
+    ``institution_down`` (the bank's latest health is down, degraded or silently empty) or
+    ``review`` (a balance jump held back for review).
     """
     now = now or datetime.now(UTC)
     df = frame(
@@ -82,6 +84,8 @@ def accounts(lake: Lake, who: Principal, now: datetime | None = None) -> pd.Data
 
 
 def _account_state(r: Any, now: datetime) -> str:
+    if r.institution_id == MANUAL_INSTITUTION:  # kept by the person: never due for a sync
+        return "review" if r.needs_review else "ok"
     if r.credential_status == "expired":
         return "relink"
     if r.credential_status == "mfa_required":

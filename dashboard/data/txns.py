@@ -254,7 +254,10 @@ REVIEW_MONTHS = 3
 # Why a transaction is in the queue, in the order they are told.
 UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE = "uncategorised", "low_confidence", "sent_twice"
 SENT_AGAIN = "sent_again"
-REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE, SENT_AGAIN)
+# A split (pipelines/corrections/splits.py) whose transaction the bank has since changed: its
+# parts no longer add up, so gold counts the transaction whole until it is split again.
+SPLIT_STALE = "split_stale"
+REVIEW_REASONS = (UNCATEGORISED_REASON, LOW_CONFIDENCE, SENT_TWICE, SENT_AGAIN, SPLIT_STALE)
 # Silver's status of a transaction the bank re-sent under a new id while the first is still
 # listed (pipelines/silver/reissued.py): counted once, listed here as sent again until the
 # person says it is not a duplicate (`finlake duplicate keep`).
@@ -273,14 +276,22 @@ _REVIEW_SQL = f"""
                         AND coalesce(t.category_source, '') <> 'override'
                         AND t.category_confidence < $threshold, false) AS {LOW_CONFIDENCE},
                coalesce(t.partner_duplicate, false) AND NOT {_THEIR_OWN} AS {SENT_TWICE},
-               t.status = '{PROBABLE_DUPLICATE}' AS {SENT_AGAIN}
+               t.status = '{PROBABLE_DUPLICATE}' AS {SENT_AGAIN},
+               coalesce(t.status = 'live' AND (sp.split_sum <> t.amount
+                        OR sp.split_low <> t.amount OR sp.split_high <> t.amount), false)
+                   AS {SPLIT_STALE}
         {_TXN_FROM}
+        LEFT JOIN (SELECT txn_id, sum(amount) AS split_sum, min(txn_amount) AS split_low,
+                          max(txn_amount) AS split_high
+                   FROM transaction_splits WHERE user_id = $user GROUP BY txn_id) sp
+          ON sp.txn_id = t.txn_id
         WHERE t.user_id = $user AND t.status IN ('live', '{PROBABLE_DUPLICATE}')
           AND t.posted_month >= $since)
     SELECT * REPLACE ({LOW_CONFIDENCE} AND NOT {UNCATEGORISED_REASON} AS {LOW_CONFIDENCE}),
            count(*) OVER () AS waiting
     FROM q
     WHERE {UNCATEGORISED_REASON} OR {LOW_CONFIDENCE} OR {SENT_TWICE} OR {SENT_AGAIN}
+          OR {SPLIT_STALE}
     ORDER BY posted_month DESC, date DESC NULLS LAST, updated_at DESC, txn_id
     LIMIT $limit
 """
@@ -304,7 +315,8 @@ def review_queue(lake: Lake, who: Principal, limit: int = REVIEW_LIMIT
     categoriser gave with a confidence below :func:`low_confidence_below`; the bank sent it
     again as new with other details (silver's ``partner_duplicate``: it is counted once, but
     its amount, date or description changed); the bank sent an exact copy under a new id
-    (``sent_again``: silver's status ``duplicate``, the copy counts in no total). A category
+    (``sent_again``: silver's status ``duplicate``, the copy counts in no total); a split
+    whose transaction the bank changed since (``split_stale``: counted whole). A category
     the person set or confirmed for the transaction (or for its merchant) takes the first two
     away; set or confirmed for the transaction, the third; a copy stays until the person says
     it is not a duplicate.

@@ -1,5 +1,7 @@
 """Accounts and sync status: balances, last sync, bank problems; link a bank, reconnect one
-whose login expired, refresh one now (dashboard/linking.py runs them)."""
+whose login expired, refresh one now (dashboard/linking.py runs them); the person's manual
+accounts, a transaction added to one and a bank's file uploaded into one
+(dashboard/views/manual_forms.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from dashboard import linking, ui
 from dashboard.auth import Principal
 from dashboard.data import money
 from dashboard.plain import plain
+from dashboard.views import manual_forms
 from lake.tables import ACCOUNTS, INSTITUTION_HEALTH
+from lake.tables_ledger import MANUAL_INSTITUTION
 
 if TYPE_CHECKING:
     from lake.lake import Lake
@@ -42,6 +46,8 @@ def render() -> None:
 def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     linking.show_stopped()
     accts, linked = d["accounts"], d["linked"]
+    own = accts[accts["institution_id"] == MANUAL_INSTITUTION]
+    accts = accts[accts["institution_id"] != MANUAL_INSTITUTION]
     names = linking.institutions() if linking.available() else {}
     if accts.empty and not linked:
         st.write("No linked accounts yet.")
@@ -51,10 +57,15 @@ def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     for institution_id in sorted(set(linked) - set(accts["institution_id"])):  # no accounts yet
         _bank(lake, who, institution_id, names.get(institution_id, institution_id), None,
               {linking.STATES.get(linked[institution_id], "ok")})
+    if not own.empty:
+        st.subheader("Manual accounts")
+        st.caption("Kept by you: add their transactions below, or upload your bank's file.")
+        manual_forms.table(own)
     # Open when there is no bank yet (or its outcome is to be seen); a button-sized line else.
     with st.expander("Link a bank", icon=":material/add_link:",
                      expanded=(accts.empty and not linked) or linking.shows(linking.LINK)):
         _link_form(lake, who, names, linked)
+    manual_forms.actions(lake, who, own)
     linking.forget_last()
 
 

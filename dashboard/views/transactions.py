@@ -16,6 +16,8 @@ from dashboard.auth import Principal
 from dashboard.data import taxonomy, txns
 from dashboard.plain import plain
 from dashboard.views import annotations as annotation_views
+from dashboard.views import review as review_views
+from dashboard.views import splits as split_views
 from lake.tables import TRANSACTIONS
 from pipelines.categories.reference import categories
 
@@ -227,6 +229,7 @@ def _all(lake: Lake, who: Principal, d: dict[str, Any], page: int) -> None:
     else:
         _change_one(lake, who, rows, ticked[0] if ticked else 0, page, codes)
     annotation_views.editor(lake, who, rows, page)
+    split_views.editor(lake, who, rows, page)
 
 
 def _change_many(lake: Lake, who: Principal, rows: pd.DataFrame, codes: dict[str, str]
@@ -294,7 +297,9 @@ def _why(reasons: tuple[str, ...], confidence: float | None) -> str:
                                                        if sure else ""),
             txns.LOW_CONFIDENCE: f"Unsure category ({sure})",
             txns.SENT_TWICE: "Your bank sent it twice, with other details",
-            txns.SENT_AGAIN: "A copy your bank sent again under a new id: counted once"}
+            txns.SENT_AGAIN: "A copy your bank sent again under a new id: counted once",
+            txns.SPLIT_STALE: "Your bank changed its amount after you split it: counted "
+                              "whole until you split it again"}
     return "; ".join(said[r] for r in reasons)
 
 
@@ -322,6 +327,7 @@ def _review(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     elif any_edit:
         _fresh_tables()
         st.info("Nothing changed: each edited transaction already has that category.")
+    review_views.not_duplicates(lake, who, queue)
 
 
 def _save_review(lake: Lake, who: Principal, queue: pd.DataFrame, changes: dict[str, str],

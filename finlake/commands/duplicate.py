@@ -73,28 +73,44 @@ def duplicate_list(settings: Settings, user_id: str, months: list[str] | None) -
     return 0
 
 
-def duplicate_keep(settings: Settings, user_id: str, txn: str) -> int:
-    """The person says ``txn`` is not a duplicate: it counts again (kept across nights)."""
+def duplicate_keep(settings: Settings, user_id: str, txn: str, actor: str | None = None,
+                   as_json: bool = False) -> int:
+    """The person says ``txn`` is not a duplicate: it counts again (kept across nights).
+    ``actor`` names who asked in the audit log (the dashboard: ``dashboard``); ``as_json``
+    prints JSON step lines, as ``finlake link --json`` does."""
     from finlake.preflight import refuse_unknown_user
 
     lake = _lake(settings)
     if refuse_unknown_user(lake, user_id, "duplicate keep"):
+        if as_json:
+            print(json.dumps({"step": "error", "code": "UNKNOWN_USER",
+                              "text": f"no user {user_id!r} in this lake"}), flush=True)
         return 2
     from assets.resources import spark_resource
     from assets.runs import writing
     from pipelines.corrections.duplicates import NotFlagged, keep_transaction
 
+    if as_json:
+        print(json.dumps({"step": "keeping", "text": "Counting it again"}), flush=True)
     try:
         with writing(settings, "duplicate keep", lake):
-            result = keep_transaction(spark_resource(settings).session(), lake, user_id, txn)
+            result = keep_transaction(spark_resource(settings).session(), lake, user_id, txn,
+                                      source="dashboard" if actor == "dashboard" else "cli")
     except NotFlagged as exc:
+        if as_json:
+            print(json.dumps({"step": "error", "code": "NOT_FLAGGED",
+                              "text": f"{exc}; nothing was changed"}), flush=True)
         print(f"finlake duplicate keep: {exc}; see `finlake duplicate list --user {user_id}`; "
               "nothing was changed", file=sys.stderr)
         return 2
     from lake.audit_log import audit, cli_actor
 
-    audit(lake, cli_actor(), "keep_duplicate", user_id)
-    print(json.dumps(result))
+    audit(lake, actor or cli_actor(), "keep_duplicate", user_id)
+    if as_json:
+        print(json.dumps({"step": "kept", "text": "Kept: it is not a duplicate and counts "
+                          "again", **result}), flush=True)
+    else:
+        print(json.dumps(result))
     return 0
 
 
@@ -111,5 +127,7 @@ def register(sub: Subparsers) -> None:
                                            "it counts again")
     keep.add_argument("--user", required=True)
     keep.add_argument("--transaction", required=True, type=txn_id, metavar="TXN_ID")
+    keep.add_argument("--json", action="store_true", help="one JSON object per step")
+    keep.add_argument("--actor", help="who asks, for the audit log (default: cli:<os user>)")
     keep.set_defaults(handler=lambda settings, args: duplicate_keep(
-        settings, args.user, args.transaction))
+        settings, args.user, args.transaction, args.actor, args.json))

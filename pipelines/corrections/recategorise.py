@@ -81,7 +81,9 @@ def refresh_categories(spark: SparkSession, lake: Lake, sync_date: date | None =
                  "refreshed_at": datetime.now().astimezone().isoformat()}
     lake.store.put(STATE_KEY, json.dumps(new_state).encode())
     txn_months, txn_rows = apply_transaction_overrides(spark, lake, sync_date)
-    months = sorted(set(months) | set(txn_months))
+    from pipelines.corrections.splits import log_split_cells  # people's splits: gold's cells
+
+    months = sorted(set(months) | set(txn_months) | set(log_split_cells(spark, lake, sync_date)))
     return [m for m in months if m != UNSEEN_MONTH], written + txn_rows
 
 

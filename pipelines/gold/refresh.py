@@ -35,6 +35,7 @@ from lake.tables import (
     MONTHLY_CASHFLOW,
     MONTHLY_SPEND,
     SPEND_TRENDS,
+    TRANSACTION_SPLITS,
     TRANSACTIONS,
     UNUSUAL_ACTIVITY,
     Table,
@@ -105,14 +106,20 @@ def publish(spark: SparkSession, lake: Lake, t: Table, rows: DataFrame, cells: D
 
 
 def _classified(spark: SparkSession, lake: Lake, months: list[str],
-                users: DataFrame) -> DataFrame:
+                users: DataFrame, parts: bool = True) -> DataFrame:
     """Silver's countable rows of ``months`` for ``users`` (user_id, and posted_month when
-    only some of each person's months are wanted), classified."""
+    only some of each person's months are wanted), classified. A split transaction is its
+    parts (each in its own category) unless ``parts`` is false: what a person paid a merchant
+    (unusual activity) is the whole transaction."""
     keys = [c for c in ("user_id", "posted_month") if c in users.columns]
     silver = delta.read_table(spark, lake, TRANSACTIONS).filter(
         F.col("posted_month").isin(months)).join(users, keys, "left_semi")
+    splits = None
+    if parts and lake.exists(TRANSACTION_SPLITS):
+        splits = delta.read_table(spark, lake, TRANSACTION_SPLITS).join(
+            users.select("user_id").distinct(), "user_id", "left_semi")
     return spend.classify(silver, delta.read_table(spark, lake, CATEGORIES),
-                          delta.read_table(spark, lake, CUSTOM_CATEGORIES))
+                          delta.read_table(spark, lake, CUSTOM_CATEGORIES), splits)
 
 
 def _names(spark: SparkSession) -> DataFrame:
@@ -201,7 +208,7 @@ def _refresh_trends(spark: SparkSession, lake: Lake, cells: DataFrame, months: l
 
 def _expenses(spark: SparkSession, lake: Lake, cells: DataFrame, months: list[str],
               users: DataFrame) -> DataFrame:
-    return _classified(spark, lake, months, users).join(
+    return _classified(spark, lake, months, users, parts=False).join(
         cells.withColumnRenamed("month", "posted_month"), ["user_id", "posted_month"],
         "left_semi").filter(F.col("flow") == spend.EXPENSE)
 
@@ -251,7 +258,8 @@ def ensure_expense_days(spark: SparkSession, lake: Lake, as_of: date,
     cells = all_cells(spark, lake)
     users = cells.select("user_id").distinct()
     months = sorted(r["month"] for r in cells.select("month").distinct().collect())
-    expenses = _classified(spark, lake, months, users).filter(F.col("flow") == spend.EXPENSE)
+    expenses = _classified(spark, lake, months, users, parts=False).filter(
+        F.col("flow") == spend.EXPENSE)
     prefix = new_run(f"gold/{EXPENSE_DAYS.name}", as_of)
     staged = stage_frame(spark, lake, delta.conform(unusual.expense_days(expenses),
                                                     EXPENSE_DAYS), prefix)
@@ -397,4 +405,4 @@ def reconcile_cells(spark: SparkSession, lake: Lake, cells: DataFrame) -> list[d
 # change nothing (assets/spend.py skips it; tests check the list covers every read).
 INPUTS = (TRANSACTIONS, GOLD_CHANGES, CATEGORIES, CUSTOM_CATEGORIES, BUDGETS, DAILY_SPEND,
           MONTHLY_SPEND, MONTHLY_CASHFLOW, SPEND_TRENDS, EXPENSE_DAYS, UNUSUAL_ACTIVITY,
-          BUDGET_PROGRESS)
+          BUDGET_PROGRESS, TRANSACTION_SPLITS)

@@ -6,7 +6,8 @@ negative amount in an expense category, so it nets against that category's spend
 moving between a user's own accounts (transfers, credit-card payments) and borrowed money
 coming in are neither income nor spend; money coming in without a category is income, never
 negative spend (the rule: pipelines/gold/flows.py). Pending, removed and superseded rows never
-count.
+count. A transaction the person split counts as its parts, each in its own category, while the
+split still adds up to the transaction's amount (:func:`with_parts`).
 """
 
 from __future__ import annotations
@@ -45,13 +46,51 @@ def countable(silver: DataFrame) -> DataFrame:
     return silver.filter((F.col("status") == "live") & ~F.col("pending"))
 
 
-def classify(silver: DataFrame, categories: DataFrame, custom: DataFrame | None = None
-             ) -> DataFrame:
+def with_parts(rows: DataFrame, splits: DataFrame) -> DataFrame:
+    """``rows`` (countable silver rows) with each split transaction as its parts: one row per
+    part (``transaction_splits``), the part's amount as ``amount`` and its category as the
+    person's own (``user_category``), numbered in ``split_part`` (null: a whole transaction).
+
+    A split counts only while it still fits its transaction: the parts sum to the amount and
+    it is the amount the split was made for. Once the partner changed the amount the
+    transaction counts whole, in its own category (the split is listed for review), so a
+    cell's total is always the sum of its transactions' amounts."""
+    parts = splits.select(F.col("user_id").alias("_su"), F.col("txn_id").alias("_st"),
+                          F.col("part").cast("int").alias("_part"),
+                          F.col("category").alias("_part_category"),
+                          F.col("amount").cast(MONEY).alias("_part_amount"),
+                          F.col("txn_amount").cast(MONEY).alias("_for"))
+    fits = parts.groupBy("_su", "_st").agg(
+        F.sum("_part_amount").cast(MONEY).alias("_sum"), F.min("_for").alias("_for_low"),
+        F.max("_for").alias("_for_high"))
+    joined = rows.join(fits, (rows["user_id"] == fits["_su"]) & (rows["txn_id"] == fits["_st"]),
+                       "left")
+    amount = F.col("amount").cast(MONEY)
+    split = (F.col("_su").isNotNull() & (amount == F.col("_sum"))
+             & (amount == F.col("_for_low")) & (amount == F.col("_for_high")))
+    whole = joined.filter(~F.coalesce(split, F.lit(False))).select(
+        *rows.columns, F.lit(None).cast("int").alias("split_part"))
+    exploded = joined.filter(split).select(*rows.columns).join(
+        parts, (F.col("user_id") == parts["_su"]) & (F.col("txn_id") == parts["_st"]))
+    exploded = exploded.select(
+        *[F.col("_part_amount").alias("amount") if c == "amount"
+          else F.col("_part_category").alias("user_category") if c == "user_category"
+          else F.col(c) for c in rows.columns],
+        F.col("_part").alias("split_part"))
+    return whole.unionByName(exploded)
+
+
+def classify(silver: DataFrame, categories: DataFrame, custom: DataFrame | None = None,
+             splits: DataFrame | None = None) -> DataFrame:
     """Countable rows with ``effective_category``, ``category_primary`` and ``flow``
-    (expense | income | transfer). A user's own categories resolve through ``custom``."""
+    (expense | income | transfer). A user's own categories resolve through ``custom``; with
+    ``splits`` a split transaction is its parts (:func:`with_parts`)."""
     cats = categories.select(F.col("category").alias("_cat"),
                              F.col("category_primary").alias("_primary"))
-    rows = effective_category(countable(silver))
+    rows = countable(silver)
+    rows = (with_parts(rows, splits) if splits is not None
+            else rows.withColumn("split_part", F.lit(None).cast("int")))
+    rows = effective_category(rows)
     rows = rows.join(F.broadcast(cats), rows["effective_category"] == cats["_cat"], "left")
     primary = F.col("_primary")
     if custom is not None:
@@ -105,7 +144,13 @@ def monthly_cashflow(classified: DataFrame) -> DataFrame:
         (income - expense).cast(MONEY).alias("net"),
         (-total((flow == TRANSFER) & (amt < 0))).cast(MONEY).alias("transfers_in"),
         total((flow == TRANSFER) & (amt > 0)).alias("transfers_out"),
-        F.count(F.lit(1)).alias("txn_count"))
+        F.count(_once()).alias("txn_count"))
+
+
+def _once() -> F.Column:
+    """Counts a transaction once: a split one by its first part only (see
+    :func:`with_parts`)."""
+    return F.when(F.coalesce(F.col("split_part"), F.lit(1)) == 1, F.lit(1))
 
 
 def month_index(col: str = "month"):
