@@ -453,6 +453,7 @@ def _check_page(driver, label: str, marker: str, size: str) -> list[str]:  # noq
             or "Traceback" in body:
         problems.append(f"{name}-{size}: an exception on the page")
     WARM_TIMES[f"{name}-{size}"] = round(took, 3)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS.parent / "warm_page_seconds.json").write_text(json.dumps(WARM_TIMES, indent=1))
     if took > WARM_RENDER_SECONDS:
         problems.append(f"{name}-{size}: took {took:.2f} s to render warm (best of "
