@@ -84,8 +84,9 @@ def words(rule: dict[str, Any], names: dict[str, str], accounts: dict[str, str])
 
 def _show(lake: Lake, who: Principal, d: dict[str, Any]) -> None:
     st.caption("Your rules are checked in this order; the first one that matches decides "
-               "each thing (category, name shown, hidden). A category you set for one "
-               "transaction, or for a merchant, always wins over a rule.")
+               "the category (or that it is a transfer). A category you set for one "
+               "transaction, or for a merchant, always wins over a rule. Showing another "
+               "name and hiding from budgets are kept with a rule but not applied yet.")
     rules = d["rules"]
     if not rules:
         st.write("No rules yet: add one below.")
