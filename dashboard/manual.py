@@ -154,7 +154,7 @@ def run(label: str, argv: list[str], text_lines: bool = False) -> linking.Outcom
     plain lines, each shown as a step) with its steps in an ``st.status``; how it ended."""
     outcome = linking.Outcome(label, "manual")
     shown = plain(label)
-    command = [*FINLAKE, *argv, *([] if text_lines else ["--json", "--actor", DASHBOARD])]
+    command = [*FINLAKE, *argv, *([] if text_lines else ["--json"]), "--actor", DASHBOARD]
     with st.status(f"{shown}…", expanded=True) as status:
         slot = st.empty()
         child = (_text_child if text_lines else linking.Child)(command)

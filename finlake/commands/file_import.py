@@ -164,7 +164,7 @@ def file_import(settings: Settings, args: argparse.Namespace) -> int:
             prepared = prepare(lake, account, statement, args.currency, args.type, sync_date)
         except FileRefused as exc:
             return _refuse(str(exc))
-        out = _land_and_merge(settings, lake, account, prepared, sync_date)
+        out = _land_and_merge(settings, lake, account, prepared, sync_date, args.actor)
     _say(f"done in {time.perf_counter() - t0:.1f}s: {out['added']} new, {out['modified']} "
          f"changed, {out['unchanged']} already imported into {name!r} "
          f"({prepared.account['balances']['iso_currency_code']}, account "
@@ -173,7 +173,8 @@ def file_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _land_and_merge(settings: Settings, lake: Lake, account: ManualAccount,
-                    prepared: Prepared, sync_date: date) -> dict[str, Any]:
+                    prepared: Prepared, sync_date: date, actor: str | None = None
+                    ) -> dict[str, Any]:
     from assets.resources import spark_resource
     from connectors.files.importing import land_import, plan_import
     from lake.audit_log import audit, cli_actor
@@ -220,7 +221,7 @@ def _land_and_merge(settings: Settings, lake: Lake, account: ManualAccount,
         _say(f"gold: {gold.cells} user-month cell(s) refreshed "
              f"({time.perf_counter() - t:.1f}s)")
     # Counts only: an audit row names nobody but through the person's pseudonym.
-    audit(lake, cli_actor(), "import_file", account.user_id, **out)
+    audit(lake, actor or cli_actor(), "import_file", account.user_id, **out)
     return out
 
 
@@ -244,4 +245,6 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--sign", choices=("out-negative", "out-positive"),
                    help="how the file's single amount column shows money out (default: "
                         "negative, as most banks and OFX)")
+    p.add_argument("--actor", help="who asks, for the audit log (default: cli:<os user>; the "
+                   "dashboard's upload says dashboard)")
     p.set_defaults(handler=file_import)

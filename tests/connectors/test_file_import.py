@@ -287,7 +287,8 @@ def imported(spark, tmp_path_factory) -> dict:  # noqa: ANN001 - spark: the sess
                                          "TRANSPORTATION_TAXIS_AND_RIDE_SHARES")])
     runs = {"ofx": _import(home, "checking_ofx1.ofx", "Credit Union Checking")}
     runs["ofx_state"] = _state(lake)
-    runs["ofx_again"] = _import(home, "checking_ofx1.ofx", "Credit Union Checking")
+    runs["ofx_again"] = _import(home, "checking_ofx1.ofx", "Credit Union Checking",
+                                "--actor", "dashboard")  # as the dashboard's upload runs it
     runs["ofx_again_state"] = _state(lake)
     with pytest.MonkeyPatch.context() as mp:
         from pipelines.gold import refresh
@@ -320,9 +321,10 @@ def test_an_ofx_lands_in_raw_and_merges_into_a_new_manual_account(imported) -> N
     assert salary["category"] == "INCOME_SALARY"  # categorised like a partner row
     spend = read_rows(lake, _table("monthly_spend"), ds.field("user_id") == USER)
     assert any(r["month"] == "2024-10" for r in spend)  # gold refreshed
-    audits = [json.loads(r["detail"]) for r in sorted(read_rows(lake, AUDIT_LOG),
-                                                       key=lambda r: r["occurred_at"])
-              if r["action"] == "import_file"]
+    imports = [r for r in sorted(read_rows(lake, AUDIT_LOG), key=lambda r: r["occurred_at"])
+               if r["action"] == "import_file"]
+    assert imports[0]["actor"].startswith("cli:") and imports[1]["actor"] == "dashboard"
+    audits = [json.loads(r["detail"]) for r in imports]
     assert {"added": 6, "unchanged": 0, "account_created": True}.items() <= audits[0].items()
     assert {"added": 0, "unchanged": 6, "account_created": False}.items() <= audits[1].items()
     assert USER not in json.dumps(audits)
