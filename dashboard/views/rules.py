@@ -23,6 +23,7 @@ from dashboard.data import money, queries, taxonomy
 from dashboard.plain import plain
 from lake.audit_log import audit
 from lake.tables import TRANSACTIONS
+from pipelines.categories import rule_checks
 from pipelines.categories.rule_book import live_rules
 from pipelines.categories.rule_checks import RuleError
 from pipelines.categories.user_rules import compiled_rows, preview
@@ -57,28 +58,12 @@ def render() -> None:
 
 
 def words(rule: dict[str, Any], names: dict[str, str], accounts: dict[str, str]) -> str:
-    """A rule as a person reads it (category names, not codes)."""
-    cond, act = json.loads(rule["conditions"]), json.loads(rule["actions"])
-    said = [f'{field} {OPS[cond[field]["op"]].split(" (")[0]} "{cond[field]["value"]}"'
-            for field in ("description", "merchant") if field in cond]
-    low, high = cond.get("amount_min"), cond.get("amount_max")
-    if low or high:
-        said.append(f"amount {ui.format_money(float(low))} to {ui.format_money(float(high))}"
-                    if low and high else f"amount at least {ui.format_money(float(low))}"
-                    if low else f"amount at most {ui.format_money(float(high))}")
-    if "account_id" in cond:
-        said.append(f"account {accounts.get(cond['account_id'], 'no longer linked')}")
-    if "direction" in cond:
-        said.append(DIRECTIONS[cond["direction"]].lower())
-    does = []
-    if "category" in act:
-        does.append(f"category {names.get(act['category'], 'no longer known')}")
-    if act.get("transfer"):
-        does.append("a transfer")
-    if "merchant_name" in act:
-        does.append(f'shown as "{act["merchant_name"]}"')
-    if act.get("hide_from_budgets"):
-        does.append("hidden from budgets")
+    """A rule as a person reads it (category and account names, amounts in dollars)."""
+    said, does = rule_checks.phrases(
+        json.loads(rule["conditions"]), json.loads(rule["actions"]),
+        money=lambda a: ui.format_money(float(a)),
+        category=lambda c: names.get(c, "no longer known"),
+        account=lambda a: accounts.get(a, "no longer linked"))
     return f"When {' and '.join(said)}: {', '.join(does)}"
 
 

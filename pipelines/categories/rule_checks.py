@@ -7,6 +7,7 @@ another person's account, a minimum above the maximum) gets one line saying what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -119,8 +120,12 @@ def _actions(actions: dict[str, Any], categories: set[str]) -> dict[str, Any]:
     return out
 
 
-def describe(conditions: dict[str, Any], actions: dict[str, Any]) -> str:
-    """A rule in words: ``description contains "uber" and money out -> category X``."""
+def phrases(conditions: dict[str, Any], actions: dict[str, Any], *,
+            money: Callable[[Any], str] = str, category: Callable[[str], str] = str,
+            account: Callable[[str], str] = str) -> tuple[list[str], list[str]]:
+    """A rule in words: (what it looks for, what it does), e.g. ``['description contains
+    "uber"', 'money out']`` and ``['category X']``; ``money``, ``category`` and ``account``
+    say an amount, a category code and an account id as the reader should see them."""
     said = []
     for field in TEXT_FIELDS:
         if field in conditions:
@@ -128,19 +133,26 @@ def describe(conditions: dict[str, Any], actions: dict[str, Any]) -> str:
             said.append(f'{field} {test["op"].replace("_", " ")} "{test["value"]}"')
     low, high = conditions.get("amount_min"), conditions.get("amount_max")
     if low is not None or high is not None:
-        said.append(f"amount {low} to {high}" if low is not None and high is not None
-                    else f"amount at least {low}" if low is not None else f"amount at most {high}")
+        said.append(f"amount {money(low)} to {money(high)}" if low is not None
+                    and high is not None else f"amount at least {money(low)}"
+                    if low is not None else f"amount at most {money(high)}")
     if "account_id" in conditions:
-        said.append(f"account {conditions['account_id']}")
+        said.append(f"account {account(conditions['account_id'])}")
     if "direction" in conditions:
         said.append("money in" if conditions["direction"] == "in" else "money out")
     does = []
     if "category" in actions:
-        does.append(f"category {actions['category']}")
+        does.append(f"category {category(actions['category'])}")
     if actions.get("transfer"):
         does.append("mark as transfer")
     if "merchant_name" in actions:
         does.append(f'show merchant as "{actions["merchant_name"]}"')
     if actions.get("hide_from_budgets"):
         does.append("hide from budgets")
+    return said, does
+
+
+def describe(conditions: dict[str, Any], actions: dict[str, Any]) -> str:
+    """A rule in words: ``description contains "uber" and money out -> category X``."""
+    said, does = phrases(conditions, actions)
     return f"{' and '.join(said)} -> {', '.join(does)}"
