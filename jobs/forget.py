@@ -83,15 +83,19 @@ def purge_runs(instance: dg.DagsterInstance, identifiers: set[str], current_run:
     from lake.traces import Hits, tokens_in
 
     wanted = {i.encode() for i in identifiers}
-    deleted, hits = 0, Hits()
+    gone, hits = [], Hits()
     for run in instance.get_runs():
         if run.run_id == current_run:
             continue
         hits.count("dagster runs")
         if tokens_in(_run_text(instance, run), wanted):
             instance.delete_run(run.run_id)
-            deleted += 1
-    if home is None:  # PostgreSQL storage: the logical scan above is what can be checked
+            gone.append(run.run_id)
+    _drop_index_rows(instance, gone)
+    for where, text in _index_texts(instance):
+        hits.add(f"dagster {where}", tokens_in(text, wanted))
+    deleted = len(gone)
+    if home is None:  # PostgreSQL storage: the logical scans above are what can be checked
         return deleted, hits
     for path in sorted(home.rglob("*")):
         if not path.is_file() or current_run in str(path):
@@ -112,6 +116,48 @@ def purge_runs(instance: dg.DagsterInstance, identifiers: set[str], current_run:
         if run.run_id != current_run:
             hits.add(f"dagster run {run.run_id}", tokens_in(_run_text(instance, run), wanted))
     return deleted, hits
+
+
+def _drop_index_rows(instance: dg.DagsterInstance, run_ids: list[str]) -> None:
+    """What Dagster's own ``delete_run`` leaves of a run in the event log's index: its asset
+    check evaluations (their metadata) and the asset rows whose cached latest
+    materialization is one of its events (re-pointed at the latest one left)."""
+    if not run_ids:
+        return
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable
+    from dagster._serdes import serialize_value
+
+    storage = instance.event_log_storage
+    checks, keys = AssetCheckExecutionsTable, AssetKeyTable
+    with storage.index_connection() as conn:
+        conn.execute(checks.delete().where(checks.c.run_id.in_(run_ids)))
+        stale = [r[0] for r in conn.execute(
+            sa.select(keys.c.asset_key).where(keys.c.last_run_id.in_(run_ids))).fetchall()]
+    for key in stale:
+        asset = dg.AssetKey.from_db_string(key)
+        records = storage.fetch_materializations(asset, limit=1).records if asset else []
+        last = records[0] if records else None
+        with storage.index_connection() as conn:
+            conn.execute(keys.update().where(keys.c.asset_key == key).values(
+                last_materialization=serialize_value(last) if last else None,
+                last_run_id=last.run_id if last else None,
+                cached_status_data=None))  # recomputed from the events left
+
+
+def _index_texts(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    """The event log index's serialized values a run's deletion does not reach by itself."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable
+
+    checks, keys = AssetCheckExecutionsTable, AssetKeyTable
+    out = []
+    with instance.event_log_storage.index_connection() as conn:
+        for (text,) in conn.execute(sa.select(checks.c.evaluation_event)).fetchall():
+            out.append(("asset check evaluations", text or ""))
+        for (text,) in conn.execute(sa.select(keys.c.last_materialization)).fetchall():
+            out.append(("asset latest materializations", text or ""))
+    return out
 
 
 @dg.op(description="Forget one person everywhere and write the deletion certificate.")
