@@ -79,19 +79,27 @@ class CredentialStore:
 
     def link(self, user_id: str, institution_id: str, item_id: str, token: str) -> Credential:
         """Store (or re-link) an item: its token is sealed, its status becomes active."""
-        cid = credentials_id_for(item_id)
-        sealed = self.vault.seal(cid, token)
-        row = {
-            "credentials_id": cid, "user_id": user_id, "institution_id": institution_id,
-            "item_id": item_id, "encrypted_token": sealed.encrypted_token,
-            "wrapped_key": sealed.wrapped_key, "key_id": sealed.key_id, "status": "active",
-            "failure_count": 0, "created_at": datetime.now(UTC),
-        }
-        with self._lock:
-            upsert_rows(self.lake, CREDENTIALS, [row])
-        cred = Credential(cid, user_id, institution_id, item_id, "active", sealed)
-        self._record("link_credential", cred)
-        return cred
+        return self.link_many([(user_id, institution_id, item_id, token)])[0]
+
+    def link_many(self, items: list[tuple[str, str, str, str]]) -> list[Credential]:
+        """Store (or re-link) items, each (user_id, institution_id, item_id, token), in one
+        write of the table: tokens sealed, statuses active."""
+        rows, creds = [], []
+        for user_id, institution_id, item_id, token in items:
+            cid = credentials_id_for(item_id)
+            sealed = self.vault.seal(cid, token)
+            rows.append({
+                "credentials_id": cid, "user_id": user_id, "institution_id": institution_id,
+                "item_id": item_id, "encrypted_token": sealed.encrypted_token,
+                "wrapped_key": sealed.wrapped_key, "key_id": sealed.key_id,
+                "status": "active", "failure_count": 0, "created_at": datetime.now(UTC)})
+            creds.append(Credential(cid, user_id, institution_id, item_id, "active", sealed))
+        if rows:
+            with self._lock:
+                upsert_rows(self.lake, CREDENTIALS, rows)
+        for cred in creds:
+            self._record("link_credential", cred)
+        return creds
 
     def set_status(self, cred: Credential, status: str, failure_count: int = 0) -> None:
         """Mark credentials expired / mfa_required / active (sync stops until re-linked).

@@ -57,16 +57,21 @@ def sandbox_institutions(bank_url: str) -> list[dict]:
     return list(sandbox_call(bank_url, "/sandbox/institutions")["institutions"])
 
 
+LINK_BATCH = 50  # items exchanged, then stored in one write of the credentials table
+
+
 def link_sandbox(api: plaid_api.PlaidApi, bank_url: str, creds: CredentialStore) -> int:
-    """Link every sandbox item through the public-token flow; returns how many were new."""
+    """Link every sandbox item through the public-token flow; returns how many were new.
+    Tokens are stored every :data:`LINK_BATCH` items (one table write each, not one per
+    item); a run stopped before a batch is stored links those items again next time."""
     linked = {c.item_id for c in creds.all()}
-    new = 0
-    for item in sandbox_call(bank_url, "/sandbox/items")["items"]:
-        if item["item_id"] in linked:
-            continue
-        _exchange(api, creds, item["user_id"], item["institution_id"])
-        new += 1
-    return new
+    todo = [i for i in sandbox_call(bank_url, "/sandbox/items")["items"]
+            if i["item_id"] not in linked]
+    for start in range(0, len(todo), LINK_BATCH):
+        batch = todo[start:start + LINK_BATCH]
+        creds.link_many([(i["user_id"], i["institution_id"],
+                          *_exchanged(api, i["user_id"], i["institution_id"])) for i in batch])
+    return len(todo)
 
 
 def check_sign_in(username: str, password: str) -> None:
@@ -118,6 +123,12 @@ def relink_item(bank_url: str, creds: CredentialStore, user_id: str, institution
 
 def _exchange(api: plaid_api.PlaidApi, creds: CredentialStore, user_id: str,
               institution_id: str) -> Credential:
+    return creds.link(user_id, institution_id, *_exchanged(api, user_id, institution_id))
+
+
+def _exchanged(api: plaid_api.PlaidApi, user_id: str, institution_id: str
+               ) -> tuple[str, str]:
+    """(item id, access token) of a new link of ``user_id`` at ``institution_id``."""
     try:
         public = api.sandbox_public_token_create(SandboxPublicTokenCreateRequest(
             institution_id=institution_id,
@@ -128,7 +139,7 @@ def _exchange(api: plaid_api.PlaidApi, creds: CredentialStore, user_id: str,
         raise _refusal(exc) from None
     exchanged = api.item_public_token_exchange(
         ItemPublicTokenExchangeRequest(public_token=public.public_token))
-    return creds.link(user_id, institution_id, exchanged.item_id, exchanged.access_token)
+    return exchanged.item_id, exchanged.access_token
 
 
 def _refusal(exc: plaid.ApiException) -> LinkRefused:

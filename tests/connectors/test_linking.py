@@ -158,3 +158,32 @@ def test_reconnecting_resolves_an_expired_login_so_the_next_sync_succeeds(world:
     relinks = [r for r in read_rows(world.lake, AUDIT_LOG)
                if r["action"] == "link_credential" and '"relink": true' in r["detail"]]
     assert [r["actor"] for r in relinks] == [ACTOR]
+
+
+def test_linking_every_sandbox_item_stores_them_in_one_write_per_batch(
+        world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors import linking
+
+    monkeypatch.setattr(linking, "LINK_BATCH", 2)
+    items = world.bank.world.items
+    assert len(items) >= 3  # more than one batch
+    new = linking.link_sandbox(world.api, world.url, world.creds)
+
+    stored = {(c.user_id, c.institution_id, c.item_id) for c in world.creds.all()}
+    assert new == len(items) == len(stored)
+    assert {(u, i) for u, i, _ in stored} == {(i.user_id, i.institution_id) for i in items}
+    writes = [h for h in world.lake.delta(CREDENTIALS).history()
+              if h.get("operation") != "CREATE TABLE"]
+    assert len(writes) == -(-len(items) // 2)  # one table write per batch, not per item
+    for cred in world.creds.all():  # every token sealed, opens, and works at the bank
+        assert world.api.accounts_get(_accounts_request(world.creds.token(cred))).accounts
+    world.audit.flush()
+    links = [r for r in read_rows(world.lake, AUDIT_LOG) if r["action"] == "link_credential"]
+    assert len(links) == len(items)
+    assert linking.link_sandbox(world.api, world.url, world.creds) == 0  # nothing new
+
+
+def _accounts_request(token: str) -> Any:
+    from plaid.model.accounts_get_request import AccountsGetRequest
+
+    return AccountsGetRequest(access_token=token)
